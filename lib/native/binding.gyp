@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "tscni_native",
+      "sources": ["tscni_native.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}

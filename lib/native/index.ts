@@ -1,0 +1,35 @@
+// Loads tscni's native addon (setns, flock). In a bundle (dist/bin/<plugin>)
+// the build banner sets __TSCNI_LIB_DIR to the directory shipped beside the
+// executables; from source (tests) the node-gyp output is used.
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface TscniNative {
+  setns(fd: number, nstype: number): void;
+  flock(fd: number, operation: number): void;
+  readonly CLONE_NEWNET: number;
+  readonly LOCK_SH: number;
+  readonly LOCK_EX: number;
+  readonly LOCK_UN: number;
+  readonly LOCK_NB: number;
+}
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __TSCNI_LIB_DIR: string | undefined;
+}
+
+/** Path of a native addon: shipped beside the bundle, or built in the source tree. */
+export function nativeAddonPath(bundledName: string, sourcePath: string): string {
+  return globalThis.__TSCNI_LIB_DIR ? join(globalThis.__TSCNI_LIB_DIR, bundledName) : sourcePath;
+}
+
+let loaded: TscniNative | undefined;
+
+export function native(): TscniNative {
+  loaded ??= createRequire(import.meta.url)(
+    nativeAddonPath('tscni_native.node', fileURLToPath(new URL('./build/Release/tscni_native.node', import.meta.url))),
+  ) as TscniNative;
+  return loaded;
+}
