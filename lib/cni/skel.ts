@@ -1,0 +1,192 @@
+// The dispatcher every plugin executable runs: environment + stdin in, one
+// JSON document and an exit code out. `dispatch` is pure so that tests and
+// in-process delegation (bridge -> host-local) get exactly the same checks
+// and conversions as a runtime calling the executable.
+
+import { readFileSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
+import { parseCniArgs, parseCniArgsLoose } from './args';
+import { parseResult, formatResult } from './convert';
+import { asCniError, CniError, invalidConfig, UNKNOWN_ERROR_CODE } from './errors';
+import { attachmentSchema, netConfBaseSchema, parseOrThrow } from './schemas';
+import { LATEST_VERSION, SUPPORTED_VERSIONS, type Attachment, type Result } from './types';
+import { checkVersion, isSupportedVersion, requireVersionFor, versionInfo } from './version';
+import { readRequest } from './request';
+
+export type Command = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS';
+
+export interface CmdArgs<C> {
+  command: Command;
+  containerId: string;
+  /** Empty for GC and STATUS, and for DEL when the runtime lost the namespace. */
+  netns: string;
+  ifname: string;
+  /** CNI_ARGS; only the plugin's `knownArgs` (plus IgnoreUnknown) when it declares them. */
+  args: Record<string, string>;
+  /** CNI_PATH split on ":". */
+  path: string[];
+  /** The plugin's own validated configuration. */
+  config: C;
+  /** stdin JSON as given. */
+  raw: Record<string, unknown>;
+  /** The config's prevResult, converted to 1.1.0. */
+  prevResult?: Result;
+  /** The config's cniVersion (already checked to be one the plugin supports). */
+  cniVersion: string;
+}
+
+export type GcArgs<C> = CmdArgs<C> & { validAttachments: Attachment[] };
+
+export interface Plugin<C> {
+  /** For the about text printed when the executable runs without CNI_COMMAND. */
+  name: string;
+  /** Defaults to every version this suite supports. */
+  supportedVersions?: string[];
+  /** CNI_ARGS keys the plugin understands; when set, other keys fail unless IgnoreUnknown=1. */
+  knownArgs?: string[];
+  /** Throws CniError 7 naming the field (parseOrThrow from ./schemas does that). */
+  parseConfig(raw: Record<string, unknown>): C;
+  add(a: CmdArgs<C>): Promise<Result>;
+  del(a: CmdArgs<C>): Promise<void>;
+  check(a: CmdArgs<C>): Promise<void>;
+  /** Without it GC succeeds doing nothing, as the reference skel does for a nil GC func. */
+  gc?(a: GcArgs<C>): Promise<void>;
+  status?(a: CmdArgs<C>): Promise<void>;
+}
+
+export interface DispatchOutput {
+  /** The result JSON, the error JSON, the VERSION answer, or "" (DEL/CHECK/GC/STATUS success). */
+  stdout: string;
+  exitCode: number;
+  /** Only the about text (no CNI_COMMAND); plugins log elsewhere. */
+  stderr?: string;
+}
+
+export type Env = Record<string, string | undefined>;
+
+function errorOutput(e: unknown, cniVersion: string): DispatchOutput {
+  const err = asCniError(e);
+  return { stdout: JSON.stringify(err.toJSON(cniVersion), null, 4), exitCode: 1 };
+}
+
+export async function dispatch<C>(p: Plugin<C>, env: Env, stdin: string): Promise<DispatchOutput> {
+  const supported = p.supportedVersions ?? [...SUPPORTED_VERSIONS];
+  const command = env.CNI_COMMAND ?? '';
+  if (command === '') {
+    // The reference prints its about text instead of an error when run by hand.
+    const about = `CNI plugin ${p.name}\nCNI protocol versions supported: ${supported.join(', ')}\n`;
+    return { stdout: '', exitCode: 0, stderr: about };
+  }
+  let cniVersion: string = LATEST_VERSION;
+  try {
+    const req = readRequest(command, env, stdin);
+    if (req.command === 'VERSION') return { stdout: versionInfo(req.requestVersion, supported), exitCode: 0 };
+    const raw = req.raw;
+    if (isSupportedVersion(raw.cniVersion)) cniVersion = raw.cniVersion;
+    const version = requireString(raw, 'cniVersion');
+    requireString(raw, 'type');
+    checkVersion(version, supported);
+    if (req.command === 'CHECK') requireVersionFor('CHECK', version, '0.4.0');
+    if (req.command === 'GC' || req.command === 'STATUS') requireVersionFor(req.command, version, '1.1.0');
+    parseOrThrow(netConfBaseSchema, raw);
+
+    const a: CmdArgs<C> = {
+      command: req.command,
+      containerId: env.CNI_CONTAINERID ?? '',
+      netns: env.CNI_NETNS ?? '',
+      ifname: env.CNI_IFNAME ?? '',
+      args: p.knownArgs ? parseCniArgs(env.CNI_ARGS, p.knownArgs) : parseCniArgsLoose(env.CNI_ARGS),
+      path: (env.CNI_PATH ?? '').split(':').filter(Boolean),
+      config: undefined as C,
+      raw,
+      cniVersion: version,
+    };
+    if (raw.prevResult !== undefined) a.prevResult = parseResult(raw.prevResult, version, 'prevResult');
+    a.config = p.parseConfig(raw);
+
+    switch (req.command) {
+      case 'ADD': {
+        const result = checkedResult(await p.add(a));
+        return { stdout: formatResult(result, version), exitCode: 0 };
+      }
+      case 'DEL':
+        await p.del(a);
+        break;
+      case 'CHECK':
+        await p.check(a);
+        break;
+      case 'GC':
+        if (p.gc) await p.gc({ ...a, validAttachments: validAttachments(raw) });
+        break;
+      case 'STATUS':
+        if (p.status) await p.status(a);
+        break;
+    }
+    return { stdout: '', exitCode: 0 };
+  } catch (e) {
+    return errorOutput(e, cniVersion);
+  }
+}
+
+/** A result that does not validate is the plugin's bug: report it rather than print a broken result. */
+function checkedResult(result: Result): Result {
+  try {
+    return parseResult({ ...result, cniVersion: LATEST_VERSION });
+  } catch (e) {
+    throw new CniError(UNKNOWN_ERROR_CODE, `plugin returned an invalid result: ${asCniError(e).msg}`);
+  }
+}
+
+function requireString(raw: Record<string, unknown>, field: string): string {
+  const v = raw[field];
+  if (v === undefined || v === '') throw invalidConfig(field, 'is required');
+  if (typeof v !== 'string') throw invalidConfig(field, 'must be a string');
+  return v;
+}
+
+/** libcni also sends the list as "cni.dev/attachments" (the spec's original misspelling). */
+function validAttachments(raw: Record<string, unknown>): Attachment[] {
+  const list = raw['cni.dev/valid-attachments'] ?? raw['cni.dev/attachments'] ?? [];
+  const key = raw['cni.dev/valid-attachments'] !== undefined ? 'cni.dev/valid-attachments' : 'cni.dev/attachments';
+  if (!Array.isArray(list)) throw invalidConfig(key, 'must be an array');
+  return list.map((a, i) => parseOrThrow(attachmentSchema, a, `${key}[${i}]`));
+}
+
+/** stdin in full; a terminal or a closed stdin reads as empty (VERSION needs none). */
+async function readStdin(): Promise<string> {
+  if (isatty(0)) return '';
+  try {
+    return readFileSync(0, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return '';
+    // A non-blocking pipe: fall back to the stream, which costs a little more to set up.
+    let data = '';
+    for await (const chunk of process.stdin) data += chunk;
+    return data;
+  }
+}
+
+function writeAll(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+}
+
+/**
+ * The executable's main: process.env + stdin -> stdout, exit code 0 on
+ * success and 1 on error, as the reference skel. stdout carries nothing but
+ * the JSON; anything a plugin wants to log goes to stderr.
+ */
+export function runPlugin<C>(p: Plugin<C>): void {
+  const run = async () => {
+    const stdin = process.env.CNI_COMMAND ? await readStdin() : '';
+    const out = await dispatch(p, process.env, stdin);
+    if (out.stderr) writeAll(2, out.stderr);
+    if (out.stdout) writeAll(1, out.stdout);
+    process.exit(out.exitCode);
+  };
+  run().catch((e: unknown) => {
+    // Only reachable if writing the output itself failed.
+    process.stderr.write(`${p.name}: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  });
+}
