@@ -44,7 +44,8 @@ export class CniError extends Error {
     if (details) this.details = details;
   }
 
-  toJSON(cniVersion: string): CniErrorJson {
+  /** The spec's error JSON; `cniVersion` is the version of the request being answered. */
+  toJSON(cniVersion = '1.1.0'): CniErrorJson {
     const out: CniErrorJson = { cniVersion, code: this.code, msg: this.msg };
     if (this.details) out.details = this.details;
     return out;
