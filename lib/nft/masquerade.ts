@@ -1,0 +1,149 @@
+// Masquerade for pods of a bridge network: traffic from a pod to anything
+// outside its own subnet, multicast excepted, leaves with the node's address.
+//
+// Layout in table inet tscni:
+//   masq_postrouting  nat/postrouting base chain: skip multicast, then
+//                     `ip saddr vmap @masq4`, `ip6 saddr vmap @masq6`
+//   masq4, masq6      maps pod address -> `jump masq_<subnet>`; each element's
+//                     comment names its owner (network, ifname, container)
+//   masq_<subnet>     `ip daddr != <subnet> masquerade`
+// One element per pod address makes ADD and DEL touch exactly one pod, and the
+// owner comment lets DEL and GC tell a stale owner of a reused address from the
+// current one. Every ADD rewrites the fixed chains in the same transaction,
+// which keeps it idempotent and repairs them if someone flushed them.
+import { createHash } from 'node:crypto';
+import { parsePodCidr, type PodCidr } from './cidr';
+import { commentedElement, daddr, jump, masquerade, match, prefix, ret, saddr, vmap } from './expr';
+import {
+  addSet, addTable, defineChain, deleteElementsIfPresent, PRIORITY, replaceElements, TSCNI_TABLE,
+  type NftCommand,
+} from './json';
+import { applyCommands, elementsOf, listTable, type ListedElement, type NftListing } from './run';
+
+export interface PodAttachment {
+  network: string;
+  containerId: string;
+  ifname: string;
+}
+
+export interface MasqueradeTarget extends PodAttachment {
+  /** the pod's addresses with their prefix, e.g. "10.244.1.5/24" */
+  addresses: string[];
+}
+
+const T = TSCNI_TABLE;
+const POSTROUTING = 'masq_postrouting';
+const MAP = { 4: 'masq4', 6: 'masq6' } as const;
+const COMMENT_MAX = 127;
+
+export function subnetChain(subnet: string): string {
+  return `masq_${subnet.replace(/[.:/]/g, '_')}`;
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+function networkTag(network: string): string {
+  return `tscni/${hash(network)}/`;
+}
+
+/** The exact owner tag; comparisons use only this part, the rest is for people. */
+function ownerTag(a: PodAttachment): string {
+  return `${networkTag(a.network)}${hash(`${a.ifname}\0${a.containerId}`)}`;
+}
+
+export function ownerComment(a: PodAttachment): string {
+  const readable = ` net=${a.network} if=${a.ifname} id=${a.containerId}`.replace(/[^\x20-\x7e]|"/g, '_');
+  return `${ownerTag(a)}${readable}`.slice(0, COMMENT_MAX);
+}
+
+function isOwnedBy(e: ListedElement, a: PodAttachment): boolean {
+  return e.comment?.startsWith(`${ownerTag(a)} `) ?? false;
+}
+
+/** Table, maps and the postrouting chain; safe to repeat. */
+export function masqueradeBaseCommands(): NftCommand[] {
+  return [
+    addTable(T),
+    addSet(T, { name: MAP[4], type: 'ipv4_addr', map: 'verdict' }),
+    addSet(T, { name: MAP[6], type: 'ipv6_addr', map: 'verdict' }),
+    ...defineChain(T, POSTROUTING, [
+      [match(daddr(4), '==', prefix('224.0.0.0', 4)), ret()],
+      [match(daddr(6), '==', prefix('ff00::', 8)), ret()],
+      [vmap(saddr(4), MAP[4])],
+      [vmap(saddr(6), MAP[6])],
+    ], { type: 'nat', hook: 'postrouting', prio: PRIORITY.srcnat }),
+  ];
+}
+
+function subnetChainCommands(p: PodCidr): NftCommand[] {
+  const [addr, len] = p.subnet.split('/');
+  return defineChain(T, subnetChain(p.subnet), [[match(daddr(p.family), '!=', prefix(addr!, Number(len))), masquerade()]]);
+}
+
+function podElement(p: PodCidr, comment: string): unknown[] {
+  return [commentedElement(p.address, comment), jump(subnetChain(p.subnet))];
+}
+
+/** Everything ADD needs, for one `nft -j -f -` call. */
+export function addMasqueradeCommands(t: MasqueradeTarget): NftCommand[] {
+  const pods = t.addresses.map(parsePodCidr);
+  const subnets = new Map(pods.map((p) => [p.subnet, p]));
+  const comment = ownerComment(t);
+  return [
+    ...masqueradeBaseCommands(),
+    ...[...subnets.values()].flatMap(subnetChainCommands),
+    ...pods.flatMap((p) => replaceElements(T, MAP[p.family], [podElement(p, comment)])),
+  ];
+}
+
+/** Deletes the listed elements that `owned` selects; elements already gone are fine. */
+export function removeMasqueradeCommands(listing: NftListing, owned: (e: ListedElement) => boolean): NftCommand[] {
+  return Object.values(MAP).flatMap((map) =>
+    elementsOf(listing, map)
+      .filter(owned)
+      .map((e) => deleteElementsIfPresent(T, map, [[e.key, e.data]]))
+      .flat(),
+  );
+}
+
+export async function addMasquerade(t: MasqueradeTarget): Promise<void> {
+  await applyCommands(addMasqueradeCommands(t));
+}
+
+/** DEL: removes this attachment's elements only; a missing table or element is success. */
+export async function removeMasquerade(a: PodAttachment): Promise<void> {
+  const listing = await listTable(T);
+  if (listing) await applyCommands(removeMasqueradeCommands(listing, (e) => isOwnedBy(e, a)));
+}
+
+/** GC: removes elements of `network` whose attachment is not in `valid`. */
+export async function gcMasquerade(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {
+  const listing = await listTable(T);
+  if (!listing) return;
+  const keep = new Set(valid.map((v) => ownerTag({ network, ...v })));
+  const tag = networkTag(network);
+  await applyCommands(
+    removeMasqueradeCommands(listing, (e) => (e.comment?.startsWith(tag) ?? false) && !keep.has(e.comment!.split(' ')[0]!)),
+  );
+}
+
+/** CHECK: what is missing for this attachment, as messages; empty when all is in place. */
+export async function checkMasquerade(t: MasqueradeTarget): Promise<string[]> {
+  const listing = (await listTable(T)) ?? [];
+  const problems: string[] = [];
+  const chains = new Set(listing.filter((o) => o.chain).map((o) => o.chain.name as string));
+  if (!chains.has(POSTROUTING)) problems.push(`nft chain inet tscni ${POSTROUTING} is missing`);
+  for (const p of t.addresses.map(parsePodCidr)) {
+    const chain = subnetChain(p.subnet);
+    const e = elementsOf(listing, MAP[p.family]).find((x) => x.key === p.address);
+    if (!e) problems.push(`nft map ${MAP[p.family]} has no element for ${p.address}`);
+    else if (!isOwnedBy(e, t)) problems.push(`nft map ${MAP[p.family]} element ${p.address} belongs to "${e.comment ?? ''}"`);
+    else if ((e.data as { jump?: { target?: string } })?.jump?.target !== chain) {
+      problems.push(`nft map ${MAP[p.family]} element ${p.address} does not jump to ${chain}`);
+    }
+    if (!chains.has(chain)) problems.push(`nft chain inet tscni ${chain} is missing`);
+  }
+  return problems;
+}
