@@ -1,0 +1,15 @@
+// lib/netns: enter network namespaces on the main thread (see netns.ts for why
+// everything in here is synchronous).
+export {
+  NetnsError,
+  isNetnsMissing,
+  openNetns,
+  assertNetns,
+  currentNetnsPath,
+  netnsInode,
+  withNetns,
+} from './netns';
+export type { NetnsErrorReason, NetnsHandle } from './netns';
+export { readSysctl, writeSysctl, validateSysctlKey } from './sysctl';
+export { spawnInNetns, execFileInNetns } from './spawn';
+export type { ExecResult } from './spawn';

@@ -1,0 +1,163 @@
+// lib/netns against the kernel: entering and leaving namespaces, sockets and
+// sysctls that land in the namespace they were made in, and the errors a bad
+// CNI_NETNS gives. Everything happens in namespaces this file creates.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  NetnsError,
+  currentNetnsPath,
+  execFileInNetns,
+  isNetnsMissing,
+  netnsInode,
+  openNetns,
+  readSysctl,
+  withNetns,
+  writeSysctl,
+} from '../../lib/netns';
+import { Rtnl } from '../../lib/netlink';
+
+const run = promisify(execFile);
+const PREFIX = `tscni-ns${process.pid}-${Date.now().toString(36)}`;
+const nodeNs = `${PREFIX}-node`;
+const podNs = `${PREFIX}-pod`;
+const path = (name: string): string => `/run/netns/${name}`;
+const ipIn = (ns: string, args: string[]) => run('ip', ['-n', ns, ...args], { timeout: 10_000 });
+const threadNs = (): number => netnsInode('/proc/thread-self/ns/net');
+
+let tmp = '';
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), `${PREFIX}-`));
+  await run('ip', ['netns', 'add', nodeNs]);
+  await run('ip', ['netns', 'add', podNs]);
+  await ipIn(podNs, ['link', 'add', 'podveth0', 'type', 'veth', 'peer', 'name', 'podveth1']);
+});
+
+afterAll(async () => {
+  for (const ns of [podNs, nodeNs]) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('withNetns', () => {
+  it('runs fn inside the target and returns to the original namespace', () => {
+    const before = threadNs();
+    const inside = withNetns(path(podNs), () => threadNs());
+    expect(inside).toBe(netnsInode(path(podNs)));
+    expect(inside).not.toBe(before);
+    expect(threadNs()).toBe(before);
+  });
+
+  it('returns to the original namespace when fn throws', () => {
+    const before = threadNs();
+    expect(() =>
+      withNetns(path(podNs), () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(threadNs()).toBe(before);
+  });
+
+  it('nests: the inner call restores the outer namespace', () => {
+    const before = threadNs();
+    const seen = withNetns(path(nodeNs), () => {
+      const inner = withNetns(path(podNs), () => threadNs());
+      return [inner, threadNs()];
+    });
+    expect(seen).toEqual([netnsInode(path(podNs)), netnsInode(path(nodeNs))]);
+    expect(threadNs()).toBe(before);
+  });
+
+  it('rejects an async fn (the rest of it would run outside) and still returns', () => {
+    const before = threadNs();
+    expect(() => withNetns(path(podNs), async () => 1)).toThrow(/synchronous/);
+    expect(threadNs()).toBe(before);
+  });
+
+  it('currentNetnsPath names the thread namespace, also inside withNetns', () => {
+    expect(netnsInode(currentNetnsPath())).toBe(threadNs());
+    expect(withNetns(path(podNs), () => netnsInode(currentNetnsPath()))).toBe(netnsInode(path(podNs)));
+  });
+});
+
+describe('openNetns errors (CNI_NETNS)', () => {
+  it('a missing path is code 3 with reason "missing"', () => {
+    let err: unknown;
+    try {
+      openNetns(path(`${PREFIX}-absent`));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(NetnsError);
+    expect((err as NetnsError).code).toBe(3);
+    expect((err as NetnsError).msg).toMatch(/^CNI_NETNS: failed to open netns/);
+    expect(isNetnsMissing(err)).toBe(true);
+  });
+
+  it('a regular file, a directory or another namespace type is code 4', () => {
+    const file = join(tmp, 'not-a-netns');
+    writeFileSync(file, '');
+    for (const p of [file, '/proc/self/ns/uts']) {
+      expect(() => openNetns(p)).toThrow(expect.objectContaining({ code: 4, reason: 'not-netns' }));
+    }
+    expect(() => withNetns(file, () => 1)).toThrow(/is not a network namespace/);
+  });
+
+  it('accepts both bind-mounted and /proc paths', () => {
+    const h = openNetns(path(podNs));
+    expect(h.inode).toBe(netnsInode(path(podNs)));
+    h.close();
+    openNetns('/proc/self/ns/net').close();
+  });
+});
+
+describe('things made inside a namespace belong to it', () => {
+  it('a netlink socket opened for the pod lists the pod links, not the node or machine ones', async () => {
+    const pod = Rtnl.open(path(podNs));
+    const node = Rtnl.open(path(nodeNs));
+    try {
+      const podNames = (await pod.links.list()).map((l) => l.name).sort();
+      const nodeNames = (await node.links.list()).map((l) => l.name).sort();
+      expect(podNames).toEqual(['lo', 'podveth0', 'podveth1']);
+      expect(nodeNames).toEqual(['lo']);
+    } finally {
+      pod.close();
+      node.close();
+    }
+  });
+
+  it('a sysctl written in the pod changes only the pod', async () => {
+    const key = 'net/ipv4/ip_forward';
+    const machine = readSysctl(undefined, key);
+    expect(readSysctl(path(podNs), key)).toBe('0');
+    writeSysctl(path(podNs), key, 1);
+    expect(readSysctl(path(podNs), key)).toBe('1');
+    expect(readSysctl(path(nodeNs), key)).toBe('0');
+    expect(readSysctl(undefined, key)).toBe(machine);
+    // Independent oracle: the sysctl tool run by iproute2 inside the namespace.
+    const { stdout } = await run('ip', ['netns', 'exec', podNs, 'sysctl', '-n', 'net.ipv4.ip_forward']);
+    expect(stdout.trim()).toBe('1');
+  });
+
+  it('per-interface sysctls use slash keys (interface names may contain dots)', () => {
+    writeSysctl(path(podNs), 'net/ipv4/conf/podveth0/proxy_arp', '1');
+    expect(readSysctl(path(podNs), 'net/ipv4/conf/podveth0/proxy_arp')).toBe('1');
+    expect(readSysctl(path(podNs), 'net/ipv4/conf/podveth1/proxy_arp')).toBe('0');
+  });
+
+  it('refuses sysctl keys outside net/ or with ".."', () => {
+    for (const key of ['kernel/hostname', 'net/../kernel/hostname', '/net/ipv4/ip_forward', 'net//x', 'net.ipv4.ip_forward']) {
+      expect(() => writeSysctl(path(podNs), key, 1)).toThrow(/sysctl key/);
+    }
+  });
+
+  it('a child spawned through execFileInNetns runs in the namespace', async () => {
+    const { stdout } = await execFileInNetns(path(podNs), 'ip', ['-j', 'link', 'show']);
+    const names = (JSON.parse(stdout) as { ifname: string }[]).map((l) => l.ifname).sort();
+    expect(names).toEqual(['lo', 'podveth0', 'podveth1']);
+    await expect(execFileInNetns(path(podNs), 'ip', ['link', 'show', 'nonexistent0'])).rejects.toThrow(/exit 1/);
+  });
+});
