@@ -1,0 +1,50 @@
+// One rtnetlink socket and the request/answer plumbing every operation uses.
+// Kernel refusals are checked here (not by the netlink package, whose errors
+// carry only text) so that callers get the errno and a message naming the
+// operation.
+import { createRtNetlink, type RtNetlinkSocket } from 'netlink/dist/rt/rt';
+import { parseMessage, type Message, type MessageType } from 'netlink/dist/rt/structs';
+import { NLMSG_ERROR } from './constants';
+import { NetlinkError } from './errors';
+
+export class RtnlChannel {
+  private closed = false;
+
+  /** Creates the socket in the calling thread's current network namespace. */
+  constructor(private readonly sock: RtNetlinkSocket = createRtNetlink()) {
+    // The package unreferences the socket while no request is pending; saying
+    // so explicitly keeps an idle handle from holding the process open.
+    this.sock.socket.unref();
+  }
+
+  /**
+   * Sends one request (REQUEST|ACK added) and returns the parsed answers;
+   * rejects with NetlinkError("<operation>: <ERRNO>") on a kernel refusal.
+   */
+  async request(operation: string, type: number, flags: number, payload: Uint8Array[]): Promise<Message[]> {
+    if (this.closed) throw new NetlinkError(operation, 0, 'netlink socket is closed');
+    let answers;
+    try {
+      [answers] = await this.sock.socket.request(type, payload, { flags, checkError: false });
+    } catch (e) {
+      const errno = (e as { errno?: number }).errno;
+      throw new NetlinkError(operation, typeof errno === 'number' ? Math.abs(errno) : 0, errno ? undefined : (e as Error).message);
+    }
+    const out: Message[] = [];
+    for (const m of answers) {
+      if (m.type === NLMSG_ERROR) {
+        const errno = -m.data.readInt32LE(0);
+        if (errno !== 0) throw new NetlinkError(operation, errno);
+        continue;
+      }
+      out.push(parseMessage(m.type as MessageType, m.data));
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sock.socket.close();
+  }
+}
