@@ -3,7 +3,7 @@
 // native addons they load in dist/lib/tscni. Start-up time is the cost of every
 // CNI call, so each bundle carries only what its own entry point imports.
 import { build } from 'esbuild';
-import { chmod, copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 
@@ -55,6 +55,9 @@ const banner = [
 await rm(join(root, 'dist'), { recursive: true, force: true });
 await mkdir(binDir, { recursive: true });
 await mkdir(libDir, { recursive: true });
+// The repository is "type": "module"; without this, Node would read the
+// extensionless bundles below dist/ as ES modules.
+await writeFile(join(root, 'dist/package.json'), '{ "type": "commonjs" }\n');
 
 await copyFile(join(root, 'lib/native/build/Release/tscni_native.node'), join(libDir, 'tscni_native.node'));
 const netlinkPkg = dirname(require.resolve('netlink/package.json'));
