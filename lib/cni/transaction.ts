@@ -1,0 +1,87 @@
+// The two shapes of a CNI command that changes the kernel.
+//
+// ADD is a transaction: every step that creates something registers how to
+// undo it; on failure the undos run newest first and the original error is
+// what the runtime sees. One explicit stack instead of per-step cleanup code
+// means a forgotten branch cannot leak a veth or a reservation.
+//
+// DEL never stops early: every removal is tried, "already gone" counts as
+// done, and the failures are reported together, so a runtime retrying DEL
+// converges instead of stalling on the first missing object.
+import { asCniError, CniError } from './errors';
+
+export type Undo = () => Promise<unknown> | unknown;
+
+export class Rollback {
+  private readonly undos: { what: string; undo: Undo }[] = [];
+
+  /** Registers the undo of a step that just succeeded. */
+  push(what: string, undo: Undo): void {
+    this.undos.push({ what, undo });
+  }
+
+  /** Runs `step`, and registers `undo` only if it succeeded. */
+  async step<T>(what: string, step: () => Promise<T>, undo: Undo): Promise<T> {
+    const value = await step();
+    this.push(what, undo);
+    return value;
+  }
+
+  /**
+   * Undoes everything, newest first. Returns what was undone and what could
+   * not be (the latter for the log: the caller still throws the original error).
+   */
+  async unwind(): Promise<{ undone: string[]; failed: string[] }> {
+    const undone: string[] = [];
+    const failed: string[] = [];
+    for (const { what, undo } of this.undos.splice(0).reverse()) {
+      try {
+        await undo();
+        undone.push(what);
+      } catch (e) {
+        failed.push(`${what}: ${asCniError(e).msg}`);
+      }
+    }
+    return { undone, failed };
+  }
+}
+
+/**
+ * Runs `body`; on failure unwinds `rb` and rethrows the original error, with
+ * any undo that failed appended to its details.
+ */
+export async function withRollback<T>(body: (rb: Rollback) => Promise<T>): Promise<T> {
+  const rb = new Rollback();
+  try {
+    return await body(rb);
+  } catch (e) {
+    const { failed } = await rb.unwind();
+    const err = asCniError(e);
+    if (failed.length > 0) {
+      const extra = `rollback left behind: ${failed.join('; ')}`;
+      throw new CniError(err.code, err.msg, err.details ? `${err.details}; ${extra}` : extra);
+    }
+    throw err;
+  }
+}
+
+/** Collects failures of independent removals; `throwIfAny` reports them all at once. */
+export class ErrorCollector {
+  private readonly errors: { what: string; error: CniError }[] = [];
+
+  async attempt(what: string, removal: () => Promise<unknown> | unknown): Promise<void> {
+    try {
+      await removal();
+    } catch (e) {
+      this.errors.push({ what, error: asCniError(e) });
+    }
+  }
+
+  throwIfAny(): void {
+    if (this.errors.length === 0) return;
+    const first = this.errors[0]!.error;
+    if (this.errors.length === 1) throw new CniError(first.code, `${this.errors[0]!.what}: ${first.msg}`, first.details);
+    const msg = this.errors.map((e) => `${e.what}: ${e.error.msg}`).join('; ');
+    throw new CniError(first.code, msg);
+  }
+}
