@@ -1,0 +1,91 @@
+// ADD: bridge, veth, IPAM, addresses and routes, gateway, masquerade, as one
+// transaction: every step that creates something registers its undo.
+import { delegateAdd, delegateDel } from '../../lib/cni/delegate';
+import { CniError, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
+import type { CmdArgs } from '../../lib/cni/skel';
+import { withRollback } from '../../lib/cni/transaction';
+import type { Result } from '../../lib/cni/types';
+import { configureInterface } from '../../lib/ipam/interface-config';
+import { Rtnl } from '../../lib/netlink';
+import { openNetns, writeSysctl } from '../../lib/netns';
+import { addMasquerade, removeMasquerade } from '../../lib/nft/masquerade';
+import { ensureBridge, ensureBridgeAddress, enableForwarding } from './bridge-device';
+import { containerMac, type BridgeConfig } from './config';
+import { planGateways } from './gateway';
+import { createPodVeth, hostVethName, waitForOperUp } from './veth';
+
+export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
+  const c = a.config;
+  const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
+  const pod = openNetns(a.netns);
+  const node = Rtnl.open();
+  const inPod = Rtnl.open(pod);
+  try {
+    return await withRollback(async (rb) => {
+      const bridge = await ensureBridge(node, c);
+
+      const hostName = hostVethName(a.containerId, a.ifname);
+      const mac = containerMac(c, a.args);
+      await createPodVeth(node, { hostName, podIfname: a.ifname, pod, ...(c.mtu ? { mtu: c.mtu } : {}), ...(mac ? { podMac: mac } : {}) });
+      rb.push(`veth ${hostName}`, () => node.links.delete(hostName, { ignoreMissing: true }));
+      await node.links.setMaster(hostName, bridge.index);
+      if (c.hairpinMode) await node.links.setHairpin(hostName, true);
+      await node.links.setUp(hostName);
+
+      const result: Result = { cniVersion: a.cniVersion, interfaces: [] };
+      if (c.ipamType) {
+        const ipamResult = await delegateAdd(c.ipamType, a.raw);
+        rb.push(`IPAM ${c.ipamType} reservation`, () => delegateDel(c.ipamType!, a.raw));
+        if (!ipamResult.ips?.length) throw new CniError(UNKNOWN_ERROR_CODE, 'IPAM plugin returned missing IP config');
+        const plan = planGateways(ipamResult, c);
+        Object.assign(result, { ips: plan.ips, routes: plan.routes, ...(ipamResult.dns ? { dns: ipamResult.dns } : {}) });
+
+        configurePodSysctls(a.netns, a.ifname, c.enableDad);
+        // Interfaces are filled in below; configureInterface needs the index → name mapping now.
+        result.interfaces = [{ name: c.bridge }, { name: hostName }, { name: a.ifname, sandbox: a.netns }];
+        await configureInterface(inPod, a.ifname, result, { dad: c.enableDad });
+
+        for (const cidr of plan.bridgeAddresses) await ensureBridgeAddress(node, bridge, cidr, c.forceAddress);
+        enableForwarding(plan.forwardingFamilies);
+        if (c.ipMasq) {
+          await addMasquerade({ ...attachment, addresses: plan.ips.map((ip) => ip.address) });
+          rb.push('masquerade', () => removeMasquerade(attachment));
+        }
+      } else if (!c.disableContainerInterface) {
+        await inPod.links.setUp(a.ifname);
+      }
+
+      const hostVeth = c.disableContainerInterface ? await node.links.require(hostName) : await waitForOperUp(node, hostName);
+      const podLink = await inPod.links.require(a.ifname);
+      // Read the bridge last: its MAC may change when its first port joins.
+      const br = await node.links.require(c.bridge);
+      result.interfaces = [
+        { name: br.name, mac: br.mac! },
+        { name: hostVeth.name, mac: hostVeth.mac! },
+        { name: podLink.name, mac: podLink.mac!, sandbox: a.netns },
+      ];
+      if (c.dns) result.dns = c.dns;
+      return result;
+    });
+  } finally {
+    inPod.close();
+    node.close();
+    pod.close();
+  }
+}
+
+/** DAD off unless asked (addresses usable at once), gratuitous ARP on link up. */
+function configurePodSysctls(netns: string, ifname: string, enableDad: boolean): void {
+  const tries: [string, string][] = [
+    [`net/ipv6/conf/${ifname}/accept_dad`, enableDad ? '1' : '0'],
+    [`net/ipv4/conf/${ifname}/arp_notify`, '1'],
+  ];
+  if (enableDad) tries.push([`net/ipv6/conf/${ifname}/enhanced_dad`, '1']);
+  for (const [key, value] of tries) {
+    try {
+      writeSysctl(netns, key, value);
+    } catch {
+      // IPv6 disabled in the pod: nothing to configure, as in the reference
+    }
+  }
+}

@@ -1,0 +1,46 @@
+// DEL: idempotent and complete. Every removal is attempted, missing things
+// count as removed, and the masquerade elements go by owner, so they are
+// removed even when the runtime has lost the pod's namespace (ctr sends DEL
+// with an empty CNI_NETNS) — the case where the reference leaks its NAT rule.
+import { delegateDel } from '../../lib/cni/delegate';
+import type { CmdArgs } from '../../lib/cni/skel';
+import { ErrorCollector } from '../../lib/cni/transaction';
+import { Rtnl } from '../../lib/netlink';
+import { isNetnsMissing, openNetns } from '../../lib/netns';
+import { removeMasquerade } from '../../lib/nft/masquerade';
+import type { BridgeConfig } from './config';
+import { hostVethName } from './veth';
+
+export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {
+  const c = a.config;
+  const errors = new ErrorCollector();
+
+  // Deleting either end of a veth removes both; the pod's end first, as the
+  // reference does, then the host end in case the pod's namespace is gone.
+  if (a.netns !== '') await errors.attempt(`delete ${a.ifname} in the container`, () => deletePodInterface(a.netns, a.ifname));
+  await errors.attempt('delete host veth', () =>
+    Rtnl.use(undefined, (node) => node.links.delete(hostVethName(a.containerId, a.ifname), { ignoreMissing: true })),
+  );
+  if (c.ipamType) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
+  if (c.ipMasq) {
+    await errors.attempt('remove masquerade', () =>
+      removeMasquerade({ network: c.network, containerId: a.containerId, ifname: a.ifname }),
+    );
+  }
+  errors.throwIfAny();
+}
+
+async function deletePodInterface(netns: string, ifname: string): Promise<void> {
+  let pod;
+  try {
+    pod = openNetns(netns);
+  } catch (e) {
+    if (isNetnsMissing(e)) return;
+    throw e;
+  }
+  try {
+    await Rtnl.use(pod, (nl) => nl.links.delete(ifname, { ignoreMissing: true }));
+  } finally {
+    pod.close();
+  }
+}
