@@ -3,7 +3,7 @@
 // GetStatusNetworkList), for the tscni CLI and the demo. Plugins never load
 // this file: it is the runtime's side of the protocol.
 
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { formatCniArgs } from './args';
 import { resultToVersion } from './convert';
 import { CniError, ErrorCode, invalidConfig } from './errors';
@@ -35,7 +35,7 @@ export function parseConfList(input: unknown): ConfList {
     const single = raw as Record<string, unknown>;
     raw = { name: single.name, cniVersion: single.cniVersion, plugins: [single] };
   }
-  const list = parseOrThrow(confListSchema, raw);
+  const list = parseOrThrow(confListSchema(), raw);
   validateNetworkName(list.name);
   let cniVersion: string | undefined;
   try {
@@ -55,8 +55,8 @@ export function parseConfList(input: unknown): ConfList {
   };
 }
 
-export async function loadConfList(file: string): Promise<ConfList> {
-  return parseConfList(await readFile(file, 'utf8'));
+export function loadConfList(file: string): ConfList {
+  return parseConfList(readFileSync(file, 'utf8'));
 }
 
 function parseJson(text: string): unknown {

@@ -2,7 +2,6 @@
 // argument-less command line (never a shell), feed the config on stdin, and
 // read its stdout the way libcni's invoke package does.
 
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode, UNKNOWN_ERROR_CODE, invalidConfig } from './errors';
@@ -32,7 +31,10 @@ export function findInPath(type: string, paths: readonly string[], field = 'type
   throw invalidConfig(field, `failed to find plugin "${type}" in path [${paths.join(' ')}]`);
 }
 
-function spawnOnce(binary: string, env: Env, stdin: string): Promise<ExecOutput> {
+// node:child_process pulls in node:net; loaded on the first exec only, so a
+// plugin whose delegate runs in-process never pays for it.
+async function spawnOnce(binary: string, env: Env, stdin: string): Promise<ExecOutput> {
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(binary, [], { env: definedOnly(env), stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

@@ -17,6 +17,7 @@ const cidr = z.string().check(z.refine(isCidr, 'must be a CIDR such as "10.1.2.3
 const uint = z.int().check(z.nonnegative());
 const strings = z.array(z.string());
 
+/** Built eagerly: plugin config schemas embed it (e.g. bridge's `dns`). */
 export const dnsSchema = z.object({
   nameservers: z.optional(strings),
   domain: z.optional(z.string()),
@@ -24,40 +25,48 @@ export const dnsSchema = z.object({
   options: z.optional(strings),
 });
 
-const interface10 = z.object({
-  name: z.string(),
-  mac: z.optional(z.string()),
-  sandbox: z.optional(z.string()),
-});
-const interface11 = z.object({
-  ...interface10.shape,
-  mtu: z.optional(uint),
-  socketPath: z.optional(z.string()),
-  pciID: z.optional(z.string()),
-});
+/**
+ * Builds a schema on first use. Constructing zod schemas costs start-up time
+ * (each kind compiles zod code on first use), and most calls need only one
+ * result version, so nothing is built until someone asks for it.
+ */
+function lazy<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => (built ??= build());
+}
 
-const ipConfig10 = z.object({
-  interface: z.optional(uint),
-  address: cidr,
-  gateway: z.optional(ip),
-});
+const interface10 = () => z.object({ name: z.string(), mac: z.optional(z.string()), sandbox: z.optional(z.string()) });
+const interface11 = () =>
+  z.object({
+    name: z.string(),
+    mac: z.optional(z.string()),
+    mtu: z.optional(uint),
+    sandbox: z.optional(z.string()),
+    socketPath: z.optional(z.string()),
+    pciID: z.optional(z.string()),
+  });
+
+const ipConfig10 = () => z.object({ interface: z.optional(uint), address: cidr, gateway: z.optional(ip) });
 /** 0.3.x/0.4.0 carry the address family as "4"/"6"; it must agree with the address. */
-const ipConfig04 = z.object({ ...ipConfig10.shape, version: z.enum(['4', '6']) }).check(
-  z.refine((c) => !isCidr(c.address) || String(ipFamily(c.address)) === c.version, {
-    message: 'version does not match the address family of address',
-    path: ['version'],
-  }),
-);
+const ipConfig04 = () =>
+  z.object({ version: z.enum(['4', '6']), interface: z.optional(uint), address: cidr, gateway: z.optional(ip) }).check(
+    z.refine((c) => !isCidr(c.address) || String(ipFamily(c.address)) === c.version, {
+      message: 'version does not match the address family of address',
+      path: ['version'],
+    }),
+  );
 
-const route10 = z.object({ dst: cidr, gw: z.optional(ip) });
-const route11 = z.object({
-  ...route10.shape,
-  mtu: z.optional(uint),
-  advmss: z.optional(uint),
-  priority: z.optional(uint),
-  table: z.optional(uint),
-  scope: z.optional(uint),
-});
+const route10 = () => z.object({ dst: cidr, gw: z.optional(ip) });
+const route11 = () =>
+  z.object({
+    dst: cidr,
+    gw: z.optional(ip),
+    mtu: z.optional(uint),
+    advmss: z.optional(uint),
+    priority: z.optional(uint),
+    table: z.optional(uint),
+    scope: z.optional(uint),
+  });
 
 function resultOf<I extends z.ZodMiniType, P extends z.ZodMiniType, R extends z.ZodMiniType>(iface: I, ipc: P, route: R) {
   return z.object({
@@ -69,43 +78,48 @@ function resultOf<I extends z.ZodMiniType, P extends z.ZodMiniType, R extends z.
   });
 }
 
-export const result04Schema = resultOf(interface10, ipConfig04, route10);
-export const result10Schema = resultOf(interface10, ipConfig10, route10);
-export const result11Schema = resultOf(interface11, ipConfig10, route11);
+const result04 = lazy(() => resultOf(interface10(), ipConfig04(), route10()));
+const result10 = lazy(() => resultOf(interface10(), ipConfig10(), route10()));
+const result11 = lazy(() => resultOf(interface11(), ipConfig10(), route11()));
 
-export type Result04 = z.infer<typeof result04Schema>;
-export type Result10 = z.infer<typeof result10Schema>;
+export type Result04 = z.infer<ReturnType<typeof result04>>;
+export type Result10 = z.infer<ReturnType<typeof result10>>;
 
+/** The result schema of one spec version; keys that version does not define are stripped. */
 export function resultSchemaFor(version: SpecVersion) {
-  if (version === '1.1.0') return result11Schema;
-  if (version === '1.0.0') return result10Schema;
-  return result04Schema;
+  if (version === '1.1.0') return result11();
+  if (version === '1.0.0') return result10();
+  return result04();
 }
 
-export const attachmentSchema = z.object({ containerID: z.string(), ifname: z.string() });
+export const attachmentSchema = lazy(() => z.object({ containerID: z.string(), ifname: z.string() }));
 
 /** The keys the skel itself relies on; everything else is the plugin's to validate. */
-export const netConfBaseSchema = z.looseObject({
-  cniVersion: z.string().check(z.minLength(1)),
-  name: z.string().check(z.minLength(1)),
-  type: z.string().check(z.minLength(1)),
-  capabilities: z.optional(z.record(z.string(), z.boolean())),
-  runtimeConfig: z.optional(z.record(z.string(), z.unknown())),
-  prevResult: z.optional(z.record(z.string(), z.unknown())),
-  'cni.dev/valid-attachments': z.optional(z.array(attachmentSchema)),
-});
+export const netConfBaseSchema = lazy(() =>
+  z.looseObject({
+    cniVersion: z.string().check(z.minLength(1)),
+    name: z.string().check(z.minLength(1)),
+    type: z.string().check(z.minLength(1)),
+    capabilities: z.optional(z.record(z.string(), z.boolean())),
+    runtimeConfig: z.optional(z.record(z.string(), z.unknown())),
+    prevResult: z.optional(z.record(z.string(), z.unknown())),
+    'cni.dev/valid-attachments': z.optional(z.array(attachmentSchema())),
+  }),
+);
 
 /** "true"/"false" strings are accepted as libcni accepts them for disableCheck/disableGC. */
-const looseBool = z.union([z.boolean(), z.enum(['true', 'false', 'True', 'False', 'TRUE', 'FALSE'])]);
+const looseBool = () => z.union([z.boolean(), z.enum(['true', 'false', 'True', 'False', 'TRUE', 'FALSE'])]);
 
-export const confListSchema = z.looseObject({
-  cniVersion: z.optional(z.string()),
-  cniVersions: z.optional(z.array(z.string())),
-  name: z.string(),
-  disableCheck: z.optional(looseBool),
-  disableGC: z.optional(looseBool),
-  plugins: z.array(z.looseObject({ type: z.string() })).check(z.minLength(1)),
-});
+export const confListSchema = lazy(() =>
+  z.looseObject({
+    cniVersion: z.optional(z.string()),
+    cniVersions: z.optional(z.array(z.string())),
+    name: z.string(),
+    disableCheck: z.optional(looseBool()),
+    disableGC: z.optional(looseBool()),
+    plugins: z.array(z.looseObject({ type: z.string() })).check(z.minLength(1)),
+  }),
+);
 
 type Issue = z.core.$ZodIssue;
 

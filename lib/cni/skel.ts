@@ -3,8 +3,7 @@
 // in-process delegation (bridge -> host-local) get exactly the same checks
 // and conversions as a runtime calling the executable.
 
-import { readFileSync, writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
+import { fstatSync, readFileSync, writeSync } from 'node:fs';
 import { parseCniArgs, parseCniArgsLoose } from './args';
 import { parseResult, formatResult } from './convert';
 import { asCniError, CniError, invalidConfig, UNKNOWN_ERROR_CODE } from './errors';
@@ -88,7 +87,7 @@ export async function dispatch<C>(p: Plugin<C>, env: Env, stdin: string): Promis
     checkVersion(version, supported);
     if (req.command === 'CHECK') requireVersionFor('CHECK', version, '0.4.0');
     if (req.command === 'GC' || req.command === 'STATUS') requireVersionFor(req.command, version, '1.1.0');
-    parseOrThrow(netConfBaseSchema, raw);
+    parseOrThrow(netConfBaseSchema(), raw);
 
     const a: CmdArgs<C> = {
       command: req.command,
@@ -149,12 +148,20 @@ function validAttachments(raw: Record<string, unknown>): Attachment[] {
   const list = raw['cni.dev/valid-attachments'] ?? raw['cni.dev/attachments'] ?? [];
   const key = raw['cni.dev/valid-attachments'] !== undefined ? 'cni.dev/valid-attachments' : 'cni.dev/attachments';
   if (!Array.isArray(list)) throw invalidConfig(key, 'must be an array');
-  return list.map((a, i) => parseOrThrow(attachmentSchema, a, `${key}[${i}]`));
+  return list.map((a, i) => parseOrThrow(attachmentSchema(), a, `${key}[${i}]`));
 }
 
-/** stdin in full; a terminal or a closed stdin reads as empty (VERSION needs none). */
+/**
+ * stdin in full; a terminal or a closed stdin reads as empty (VERSION needs
+ * none). A character device stands in for "terminal": node:tty would load
+ * node:net, milliseconds of start-up for one check; /dev/null reads empty anyway.
+ */
 async function readStdin(): Promise<string> {
-  if (isatty(0)) return '';
+  try {
+    if (fstatSync(0).isCharacterDevice()) return '';
+  } catch {
+    return '';
+  }
   try {
     return readFileSync(0, 'utf8');
   } catch (e) {

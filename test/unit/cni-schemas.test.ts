@@ -67,13 +67,13 @@ describe('result schemas reject what the version forbids, naming the field', () 
 describe('network config base schema', () => {
   const base = { cniVersion: '1.1.0', name: 'pods', type: 'bridge', bridge: 'cni0' };
   it('keeps plugin-specific keys', () => {
-    expect(parseOrThrow(netConfBaseSchema, base)).toEqual(base);
+    expect(parseOrThrow(netConfBaseSchema(), base)).toEqual(base);
   });
   it('rejects wrongly typed shared keys naming them', () => {
-    expect(errorOf(() => parseOrThrow(netConfBaseSchema, { ...base, capabilities: { portMappings: 'yes' } })).msg).toBe(
+    expect(errorOf(() => parseOrThrow(netConfBaseSchema(), { ...base, capabilities: { portMappings: 'yes' } })).msg).toBe(
       'capabilities.portMappings: must be a boolean',
     );
-    expect(errorOf(() => parseOrThrow(netConfBaseSchema, { ...base, 'cni.dev/valid-attachments': [{ containerID: 'a' }] })).msg).toBe(
+    expect(errorOf(() => parseOrThrow(netConfBaseSchema(), { ...base, 'cni.dev/valid-attachments': [{ containerID: 'a' }] })).msg).toBe(
       'cni.dev/valid-attachments[0].ifname: is required',
     );
   });
@@ -87,14 +87,14 @@ describe('conflist schema', () => {
     plugins: [{ type: 'bridge' }, { type: 'portmap', capabilities: { portMappings: true } }],
   };
   it('accepts a 1.1 conflist with cniVersions', () => {
-    expect(confListSchema.safeParse(list).success).toBe(true);
+    expect(confListSchema().safeParse(list).success).toBe(true);
   });
   it('rejects an empty plugin list and a plugin without type', () => {
-    expect(errorOf(() => parseOrThrow(confListSchema, { ...list, plugins: [] })).msg).toBe('plugins: must not be empty');
-    expect(errorOf(() => parseOrThrow(confListSchema, { ...list, plugins: [{ type: 'bridge' }, {}] })).msg).toBe('plugins[1].type: is required');
+    expect(errorOf(() => parseOrThrow(confListSchema(), { ...list, plugins: [] })).msg).toBe('plugins: must not be empty');
+    expect(errorOf(() => parseOrThrow(confListSchema(), { ...list, plugins: [{ type: 'bridge' }, {}] })).msg).toBe('plugins[1].type: is required');
   });
   it('accepts disableCheck as a boolean or "true"/"false", nothing else', () => {
-    expect(confListSchema.safeParse({ ...list, disableCheck: 'true' }).success).toBe(true);
-    expect(confListSchema.safeParse({ ...list, disableCheck: 'yes' }).success).toBe(false);
+    expect(confListSchema().safeParse({ ...list, disableCheck: 'true' }).success).toBe(true);
+    expect(confListSchema().safeParse({ ...list, disableCheck: 'yes' }).success).toBe(false);
   });
 });
