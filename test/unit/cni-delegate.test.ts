@@ -50,6 +50,16 @@ describe.skipIf(!hasReference)('delegating to the reference host-local (exec)', 
     },
   });
 
+  it('our executable prints VERSION in the same shape as the reference (compact JSON, newline)', async () => {
+    const ref = await execPlugin(join(REF, 'host-local'), { CNI_COMMAND: 'VERSION' }, '');
+    const ours = await execPlugin(join(binDir, 'fake-ipam'), { CNI_COMMAND: 'VERSION', PATH: process.env.PATH }, '');
+    const shape = /^\{"cniVersion":"[0-9.]+","supportedVersions":\["[0-9.",]+"\]\}\n$/;
+    expect(ref.stdout).toMatch(shape);
+    expect(ours.stdout).toMatch(shape);
+    expect(ours.stdout).toBe('{"cniVersion":"1.1.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n');
+    expect(ours.exitCode).toBe(0);
+  });
+
   it('VERSION answers as the binary does on its own', async () => {
     const direct = await execPlugin(join(REF, 'host-local'), { CNI_COMMAND: 'VERSION' }, '');
     expect(await pluginVersionInfo('host-local', baseEnv())).toEqual(JSON.parse(direct.stdout));
