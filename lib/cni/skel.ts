@@ -89,19 +89,21 @@ export async function dispatch<C>(p: Plugin<C>, env: Env, stdin: string): Promis
     if (req.command === 'GC' || req.command === 'STATUS') requireVersionFor(req.command, version, '1.1.0');
     parseOrThrow(netConfBaseSchema(), raw);
 
+    // CNI_ARGS, then prevResult, then the plugin's own schema: the cheapest checks first.
+    const args = p.knownArgs ? parseCniArgs(env.CNI_ARGS, p.knownArgs) : parseCniArgsLoose(env.CNI_ARGS);
+    const prevResult = raw.prevResult !== undefined ? parseResult(raw.prevResult, version, 'prevResult') : undefined;
     const a: CmdArgs<C> = {
       command: req.command,
       containerId: env.CNI_CONTAINERID ?? '',
       netns: env.CNI_NETNS ?? '',
       ifname: env.CNI_IFNAME ?? '',
-      args: p.knownArgs ? parseCniArgs(env.CNI_ARGS, p.knownArgs) : parseCniArgsLoose(env.CNI_ARGS),
+      args,
       path: (env.CNI_PATH ?? '').split(':').filter(Boolean),
-      config: undefined as C,
+      config: p.parseConfig(raw),
       raw,
       cniVersion: version,
+      ...(prevResult ? { prevResult } : {}),
     };
-    if (raw.prevResult !== undefined) a.prevResult = parseResult(raw.prevResult, version, 'prevResult');
-    a.config = p.parseConfig(raw);
 
     switch (req.command) {
       case 'ADD': {
