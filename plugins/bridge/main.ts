@@ -8,6 +8,7 @@ import { cmdAdd } from './add';
 import { cmdCheck } from './check';
 import { parseBridgeConfig, type BridgeConfig } from './config';
 import { cmdDel } from './del';
+import { cmdGc, cmdStatus } from './gc';
 
 export const bridge: Plugin<BridgeConfig> = {
   name: 'bridge',
@@ -16,6 +17,8 @@ export const bridge: Plugin<BridgeConfig> = {
   add: cmdAdd,
   del: cmdDel,
   check: cmdCheck,
+  gc: cmdGc,
+  status: cmdStatus,
 };
 
 registerInProcess('host-local', hostLocal);

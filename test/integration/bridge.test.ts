@@ -184,3 +184,23 @@ describe('bridge ADD failing after IPAM', () => {
     expect((await masqElements()).filter((e) => e.includes('10.244.3.'))).toEqual([]);
   });
 });
+
+describe('bridge GC and STATUS (1.1.0)', () => {
+  it('GC releases the reservation and masquerade element of attachments not listed as valid', async () => {
+    const config = { ...bridgeConfig({ name: 'tscni-gc', bridge: 'tscni3' }, { ranges: [[{ subnet: '10.244.4.0/24' }]] }), cniVersion: '1.1.0' };
+    const keep = await h.createPod();
+    const lose = await h.createPod();
+    expectSuccess(await bridge('ADD', 'gc-keep', keep, config));
+    expectSuccess(await bridge('ADD', 'gc-lose', lose, config));
+    expectSuccess(await h.runCniPlugin({ node, plugin: 'bridge', command: 'STATUS', config }));
+    const gc = { ...config, 'cni.dev/valid-attachments': [{ containerID: 'gc-keep', ifname: 'eth0' }] };
+    expectSuccess(await h.runCniPlugin({ node, plugin: 'bridge', command: 'GC', config: gc }));
+    const left = readdirSync(join(dataDir, 'tscni-gc')).filter((f) => /^\d/.test(f));
+    expect(left).toEqual(['10.244.4.2']);
+    const elements = (await masqElements()).filter((e) => e.includes('10.244.4.'));
+    expect(elements).toHaveLength(1);
+    expect(elements[0]).toContain('10.244.4.2');
+    expectSuccess(await bridge('DEL', 'gc-keep', keep, config));
+    expectSuccess(await bridge('DEL', 'gc-lose', lose, config));
+  });
+});
