@@ -204,3 +204,38 @@ describe('bridge GC and STATUS (1.1.0)', () => {
     expectSuccess(await bridge('DEL', 'gc-lose', lose, config));
   });
 });
+
+describe('bridge options', () => {
+  it('dual-stack: IPv4 and IPv6 addresses, gateways on the bridge, both reachable', async () => {
+    const config = bridgeConfig(
+      { name: 'tscni-ds', bridge: 'tscni4' },
+      { ranges: [[{ subnet: '10.244.5.0/24' }], [{ subnet: 'fd00:244:5::/64' }]] },
+    );
+    const pod = await h.createPod();
+    const out = expectSuccess(await bridge('ADD', 'ds-1', pod, config)).json;
+    expect(out.ips).toEqual([
+      { interface: 2, address: '10.244.5.2/24', gateway: '10.244.5.1' },
+      { interface: 2, address: 'fd00:244:5::2/64', gateway: 'fd00:244:5::1' },
+    ]);
+    expect(out.routes).toEqual([{ dst: '0.0.0.0/0', gw: '10.244.5.1' }, { dst: '::/0', gw: 'fd00:244:5::1' }]);
+    expect((await h.ping(pod, '10.244.5.1', 1)).ok).toBe(true);
+    expect((await h.ping(pod, 'fd00:244:5::1', 1)).ok).toBe(true);
+    expectSuccess(await bridge('DEL', 'ds-1', pod, config));
+  });
+
+  it('mtu, hairpinMode and runtimeConfig.mac reach the kernel', async () => {
+    const config = bridgeConfig(
+      { name: 'tscni-opts', bridge: 'tscni5', mtu: 1400, hairpinMode: true, runtimeConfig: { mac: '0a:58:0a:f4:06:09' } },
+      { ranges: [[{ subnet: '10.244.6.0/24' }]] },
+    );
+    const pod = await h.createPod();
+    const out = expectSuccess(await bridge('ADD', 'opts-1', pod, config)).json;
+    const [eth0] = await ipJson(pod, ['link', 'show', 'eth0']);
+    expect(eth0).toMatchObject({ mtu: 1400, address: '0a:58:0a:f4:06:09' });
+    expect(out.interfaces[2].mac).toBe('0a:58:0a:f4:06:09');
+    const [port] = await ipJson(node, ['-d', 'link', 'show', out.interfaces[1].name]);
+    expect(port.mtu).toBe(1400);
+    expect(port.linkinfo.info_slave_data.hairpin).toBe(true);
+    expectSuccess(await bridge('DEL', 'opts-1', pod, config));
+  });
+});
