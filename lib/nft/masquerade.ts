@@ -11,20 +11,16 @@
 // owner comment lets DEL and GC tell a stale owner of a reused address from the
 // current one. Every ADD rewrites the fixed chains in the same transaction,
 // which keeps it idempotent and repairs them if someone flushed them.
-import { createHash } from 'node:crypto';
 import { parsePodCidr, type PodCidr } from './cidr';
 import { commentedElement, daddr, jump, masquerade, match, prefix, ret, saddr, vmap } from './expr';
 import {
   addSet, addTable, defineChain, deleteElementsIfPresent, PRIORITY, replaceElements, TSCNI_TABLE,
   type NftCommand,
 } from './json';
+import { isOwnedBy, ownerComment, staleIn, type PodAttachment } from './owner';
 import { applyCommands, elementsOf, listTable, type ListedElement, type NftListing } from './run';
 
-export interface PodAttachment {
-  network: string;
-  containerId: string;
-  ifname: string;
-}
+export { ownerComment, type PodAttachment } from './owner';
 
 export interface MasqueradeTarget extends PodAttachment {
   /** the pod's addresses with their prefix, e.g. "10.244.1.5/24" */
@@ -34,32 +30,9 @@ export interface MasqueradeTarget extends PodAttachment {
 const T = TSCNI_TABLE;
 const POSTROUTING = 'masq_postrouting';
 const MAP = { 4: 'masq4', 6: 'masq6' } as const;
-const COMMENT_MAX = 127;
 
 export function subnetChain(subnet: string): string {
   return `masq_${subnet.replace(/[.:/]/g, '_')}`;
-}
-
-function hash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
-}
-
-function networkTag(network: string): string {
-  return `tscni/${hash(network)}/`;
-}
-
-/** The exact owner tag; comparisons use only this part, the rest is for people. */
-function ownerTag(a: PodAttachment): string {
-  return `${networkTag(a.network)}${hash(`${a.ifname}\0${a.containerId}`)}`;
-}
-
-export function ownerComment(a: PodAttachment): string {
-  const readable = ` net=${a.network} if=${a.ifname} id=${a.containerId}`.replace(/[^\x20-\x7e]|"/g, '_');
-  return `${ownerTag(a)}${readable}`.slice(0, COMMENT_MAX);
-}
-
-function isOwnedBy(e: ListedElement, a: PodAttachment): boolean {
-  return e.comment?.startsWith(`${ownerTag(a)} `) ?? false;
 }
 
 /** Table, maps and the postrouting chain; safe to repeat. */
@@ -122,11 +95,7 @@ export async function removeMasquerade(a: PodAttachment): Promise<void> {
 export async function gcMasquerade(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {
   const listing = await listTable(T);
   if (!listing) return;
-  const keep = new Set(valid.map((v) => ownerTag({ network, ...v })));
-  const tag = networkTag(network);
-  await applyCommands(
-    removeMasqueradeCommands(listing, (e) => (e.comment?.startsWith(tag) ?? false) && !keep.has(e.comment!.split(' ')[0]!)),
-  );
+  await applyCommands(removeMasqueradeCommands(listing, staleIn(network, valid)));
 }
 
 /** CHECK: what is missing for this attachment, as messages; empty when all is in place. */
