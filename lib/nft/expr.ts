@@ -81,8 +81,8 @@ export function mapLookup(key: Expr, map: string): Expr {
   return { map: { key, data: `@${map}` } };
 }
 
-/** `a . b`: a concatenated key. */
-export function concat(...parts: Expr[]): Expr {
+/** `a . b`: a concatenated key, of expressions or (in set elements) values. */
+export function concat(...parts: unknown[]): Expr {
   return { concat: parts };
 }
 

@@ -13,7 +13,7 @@ export const TSCNI_TABLE: TableRef = { family: 'inet', name: 'tscni' };
 
 export type Expr = Record<string, unknown>;
 /** One command of a batch: {"add": {"table": …}} and so on. */
-export type NftCommand = Partial<Record<'add' | 'delete' | 'flush', Record<string, unknown>>>;
+export type NftCommand = Partial<Record<'add' | 'create' | 'delete' | 'flush', Record<string, unknown>>>;
 
 export interface BaseChain {
   type: 'filter' | 'nat' | 'route';
@@ -75,6 +75,14 @@ export type Element = unknown;
 
 export function addElements(t: TableRef, set: string, elem: Element[]): NftCommand {
   return { add: { element: { family: t.family, table: t.name, name: set, elem } } };
+}
+
+/**
+ * Like add, but an element whose key exists already fails the whole batch
+ * (EEXIST) even when its data is the same: how a claim on a key is made.
+ */
+export function createElements(t: TableRef, set: string, elem: Element[]): NftCommand {
+  return { create: { element: { family: t.family, table: t.name, name: set, elem } } };
 }
 
 export function deleteElements(t: TableRef, set: string, elem: Element[]): NftCommand {

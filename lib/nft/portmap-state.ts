@@ -1,0 +1,97 @@
+// The portmap layout (portmap.ts) against what the kernel holds: ADD with its
+// conflict report, DEL and GC by owner, CHECK naming each missing mapping.
+import { CniError, ErrorCode } from '../cni/errors';
+import { deleteElementsIfPresent, TSCNI_TABLE, type NftCommand } from './json';
+import { describeOwner, isOwnedBy, staleIn, type PodAttachment } from './owner';
+import {
+  addPortmapCommands, elementId, PM_CHAINS, PM_SETS, planElements, type PlannedElement, type PortmapTarget,
+} from './portmap';
+import { applyCommands, elementsOf, listTable, NftError, type ListedElement, type NftListing } from './run';
+
+const T = TSCNI_TABLE;
+
+function listedById(listing: NftListing): Map<string, ListedElement> {
+  const out = new Map<string, ListedElement>();
+  for (const set of PM_SETS) for (const e of elementsOf(listing, set)) out.set(elementId(set, e.key), e);
+  return out;
+}
+
+/**
+ * After a claim failed: the claims this attachment holds already (to take
+ * again), or a CniError naming every host port another attachment holds.
+ */
+export function resolveClaims(listing: NftListing, t: PortmapTarget): Set<string> {
+  const listed = listedById(listing);
+  const reclaim = new Set<string>();
+  const taken = new Map<string, string>();
+  for (const p of planElements(t).filter((x) => x.claim)) {
+    const id = elementId(p.set, p.key);
+    const e = listed.get(id);
+    if (!e) continue;
+    if (isOwnedBy(e, t)) reclaim.add(id);
+    else taken.set(p.what.replace(/ -> .*/, ''), describeOwner(e.comment));
+  }
+  if (taken.size > 0) {
+    const list = [...taken].map(([what, owner]) => `${what} is already mapped by ${owner}`).join('; ');
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `runtimeConfig.portMappings: ${list}`);
+  }
+  return reclaim;
+}
+
+/** ADD: one nft call; only when a host port is taken does it list the table and decide. */
+export async function addPortmap(t: PortmapTarget): Promise<void> {
+  try {
+    await applyCommands(addPortmapCommands(t));
+    return;
+  } catch (e) {
+    if (!(e instanceof NftError && /File exists/.test(e.stderr))) throw e;
+  }
+  const listing = (await listTable(T)) ?? [];
+  await applyCommands(addPortmapCommands(t, resolveClaims(listing, t)));
+}
+
+/** Deletes the listed elements that `owned` selects; each tolerates being gone already. */
+export function removePortmapCommands(listing: NftListing, owned: (e: ListedElement) => boolean): NftCommand[] {
+  return PM_SETS.flatMap((set) =>
+    elementsOf(listing, set)
+      .filter(owned)
+      .flatMap((e) => deleteElementsIfPresent(T, set, [e.data === undefined ? e.key : [e.key, e.data]])),
+  );
+}
+
+/** DEL: this attachment's elements, whatever addresses it had; a missing table is success. */
+export async function removePortmap(a: PodAttachment): Promise<void> {
+  const listing = await listTable(T);
+  if (listing) await applyCommands(removePortmapCommands(listing, (e) => isOwnedBy(e, a)));
+}
+
+/** GC: elements of `network` whose attachment is not in `valid`. */
+export async function gcPortmap(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {
+  const listing = await listTable(T);
+  if (listing) await applyCommands(removePortmapCommands(listing, staleIn(network, valid)));
+}
+
+function problemWith(p: PlannedElement, e: ListedElement | undefined, t: PortmapTarget): string | undefined {
+  if (!e) return `missing from ${p.set}`;
+  if (!isOwnedBy(e, t)) return `${p.set} holds it for ${describeOwner(e.comment)}`;
+  if (JSON.stringify(e.data) !== JSON.stringify(p.data)) return `${p.set} maps it to ${JSON.stringify(e.data)}`;
+  return undefined;
+}
+
+/** CHECK's findings, one message per mapping or chain that is wrong; empty when everything is in place. */
+export function portmapProblems(listing: NftListing, t: PortmapTarget): string[] {
+  const chains = new Set(listing.filter((o) => o.chain).map((o) => o.chain.name as string));
+  const problems = PM_CHAINS.filter((c) => !chains.has(c)).map((c) => `nft chain inet tscni ${c} is missing`);
+  const listed = listedById(listing);
+  const byMapping = new Map<string, string[]>();
+  for (const p of planElements(t)) {
+    const problem = problemWith(p, listed.get(elementId(p.set, p.key)), t);
+    if (problem) byMapping.set(p.what, [...(byMapping.get(p.what) ?? []), problem]);
+  }
+  for (const [what, found] of byMapping) problems.push(`${what}: ${found.join(', ')}`);
+  return problems;
+}
+
+export async function checkPortmap(t: PortmapTarget): Promise<string[]> {
+  return portmapProblems((await listTable(T)) ?? [], t);
+}
