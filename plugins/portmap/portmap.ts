@@ -1,0 +1,112 @@
+// portmap's commands. The plugin runs in the node's network namespace, so
+// nft and /proc/sys/net here are the node's.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { CniError, invalidConfig, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
+import type { CmdArgs, GcArgs } from '../../lib/cni/skel';
+import type { Result } from '../../lib/cni/types';
+import { DuplicateMappingError, type PortmapTarget } from '../../lib/nft/portmap';
+import { addPortmap, checkPortmap, gcPortmap, removePortmap } from '../../lib/nft/portmap-state';
+import type { PortmapConfig } from './config';
+
+/**
+ * The sandbox interface's addresses, the first of each family, as the
+ * reference picks them: an address whose `interface` names another interface,
+ * or one outside the sandbox, is not the pod's.
+ */
+export function containerAddresses(prev: Result, ifname: string): string[] {
+  const out = new Map<4 | 6, string>();
+  for (const ip of prev.ips ?? []) {
+    const address = ip.address.split('/')[0]!;
+    const family = address.includes(':') ? 6 : 4;
+    if (out.has(family)) continue;
+    const iface = ip.interface !== undefined ? prev.interfaces?.[ip.interface] : undefined;
+    if (iface && (iface.name !== ifname || !iface.sandbox)) continue;
+    out.set(family, address);
+  }
+  return [...out.values()];
+}
+
+function target(a: CmdArgs<PortmapConfig>, addresses: string[]): PortmapTarget {
+  const c = a.config;
+  return { network: c.network, containerId: a.containerId, ifname: a.ifname, addresses, mappings: c.mappings, snat: c.snat, masqAll: c.masqAll };
+}
+
+/** The interface of the main table's best IPv4 route to `ip`, from /proc/net/route (no netlink to load). */
+export function routeInterface(ip: string, table = readFileSync('/proc/net/route', 'utf8')): string | undefined {
+  const addr = ip.split('.').reduce((acc, o) => ((acc << 8) | Number(o)) >>> 0, 0);
+  let best: { iface: string; len: number; metric: number } | undefined;
+  for (const line of table.split('\n').slice(1)) {
+    const [iface, dst, , flags, , , metric, mask] = line.trim().split(/\s+/);
+    if (!iface || !mask || (parseInt(flags!, 16) & 1) === 0) continue;
+    const be = (hex: string) => Buffer.from(hex.padStart(8, '0'), 'hex').readUInt32LE();
+    const m = be(mask);
+    if (((addr & m) >>> 0) !== be(dst!)) continue;
+    const len = m.toString(2).replace(/0/g, '').length;
+    if (!best || len > best.len || (len === best.len && Number(metric) < best.metric)) best = { iface, len, metric: Number(metric) };
+  }
+  return best?.iface;
+}
+
+/**
+ * localhost:hostPort: 127.0.0.0/8 may only leave through an interface with
+ * route_localnet, so it is set on the interface towards the pod, as the
+ * reference does; the pm_input rule drops what that would otherwise let in.
+ */
+function enableRouteLocalnet(podIpv4: string): void {
+  const iface = routeInterface(podIpv4);
+  if (!iface || iface.includes('/') || iface.startsWith('.')) return;
+  try {
+    writeFileSync(`/proc/sys/net/ipv4/conf/${iface}/route_localnet`, '1');
+  } catch (e) {
+    throw new CniError(UNKNOWN_ERROR_CODE, `portmap: unable to enable route_localnet on ${iface}: ${(e as Error).message}`);
+  }
+}
+
+export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
+  const prev = a.prevResult;
+  if (!prev) throw invalidConfig('prevResult', 'is required: portmap must be chained after the plugin that creates the interface');
+  const c = a.config;
+  const addresses = containerAddresses(prev, a.ifname);
+  if (c.mappings.length === 0 || addresses.length === 0) return prev;
+  const t = target(a, addresses);
+  try {
+    await addPortmap(t);
+  } catch (e) {
+    if (e instanceof DuplicateMappingError) throw invalidConfig('runtimeConfig.portMappings', e.message);
+    throw e;
+  }
+  const v4 = addresses.find((x) => !x.includes(':'));
+  const v4Mapped = c.mappings.some((m) => !m.hostIP?.includes(':'));
+  try {
+    if (c.snat && v4 && v4Mapped) enableRouteLocalnet(v4);
+  } catch (e) {
+    await removePortmap(t).catch(() => undefined);
+    throw e;
+  }
+  return prev;
+}
+
+/** Removal goes by owner, so neither prevResult nor the netns is needed. */
+export async function cmdDel(a: CmdArgs<PortmapConfig>): Promise<void> {
+  // As the reference: an attachment that asked for no mappings got none.
+  if (a.config.mappings.length === 0) return;
+  await removePortmap({ network: a.config.network, containerId: a.containerId, ifname: a.ifname });
+}
+
+export async function cmdCheck(a: CmdArgs<PortmapConfig>): Promise<void> {
+  if (!a.prevResult) throw invalidConfig('prevResult', 'is required for CHECK');
+  const addresses = containerAddresses(a.prevResult, a.ifname);
+  if (a.config.mappings.length === 0 || addresses.length === 0) return;
+  let problems: string[];
+  try {
+    problems = await checkPortmap(target(a, addresses));
+  } catch (e) {
+    if (e instanceof DuplicateMappingError) throw invalidConfig('runtimeConfig.portMappings', e.message);
+    throw e;
+  }
+  if (problems.length > 0) throw new CniError(UNKNOWN_ERROR_CODE, `portmap: ${problems.join('; ')}`);
+}
+
+export async function cmdGc(a: GcArgs<PortmapConfig>): Promise<void> {
+  await gcPortmap(a.config.network, a.validAttachments.map((v) => ({ containerId: v.containerID, ifname: v.ifname })));
+}
