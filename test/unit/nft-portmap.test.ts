@@ -42,7 +42,7 @@ describe('portmap layout', () => {
   const base = portmapBaseCommands();
 
   it('hooks prerouting and output (dstnat) to node-local destinations only', () => {
-    for (const [chain, hook] of [['pm_prerouting', 'prerouting'], ['pm_output', 'output']]) {
+    for (const [chain, hook] of [['pm_prerouting', 'prerouting'], ['pm_output', 'output']] as const) {
       expect(base).toContainEqual({ add: { chain: { ...T, name: chain, type: 'nat', hook, prio: -100, policy: 'accept' } } });
       expect(rulesOf(base, chain)).toEqual([[
         { match: { op: '==', left: { fib: { flags: ['daddr'], result: 'type' } }, right: 'local' } },

@@ -1,0 +1,37 @@
+// portmap across implementations: our bridge with our portmap, and our bridge
+// with the reference portmap (iptables-nft inside the node netns), each on its
+// own node, reached from outside, from the node and from the pod itself.
+import { describe, expect, it } from 'vitest';
+import { run, useHarness } from './harness';
+import { attach, elementOwners, EXT_V6, NODE_V6, setupNode, type Impl } from './portmap-env';
+
+const h = useHarness();
+
+async function iptablesNat(node: string): Promise<string> {
+  return (await run('ip', ['netns', 'exec', node, 'iptables-nft-save', '-t', 'nat'], { reject: false })).stdout;
+}
+
+describe.each<[Impl, number]>([['ours', 2], ['reference', 3]])('our bridge chained before %s portmap', (portmap, subnet) => {
+  it('reaches the pod from outside, from the node and from itself, and DEL removes the mapping', async () => {
+    const n = await setupNode(h, subnet);
+    const a = await attach(h, n, `ctr-${portmap}`, [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], { bridge: 'ours', portmap });
+    const gw = `10.244.${subnet}.1`;
+    await h.startTcpServer(a.pod, { port: 80 });
+    expect(await h.tcpRequest(n.ext, n.ext.nodeIp, 8080)).toBe(n.ext.ip);
+    expect(await h.tcpRequest(n.node, n.ext.nodeIp, 8080)).toBe(n.ext.nodeIp);
+    expect(await h.tcpRequest(a.pod, n.ext.nodeIp, 8080)).toBe(gw);
+    if (portmap === 'ours') {
+      expect(await h.tcpRequest(n.ext, NODE_V6, 8080)).toBe(EXT_V6);
+      expect((await elementOwners(n)).length).toBe(7);
+    } else {
+      expect(await iptablesNat(n.node.name)).toContain('CNI-HOSTPORT-DNAT');
+    }
+    await a.detach();
+    await expect(h.tcpRequest(n.ext, n.ext.nodeIp, 8080, 1500)).rejects.toThrow();
+    if (portmap === 'ours') expect(await elementOwners(n)).toEqual([]);
+  });
+});
+
+it('leaves the root network namespace without any ruleset', async () => {
+  expect((await run('nft', ['list', 'ruleset'])).stdout.trim()).toBe('');
+});
