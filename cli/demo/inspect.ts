@@ -1,0 +1,77 @@
+// Reads back what the plugins built on a node, from the kernel itself (ip and
+// nft in the node's netns), so the demo shows state, not intentions.
+import { execIn, ipJson, type Netns } from '../../test/integration/harness/index';
+
+interface IpLink {
+  ifname: string;
+  mtu: number;
+  flags: string[];
+  addr_info?: { local: string; prefixlen: number; family: string; scope: string }[];
+}
+
+function globalAddrs(l: IpLink): string[] {
+  return (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+}
+
+/** "tscni0  10.244.1.1/24  mtu 1500  up  2 ports: vethA vethB". */
+export async function describeBridges(node: Netns): Promise<string[]> {
+  const bridges = await ipJson<IpLink>(node, ['addr', 'show', 'type', 'bridge']);
+  const lines: string[] = [];
+  for (const br of bridges) {
+    const ports = (await ipJson<IpLink>(node, ['link', 'show', 'master', br.ifname])).map((p) => p.ifname);
+    lines.push(`${br.ifname}  ${globalAddrs(br).join(' ') || 'no address'}  mtu ${br.mtu}  ${br.flags.includes('UP') ? 'up' : 'down'}`
+      + `  ${ports.length} port${ports.length === 1 ? '' : 's'}: ${ports.join(' ')}`);
+  }
+  return lines;
+}
+
+interface NftObject {
+  table?: { family: string; name: string };
+  chain?: { family: string; table: string; name: string; hook?: string };
+  set?: { family: string; table: string; name: string; elem?: unknown[] };
+  map?: { family: string; table: string; name: string; elem?: unknown[] };
+  rule?: { family: string; table: string };
+}
+
+export interface NftTableSummary {
+  table: string;
+  chains: string[];
+  rules: number;
+  /** set or map name -> element count */
+  elements: Map<string, number>;
+}
+
+export async function nftTables(node: Netns): Promise<NftTableSummary[]> {
+  const out = await execIn(node, 'nft', ['-j', 'list', 'ruleset'], { timeout: 10_000 });
+  const objects = (JSON.parse(out.stdout) as { nftables: NftObject[] }).nftables;
+  const tables = new Map<string, NftTableSummary>();
+  const of = (family: string, name: string): NftTableSummary => {
+    const key = `${family} ${name}`;
+    if (!tables.has(key)) tables.set(key, { table: key, chains: [], rules: 0, elements: new Map() });
+    return tables.get(key)!;
+  };
+  for (const o of objects) {
+    if (o.table) of(o.table.family, o.table.name);
+    if (o.chain) of(o.chain.family, o.chain.table).chains.push(o.chain.hook ? `${o.chain.name}(${o.chain.hook})` : o.chain.name);
+    if (o.rule) of(o.rule.family, o.rule.table).rules++;
+    const set = o.set ?? o.map;
+    if (set) of(set.family, set.table).elements.set(set.name, set.elem?.length ?? 0);
+  }
+  return [...tables.values()];
+}
+
+/** One line per table: chains, rule count, and the sets/maps that hold elements. */
+export async function describeNftables(node: Netns): Promise<string[]> {
+  const tables = await nftTables(node);
+  if (tables.length === 0) return ['(empty ruleset)'];
+  return tables.map((t) => {
+    const filled = [...t.elements].filter(([, n]) => n > 0).map(([name, n]) => `${name}=${n}`);
+    return `table ${t.table}: ${t.chains.length} chains, ${t.rules} rules; elements ${filled.join(' ') || 'none'}`
+      + `\n      chains ${t.chains.join(' ')}`;
+  });
+}
+
+/** Total elements left in every set and map: 0 once every pod is deleted. */
+export async function nftElementCount(node: Netns): Promise<number> {
+  return (await nftTables(node)).reduce((n, t) => n + [...t.elements.values()].reduce((a, b) => a + b, 0), 0);
+}

@@ -1,0 +1,88 @@
+// The traffic paths every mode promises, as matrix rows. Each one sends real
+// packets between namespaces and judges by what the far end saw: the TCP
+// servers answer with the peer address they observed, which shows NAT.
+import type { External, Harness, Netns } from '../../test/integration/harness/index';
+import type { PathCheck } from './types';
+
+/** A pod as the demo sees it after ADD. */
+export interface DemoPod {
+  name: string;
+  ns: Netns;
+  /** the pod's address, no prefix length */
+  ip: string;
+  gateway?: string;
+}
+
+/** TCP port every pod's server listens on; the host port maps to it. */
+export const POD_PORT = 80;
+const TCP_TIMEOUT_MS = 3_000;
+const PING_COUNT = 2;
+
+export function podToPod(h: Harness, from: DemoPod, to: DemoPod): PathCheck {
+  return {
+    kind: 'pod ↔ pod',
+    from: from.name,
+    to: `${to.name} ${to.ip}:${POD_PORT}`,
+    async run() {
+      const seen = await h.tcpRequest(from.ns, to.ip, POD_PORT, TCP_TIMEOUT_MS);
+      return seen === from.ip
+        ? { ok: true, detail: `seen as ${seen} (pod address, no NAT)` }
+        : { ok: false, detail: `seen as ${seen || 'nothing'}, expected ${from.ip}` };
+    },
+  };
+}
+
+export function podToGateway(h: Harness, pod: DemoPod): PathCheck {
+  return {
+    kind: 'pod → gateway',
+    from: pod.name,
+    to: `gateway ${pod.gateway ?? '(none in result)'}`,
+    async run() {
+      if (!pod.gateway) return { ok: false, detail: 'the ADD result names no gateway' };
+      const r = await h.ping(pod.ns, pod.gateway, PING_COUNT);
+      return { ok: r.ok, detail: `ping ${r.received}/${r.transmitted} replies` };
+    },
+  };
+}
+
+/** Egress to the external host must arrive from the node's address: masquerade. */
+export function podToExternal(h: Harness, pod: DemoPod, ext: External, port: number): PathCheck {
+  return {
+    kind: 'pod → external',
+    from: pod.name,
+    to: `external ${ext.ip}:${port}`,
+    async run() {
+      const seen = await h.tcpRequest(pod.ns, ext.ip, port, TCP_TIMEOUT_MS);
+      if (seen === ext.nodeIp) return { ok: true, detail: `seen as ${seen} (masqueraded to the node's address)` };
+      return { ok: false, detail: `seen as ${seen || 'nothing'}, expected the node's ${ext.nodeIp}` };
+    },
+  };
+}
+
+/** The external host connects to node:hostPort; DNAT takes it to the pod, keeping the client's address. */
+export function externalToHostPort(h: Harness, ext: External, hostPort: number, pod: DemoPod): PathCheck {
+  return {
+    kind: 'external → host port',
+    from: 'external',
+    to: `node ${ext.nodeIp}:${hostPort} → ${pod.name}:${POD_PORT}`,
+    async run() {
+      const seen = await h.tcpRequest(ext, ext.nodeIp, hostPort, TCP_TIMEOUT_MS);
+      if (seen === ext.ip) return { ok: true, detail: `reached ${pod.name} (DNAT), client seen as ${seen}` };
+      return { ok: false, detail: `answer ${seen || 'none'}, expected the client's own ${ext.ip}` };
+    },
+  };
+}
+
+/** A pod reaching its own host port comes back to itself (hairpin), masqueraded so the reply returns through NAT. */
+export function hairpinHostPort(h: Harness, pod: DemoPod, nodeIp: string, hostPort: number): PathCheck {
+  return {
+    kind: 'pod → own host port',
+    from: pod.name,
+    to: `node ${nodeIp}:${hostPort} → ${pod.name}:${POD_PORT}`,
+    async run() {
+      const seen = await h.tcpRequest(pod.ns, nodeIp, hostPort, TCP_TIMEOUT_MS);
+      if (seen && seen !== pod.ip) return { ok: true, detail: `hairpin, seen as ${seen} (masqueraded)` };
+      return { ok: false, detail: seen ? `seen as its own ${seen}: reply would bypass NAT` : 'no answer' };
+    },
+  };
+}
