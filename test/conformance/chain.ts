@@ -1,0 +1,74 @@
+// Helpers for running a conflist through the libcni driver on a fresh node and
+// judging the outcome by the kernel: which binary each plugin type resolves
+// to, what the node holds for an attachment, and that DEL left nothing.
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { nftElementCount } from '../../cli/demo/inspect';
+import { DIST_BIN, execIn, ipJson, REFERENCE_BIN, type Harness, type Netns } from '../integration/harness';
+
+export const OURS = DIST_BIN;
+export const REFERENCE = REFERENCE_BIN;
+
+/**
+ * A CNI_PATH directory holding exactly one executable per type, so a chain
+ * can mix our plugins and the reference ones: `{ bridge: OURS, portmap: REFERENCE }`.
+ */
+export async function pluginDir(h: Harness, pick: Record<string, string>): Promise<string> {
+  const dir = await h.tempDir('bin');
+  for (const [type, from] of Object.entries(pick)) await symlink(join(from, type), join(dir, type));
+  return dir;
+}
+
+/** The conflist with every host-local dataDir inside `dataDir`, so nothing lands in /var/lib/cni. */
+export function withDataDir<L extends { plugins: Record<string, any>[] }>(list: L, dataDir: string): L {
+  const plugins = list.plugins.map((p) => (p.ipam?.type === 'host-local' ? { ...p, ipam: { ...p.ipam, dataDir } } : p));
+  return { ...list, plugins };
+}
+
+export async function writeConflist(dir: string, list: object): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'net.conflist');
+  await writeFile(path, JSON.stringify(list, null, 2));
+  return path;
+}
+
+/** Everything that must be gone once an attachment is deleted. */
+export interface Leftovers {
+  podLinks: string[];
+  /** veths on the node other than the link to the external host */
+  nodeVeths: string[];
+  ifbs: string[];
+  nftElements: number;
+  /** lines of the node's ruleset (nft and iptables-nft) naming the pod address or container id */
+  rulesNamingPod: string[];
+  reservations: string[];
+  cachedResults: string[];
+}
+
+export async function leftovers(o: {
+  node: Netns; pod: Netns; keepLink: string; podIp: string; containerId: string; ipamDir: string; cacheDir: string;
+}): Promise<Leftovers> {
+  const names = (links: { ifname: string }[]) => links.map((l) => l.ifname);
+  const ruleset = await execIn(o.node, 'nft', ['list', 'ruleset']);
+  const files = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+  return {
+    podLinks: names(await ipJson(o.pod, ['link', 'show'])).filter((n) => n !== 'lo'),
+    nodeVeths: names(await ipJson(o.node, ['link', 'show', 'type', 'veth'])).filter((n) => n !== o.keepLink),
+    ifbs: names(await ipJson(o.node, ['link', 'show', 'type', 'ifb'])),
+    nftElements: await nftElementCount(o.node),
+    rulesNamingPod: ruleset.stdout.split('\n').filter((l) => l.includes(o.podIp) || l.includes(o.containerId)),
+    reservations: files(o.ipamDir).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip')),
+    cachedResults: files(join(o.cacheDir, 'results')),
+  };
+}
+
+export const NOTHING_LEFT: Leftovers = {
+  podLinks: [], nodeVeths: [], ifbs: [], nftElements: 0, rulesNamingPod: [], reservations: [], cachedResults: [],
+};
+
+/** qdisc kinds on a link of the node, e.g. ['tbf', 'ingress']. */
+export async function qdiscKinds(node: Netns, dev: string): Promise<string[]> {
+  const out = await execIn(node, 'tc', ['-j', 'qdisc', 'show', 'dev', dev]);
+  return (JSON.parse(out.stdout) as { kind: string }[]).map((q) => q.kind);
+}
