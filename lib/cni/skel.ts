@@ -7,6 +7,7 @@ import { fstatSync, readFileSync, writeSync } from 'node:fs';
 import { parseCniArgs, parseCniArgsLoose } from './args';
 import { parseResult, formatResult } from './convert';
 import { asCniError, CniError, invalidConfig, UNKNOWN_ERROR_CODE } from './errors';
+import { allowStderrLogging, DEFAULT_LOG_LEVEL, Logger, parseLogOptions } from './log';
 import { attachmentSchema, netConfBaseSchema, parseOrThrow } from './schemas';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, type Attachment, type Result } from './types';
 import { checkVersion, isSupportedVersion, requireVersionFor, versionInfo } from './version';
@@ -32,6 +33,8 @@ export interface CmdArgs<C> {
   prevResult?: Result;
   /** The config's cniVersion (already checked to be one the plugin supports). */
   cniVersion: string;
+  /** Lines for the config's logFile (or stderr), already labelled with this call's identity. */
+  log: Logger;
 }
 
 export type GcArgs<C> = CmdArgs<C> & { validAttachments: Attachment[] };
@@ -77,6 +80,9 @@ export async function dispatch<C>(p: Plugin<C>, env: Env, stdin: string): Promis
     return { stdout: '', exitCode: 0, stderr: about };
   }
   let cniVersion: string = LATEST_VERSION;
+  const context = { plugin: p.name, command, containerId: env.CNI_CONTAINERID, netns: env.CNI_NETNS, ifname: env.CNI_IFNAME };
+  // Until the config is read, failures go to stderr at the default level.
+  let log = new Logger({ level: DEFAULT_LOG_LEVEL }, context);
   try {
     const req = readRequest(command, env, stdin);
     if (req.command === 'VERSION') return { stdout: versionInfo(req.requestVersion, supported), exitCode: 0 };
@@ -88,6 +94,8 @@ export async function dispatch<C>(p: Plugin<C>, env: Env, stdin: string): Promis
     if (req.command === 'CHECK') requireVersionFor('CHECK', version, '0.4.0');
     if (req.command === 'GC' || req.command === 'STATUS') requireVersionFor(req.command, version, '1.1.0');
     parseOrThrow(netConfBaseSchema(), raw);
+    log = new Logger(parseLogOptions(raw), context);
+    log.debug(`${req.command} start`, { cniVersion: version });
 
     // CNI_ARGS, then prevResult, then the plugin's own schema: the cheapest checks first.
     const args = p.knownArgs ? parseCniArgs(env.CNI_ARGS, p.knownArgs) : parseCniArgsLoose(env.CNI_ARGS);
@@ -102,13 +110,18 @@ export async function dispatch<C>(p: Plugin<C>, env: Env, stdin: string): Promis
       config: p.parseConfig(raw),
       raw,
       cniVersion: version,
+      log,
       ...(prevResult ? { prevResult } : {}),
     };
 
     switch (req.command) {
       case 'ADD': {
         const result = checkedResult(await p.add(a));
-        return { stdout: formatResult(result, version), exitCode: 0 };
+        const stdout = formatResult(result, version);
+        log.endStep();
+        if (log.enabled('info')) log.info('ADD ok', { took: log.took(), ips: result.ips?.map((ip) => ip.address) });
+        if (log.enabled('debug')) log.debug('ADD result', { result: JSON.stringify(JSON.parse(stdout)) });
+        return { stdout, exitCode: 0 };
       }
       case 'DEL':
         await p.del(a);
@@ -123,9 +136,15 @@ export async function dispatch<C>(p: Plugin<C>, env: Env, stdin: string): Promis
         if (p.status) await p.status(a);
         break;
     }
+    log.endStep();
+    log.info(`${req.command} ok`, { took: log.took() });
     return { stdout: '', exitCode: 0 };
   } catch (e) {
-    return errorOutput(e, cniVersion);
+    const err = asCniError(e);
+    log.error(`${command || 'command'} failed`, { step: log.currentStep, code: err.code, error: err.msg, details: err.details, took: log.took() });
+    return errorOutput(err, cniVersion);
+  } finally {
+    log.finish();
   }
 }
 
@@ -186,6 +205,7 @@ function writeAll(fd: number, text: string): void {
  * the JSON; anything a plugin wants to log goes to stderr.
  */
 export function runPlugin<C>(p: Plugin<C>): void {
+  allowStderrLogging();
   const run = async () => {
     const stdin = process.env.CNI_COMMAND ? await readStdin() : '';
     const out = await dispatch(p, process.env, stdin);

@@ -9,6 +9,7 @@
 // done, and the failures are reported together, so a runtime retrying DEL
 // converges instead of stalling on the first missing object.
 import { asCniError, CniError } from './errors';
+import type { Logger } from './log';
 
 export type Undo = () => Promise<unknown> | unknown;
 
@@ -48,15 +49,19 @@ export class Rollback {
 
 /**
  * Runs `body`; on failure unwinds `rb` and rethrows the original error, with
- * any undo that failed appended to its details.
+ * any undo that failed appended to its details. With `log`, the failure is
+ * logged with the step it happened in, what the rollback removed and what it
+ * could not.
  */
-export async function withRollback<T>(body: (rb: Rollback) => Promise<T>): Promise<T> {
+export async function withRollback<T>(body: (rb: Rollback) => Promise<T>, log?: Logger): Promise<T> {
   const rb = new Rollback();
   try {
     return await body(rb);
   } catch (e) {
-    const { failed } = await rb.unwind();
+    const failedStep = log?.currentStep;
+    const { undone, failed } = await rb.unwind();
     const err = asCniError(e);
+    log?.error('rolled back', { failedStep, error: err.msg, undone: undone.length ? undone : 'nothing', leftBehind: failed.length ? failed : undefined });
     if (failed.length > 0) {
       const extra = `rollback left behind: ${failed.join('; ')}`;
       throw new CniError(err.code, err.msg, err.details ? `${err.details}; ${extra}` : extra);
@@ -69,15 +74,22 @@ export async function withRollback<T>(body: (rb: Rollback) => Promise<T>): Promi
 export class ErrorCollector {
   private readonly errors: { what: string; error: CniError }[] = [];
 
+  /** With `log`, each removal is a logged step and each failure a warning. */
+  constructor(private readonly log?: Logger) {}
+
   async attempt(what: string, removal: () => Promise<unknown> | unknown): Promise<void> {
+    this.log?.step(what);
     try {
       await removal();
     } catch (e) {
-      this.errors.push({ what, error: asCniError(e) });
+      const error = asCniError(e);
+      this.log?.warn('removal failed', { step: what, error: error.msg });
+      this.errors.push({ what, error });
     }
   }
 
   throwIfAny(): void {
+    this.log?.endStep();
     if (this.errors.length === 0) return;
     const first = this.errors[0]!.error;
     if (this.errors.length === 1) throw new CniError(first.code, `${this.errors[0]!.what}: ${first.msg}`, first.details);

@@ -22,8 +22,10 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
   const inPod = Rtnl.open(pod);
   try {
     return await withRollback(async (rb) => {
+      a.log.step('bridge');
       const bridge = await ensureBridge(node, c);
 
+      a.log.step('veth');
       const hostName = hostVethName(a.containerId, a.ifname);
       const mac = containerMac(c, a.args);
       await createPodVeth(node, { hostName, podIfname: a.ifname, pod, ...(c.mtu ? { mtu: c.mtu } : {}), ...(mac ? { podMac: mac } : {}) });
@@ -34,20 +36,24 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
 
       const result: Result = { cniVersion: a.cniVersion, interfaces: [] };
       if (c.ipamType) {
+        a.log.step(`IPAM ${c.ipamType}`);
         const ipamResult = await delegateAdd(c.ipamType, a.raw);
         rb.push(`IPAM ${c.ipamType} reservation`, () => delegateDel(c.ipamType!, a.raw));
         if (!ipamResult.ips?.length) throw new CniError(UNKNOWN_ERROR_CODE, 'IPAM plugin returned missing IP config');
         const plan = planGateways(ipamResult, c);
         Object.assign(result, { ips: plan.ips, routes: plan.routes, ...(ipamResult.dns ? { dns: ipamResult.dns } : {}) });
 
+        a.log.step('pod addresses and routes');
         configurePodSysctls(a.netns, a.ifname, c.enableDad);
         // Interfaces are filled in below; configureInterface needs the index → name mapping now.
         result.interfaces = [{ name: c.bridge }, { name: hostName }, { name: a.ifname, sandbox: a.netns }];
         await configureInterface(inPod, a.ifname, result, { dad: c.enableDad });
 
+        a.log.step('gateway addresses');
         for (const cidr of plan.bridgeAddresses) await ensureBridgeAddress(node, bridge, cidr, c.forceAddress);
         enableForwarding(plan.forwardingFamilies);
         if (c.ipMasq) {
+          a.log.step('masquerade');
           await addMasquerade({ ...attachment, addresses: plan.ips.map((ip) => ip.address) });
           rb.push('masquerade', () => removeMasquerade(attachment));
         }
@@ -55,6 +61,7 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
         await inPod.links.setUp(a.ifname);
       }
 
+      a.log.step('link state');
       const hostVeth = c.disableContainerInterface ? await node.links.require(hostName) : await waitForOperUp(node, hostName);
       const podLink = await inPod.links.require(a.ifname);
       // Read the bridge last: its MAC may change when its first port joins.
@@ -66,7 +73,7 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
       ];
       if (c.dns) result.dns = c.dns;
       return result;
-    });
+    }, a.log);
   } finally {
     inPod.close();
     node.close();

@@ -13,7 +13,7 @@ import { hostVethName } from './veth';
 
 export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {
   const c = a.config;
-  const errors = new ErrorCollector();
+  const errors = new ErrorCollector(a.log);
 
   // Deleting either end of a veth removes both; the pod's end first, as the
   // reference does, then the host end in case the pod's namespace is gone.
