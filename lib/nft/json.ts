@@ -1,7 +1,7 @@
 // nftables JSON commands (libnftables-json(5)) as plain data, so a whole
 // change can be built, unit-tested and then applied in one `nft -j -f -` call.
 
-export type Family = 'ip' | 'ip6' | 'inet';
+export type Family = 'ip' | 'ip6' | 'inet' | 'bridge';
 
 export interface TableRef {
   family: Family;

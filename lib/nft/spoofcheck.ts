@@ -1,0 +1,78 @@
+// MAC spoof check (the bridge plugin's `macspoofchk`): frames a pod sends
+// into the bridge must carry the pod's own MAC, so one pod cannot poison the
+// others' ARP caches or the bridge's forwarding table.
+//
+// Layout in table bridge tscni (layer 2, so the bridge family):
+//   spoofchk_ports    host veths under the check (ifname)
+//   spoofchk_allowed  host veth . MAC pairs allowed to enter the bridge
+//   spoofchk          prerouting filter chain:
+//                     `iifname @spoofchk_ports iifname . ether saddr != @spoofchk_allowed drop`
+// Both sets carry the owner comment, so DEL and GC remove exactly one pod.
+import { commentedElement, concat, match, meta, payload } from './expr';
+import { addSet, addTable, defineChain, deleteElementsIfPresent, replaceElements, type NftCommand, type TableRef } from './json';
+import { isOwnedBy, ownerComment, staleIn, type PodAttachment } from './owner';
+import { applyCommands, elementsOf, listTable, type ListedElement, type NftListing } from './run';
+
+export const SPOOFCHK_TABLE: TableRef = { family: 'bridge', name: 'tscni' };
+const T = SPOOFCHK_TABLE;
+const PORTS = 'spoofchk_ports';
+const ALLOWED = 'spoofchk_allowed';
+// Before anything else on the bridge sees the frame (the reference uses the same).
+const PRIO_BEFORE_ALL = -300;
+
+export interface SpoofCheckTarget extends PodAttachment {
+  hostVeth: string;
+  mac: string;
+}
+
+export function addSpoofCheckCommands(t: SpoofCheckTarget): NftCommand[] {
+  const comment = ownerComment(t);
+  return [
+    addTable(T),
+    addSet(T, { name: PORTS, type: 'ifname' }),
+    addSet(T, { name: ALLOWED, type: ['ifname', 'ether_addr'] }),
+    ...defineChain(
+      T,
+      'spoofchk',
+      [[
+        match(meta('iifname'), '==', `@${PORTS}`),
+        match(concat(meta('iifname'), payload('ether', 'saddr')), '!=', `@${ALLOWED}`),
+        { drop: null },
+      ]],
+      { type: 'filter', hook: 'prerouting', prio: PRIO_BEFORE_ALL },
+    ),
+    ...replaceElements(T, PORTS, [commentedElement(t.hostVeth, comment)]),
+    ...replaceElements(T, ALLOWED, [commentedElement(concat(t.hostVeth, t.mac.toLowerCase()), comment)]),
+  ];
+}
+
+function removeCommands(listing: NftListing, owned: (e: ListedElement) => boolean): NftCommand[] {
+  return [PORTS, ALLOWED].flatMap((set) =>
+    elementsOf(listing, set)
+      .filter(owned)
+      .flatMap((e) => deleteElementsIfPresent(T, set, [e.key])),
+  );
+}
+
+/** DEL: this attachment's elements only; a missing table or element is success. */
+export async function removeSpoofCheck(a: PodAttachment): Promise<void> {
+  const listing = await listTable(T);
+  if (listing) await applyCommands(removeCommands(listing, (e) => isOwnedBy(e, a)));
+}
+
+export async function gcSpoofCheck(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {
+  const listing = await listTable(T);
+  if (listing) await applyCommands(removeCommands(listing, staleIn(network, valid)));
+}
+
+/** CHECK: one message per missing piece. */
+export async function checkSpoofCheck(t: SpoofCheckTarget): Promise<string[]> {
+  const listing = (await listTable(T)) ?? [];
+  const problems: string[] = [];
+  if (!listing.some((o) => o.chain?.name === 'spoofchk')) problems.push('nft chain bridge tscni spoofchk is missing');
+  if (!elementsOf(listing, PORTS).some((e) => e.key === t.hostVeth && isOwnedBy(e, t))) {
+    problems.push(`nft set ${PORTS} has no element for ${t.hostVeth}`);
+  }
+  if (!elementsOf(listing, ALLOWED).some((e) => isOwnedBy(e, t))) problems.push(`nft set ${ALLOWED} has no element for ${t.hostVeth} . ${t.mac}`);
+  return problems;
+}

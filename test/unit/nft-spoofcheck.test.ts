@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { addSpoofCheckCommands } from '../../lib/nft/spoofcheck';
+
+describe('MAC spoof check ruleset', () => {
+  const cmds = addSpoofCheckCommands({ network: 'n1', containerId: 'c1', ifname: 'eth0', hostVeth: 'veth12345678', mac: '0A:58:0A:F4:01:02' });
+  const json = JSON.stringify(cmds);
+
+  it('lives in the bridge family, before every other prerouting hook', () => {
+    expect(cmds[0]).toEqual({ add: { table: { family: 'bridge', name: 'tscni' } } });
+    expect(json).toContain('"hook":"prerouting","prio":-300');
+  });
+
+  it('drops frames from checked ports whose port . source MAC pair is not allowed', () => {
+    const rule = cmds.find((c) => (c.add as any)?.rule)!.add!.rule as { expr: unknown[] };
+    expect(rule.expr).toEqual([
+      { match: { op: '==', left: { meta: { key: 'iifname' } }, right: '@spoofchk_ports' } },
+      { match: { op: '!=', left: { concat: [{ meta: { key: 'iifname' } }, { payload: { protocol: 'ether', field: 'saddr' } }] }, right: '@spoofchk_allowed' } },
+      { drop: null },
+    ]);
+  });
+
+  it('adds one owned element per set, MAC in lower case', () => {
+    expect(json).toContain('{"concat":["veth12345678","0a:58:0a:f4:01:02"]}');
+    expect(json.match(/"comment":"tscni\/[0-9a-f]{16}\/[0-9a-f]{16} net=n1 if=eth0 id=c1"/g)?.length).toBeGreaterThanOrEqual(2);
+  });
+});
