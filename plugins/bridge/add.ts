@@ -1,4 +1,5 @@
-// ADD: bridge, veth, IPAM, addresses and routes, gateway, masquerade, as one
+// ADD: bridge, veth, IPAM, addresses and routes, gateway, masquerade and MAC
+// spoof check, as one
 // transaction: every step that creates something registers its undo.
 import { delegateAdd, delegateDel } from '../../lib/cni/delegate';
 import { CniError, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
@@ -8,7 +9,10 @@ import type { Result } from '../../lib/cni/types';
 import { configureInterface } from '../../lib/ipam/interface-config';
 import { Rtnl } from '../../lib/netlink';
 import { openNetns, writeSysctl } from '../../lib/netns';
-import { addMasquerade, removeMasquerade } from '../../lib/nft/masquerade';
+import { addMasqueradeCommands, removeMasquerade } from '../../lib/nft/masquerade';
+import { applyCommands } from '../../lib/nft/run';
+import { addSpoofCheckCommands, removeSpoofCheck } from '../../lib/nft/spoofcheck';
+import type { NftCommand } from '../../lib/nft/json';
 import { ensureBridge, ensureBridgeAddress, enableForwarding } from './bridge-device';
 import { containerMac, type BridgeConfig } from './config';
 import { planGateways } from './gateway';
@@ -35,6 +39,7 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
       await node.links.setUp(hostName);
 
       const result: Result = { cniVersion: a.cniVersion, interfaces: [] };
+      const nft: NftCommand[] = [];
       if (c.ipamType) {
         a.log.step(`IPAM ${c.ipamType}`);
         const ipamResult = await delegateAdd(c.ipamType, a.raw);
@@ -52,13 +57,23 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
         a.log.step('gateway addresses');
         for (const cidr of plan.bridgeAddresses) await ensureBridgeAddress(node, bridge, cidr, c.forceAddress);
         enableForwarding(plan.forwardingFamilies);
-        if (c.ipMasq) {
-          a.log.step('masquerade');
-          await addMasquerade({ ...attachment, addresses: plan.ips.map((ip) => ip.address) });
-          rb.push('masquerade', () => removeMasquerade(attachment));
-        }
+        if (c.ipMasq) nft.push(...addMasqueradeCommands({ ...attachment, addresses: plan.ips.map((ip) => ip.address) }));
       } else if (!c.disableContainerInterface) {
         await inPod.links.setUp(a.ifname);
+      }
+
+      if (c.macSpoofCheck) {
+        const podMac = (await inPod.links.require(a.ifname)).mac!;
+        nft.push(...addSpoofCheckCommands({ ...attachment, hostVeth: hostName, mac: podMac }));
+      }
+      if (nft.length > 0) {
+        // Masquerade and spoof check together: one nft call per ADD.
+        a.log.step('nftables');
+        await applyCommands(nft);
+        rb.push('nftables elements', async () => {
+          if (c.ipMasq) await removeMasquerade(attachment);
+          if (c.macSpoofCheck) await removeSpoofCheck(attachment);
+        });
       }
 
       a.log.step('link state');

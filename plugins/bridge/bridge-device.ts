@@ -1,7 +1,7 @@
 // The node's bridge: created on first use, shared by every pod of the network,
 // never removed by a pod's DEL.
 import { CniError, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
-import { parseCidr, prefixBounds } from '../../lib/ipam/address';
+import { parseCidr, prefixBounds } from '../../lib/ip/address';
 import type { Link, Rtnl } from '../../lib/netlink';
 import { isExists } from '../../lib/netlink';
 import { writeSysctl } from '../../lib/netns';

@@ -9,6 +9,7 @@ import { addressesFor, verifyInterfaceConfig } from '../../lib/ipam/interface-co
 import { Rtnl } from '../../lib/netlink';
 import { openNetns } from '../../lib/netns';
 import { checkMasquerade } from '../../lib/nft/masquerade';
+import { checkSpoofCheck } from '../../lib/nft/spoofcheck';
 import type { BridgeConfig } from './config';
 
 export async function cmdCheck(a: CmdArgs<BridgeConfig>): Promise<void> {
@@ -39,6 +40,10 @@ export async function cmdCheck(a: CmdArgs<BridgeConfig>): Promise<void> {
   if (c.ipMasq && c.ipamType) {
     const addresses = addressesFor(prev, a.ifname).map((ip) => ip.address);
     problems.push(...(await checkMasquerade({ network: c.network, containerId: a.containerId, ifname: a.ifname, addresses })));
+  }
+  if (c.macSpoofCheck) {
+    const hostVeth = prev.interfaces?.find((i) => !i.sandbox && i.name !== c.bridge)?.name ?? '';
+    problems.push(...(await checkSpoofCheck({ network: c.network, containerId: a.containerId, ifname: a.ifname, hostVeth, mac: container.mac ?? '' })));
   }
   if (problems.length > 0) throw new CniError(UNKNOWN_ERROR_CODE, `bridge: ${problems.join('; ')}`);
 }

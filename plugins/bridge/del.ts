@@ -8,6 +8,7 @@ import { ErrorCollector } from '../../lib/cni/transaction';
 import { Rtnl } from '../../lib/netlink';
 import { isNetnsMissing, openNetns } from '../../lib/netns';
 import { removeMasquerade } from '../../lib/nft/masquerade';
+import { removeSpoofCheck } from '../../lib/nft/spoofcheck';
 import type { BridgeConfig } from './config';
 import { hostVethName } from './veth';
 
@@ -22,11 +23,9 @@ export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {
     Rtnl.use(undefined, (node) => node.links.delete(hostVethName(a.containerId, a.ifname), { ignoreMissing: true })),
   );
   if (c.ipamType) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
-  if (c.ipMasq) {
-    await errors.attempt('remove masquerade', () =>
-      removeMasquerade({ network: c.network, containerId: a.containerId, ifname: a.ifname }),
-    );
-  }
+  const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
+  if (c.ipMasq) await errors.attempt('remove masquerade', () => removeMasquerade(attachment));
+  if (c.macSpoofCheck) await errors.attempt('remove MAC spoof check', () => removeSpoofCheck(attachment));
   errors.throwIfAny();
 }
 

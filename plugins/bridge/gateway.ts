@@ -1,7 +1,7 @@
 // Which addresses the bridge carries and which default routes the pod gets,
 // from the IPAM result: the reference bridge's calcGateways, as a pure function.
 import type { IpConfig, Result, Route } from '../../lib/cni/types';
-import { formatIp, parseCidr, prefixBounds, withValue } from '../../lib/ipam/address';
+import { formatIp, parseCidr, prefixBounds, withValue } from '../../lib/ip/address';
 import type { BridgeConfig } from './config';
 
 /** The pod's interface is third in the result: bridge, host veth, container. */

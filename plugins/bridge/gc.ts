@@ -1,22 +1,23 @@
 // GC and STATUS (spec 1.1). GC forwards to IPAM, which releases every
 // reservation whose attachment the runtime no longer lists, and removes our
-// masquerade elements of this network owned by attachments not in the list.
+// masquerade and spoof-check elements of this network owned by attachments
+// not in the list.
 // STATUS is IPAM's readiness (e.g. an exhausted pool): the bridge itself is
 // created on demand, so nothing else can be not-ready.
 import { delegateGc, delegateStatus } from '../../lib/cni/delegate';
 import type { CmdArgs, GcArgs } from '../../lib/cni/skel';
 import { ErrorCollector } from '../../lib/cni/transaction';
 import { gcMasquerade } from '../../lib/nft/masquerade';
+import { gcSpoofCheck } from '../../lib/nft/spoofcheck';
 import type { BridgeConfig } from './config';
 
 export async function cmdGc(a: GcArgs<BridgeConfig>): Promise<void> {
   const c = a.config;
   const errors = new ErrorCollector();
   if (c.ipamType) await errors.attempt(`IPAM ${c.ipamType} GC`, () => delegateGc(c.ipamType!, a.raw));
-  if (c.ipMasq) {
-    const valid = a.validAttachments.map((v) => ({ containerId: v.containerID, ifname: v.ifname }));
-    await errors.attempt('masquerade GC', () => gcMasquerade(c.network, valid));
-  }
+  const valid = a.validAttachments.map((v) => ({ containerId: v.containerID, ifname: v.ifname }));
+  if (c.ipMasq) await errors.attempt('masquerade GC', () => gcMasquerade(c.network, valid));
+  if (c.macSpoofCheck) await errors.attempt('MAC spoof check GC', () => gcSpoofCheck(c.network, valid));
   errors.throwIfAny();
 }
 

@@ -239,3 +239,21 @@ describe('bridge options', () => {
     expectSuccess(await bridge('DEL', 'opts-1', pod, config));
   });
 });
+
+describe('bridge macspoofchk', () => {
+  it('drops frames from a pod whose MAC is not the one ADD saw; DEL removes its elements', async () => {
+    const config = bridgeConfig({ name: 'tscni-spoof', bridge: 'tscni6', macspoofchk: true }, { ranges: [[{ subnet: '10.244.7.0/24' }]] });
+    const pod = await h.createPod();
+    const out = expectSuccess(await bridge('ADD', 'spoof-1', pod, config)).json;
+    expect((await h.ping(pod, '10.244.7.1', 1)).ok).toBe(true);
+    expectSuccess(await bridge('CHECK', 'spoof-1', pod, { ...config, prevResult: out }));
+    const listed = JSON.stringify(JSON.parse((await execIn(node, 'nft', ['-j', 'list', 'table', 'bridge', 'tscni'])).stdout));
+    expect(listed).toContain(out.interfaces[2].mac);
+    await ip(pod, ['link', 'set', 'eth0', 'address', '0a:58:de:ad:be:ef']);
+    await ip(node, ['neigh', 'flush', 'dev', 'tscni6']);
+    expect((await h.ping(pod, '10.244.7.1', 2)).ok).toBe(false);
+    expectSuccess(await bridge('DEL', 'spoof-1', pod, config));
+    const after = JSON.parse((await execIn(node, 'nft', ['-j', 'list', 'table', 'bridge', 'tscni'])).stdout).nftables as any[];
+    expect(after.filter((o) => o.set?.elem?.length)).toEqual([]);
+  });
+});
