@@ -45,10 +45,14 @@ const netlinkAddon = {
   },
 };
 
+// The support directory (native addons) relative to the executable. `make
+// install` rewrites the string after the marker, in the executables only, to
+// the path from CNI_BIN_DIR to $(PREFIX)/lib/tscni: keep the marker and the
+// quoted relative path on one line of each executable in dist/bin.
 const banner = [
   `#!${process.execPath}`,
   '"use strict";',
-  'globalThis.__TSCNI_LIB_DIR = require("path").join(__dirname, "../lib/tscni");',
+  'globalThis.__TSCNI_LIB_DIR = require("path").join(__dirname, /*@tscni-lib-dir*/"../lib/tscni");',
   'var __tscni_import_meta_url = require("url").pathToFileURL(__filename).href;',
 ].join('\n');
 
