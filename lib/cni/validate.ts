@@ -2,6 +2,7 @@
 // The name rules are the reference implementation's, so a runtime gets the
 // same accept/reject answer from our plugins as from the Go ones.
 
+import { parseCidr, parseIp } from '../ip/address';
 import { CniError, ErrorCode, invalidConfig } from './errors';
 
 /** Container IDs and network names: an alphanumeric first character, then [A-Za-z0-9_.-]. */
@@ -55,49 +56,17 @@ export function validatePluginType(type: unknown, field = 'type'): string {
   return type;
 }
 
-// Address parsing by hand: node:net's isIP would load the whole net module
-// (streams, sockets) into every plugin just to check a string.
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const HEXTET_RE = /^[0-9a-fA-F]{1,4}$/;
-
-function isIpv6(s: string): boolean {
-  let groups = s;
-  let budget = 8;
-  const lastColon = s.lastIndexOf(':');
-  if (lastColon >= 0 && s.includes('.', lastColon)) {
-    // embedded IPv4 tail, e.g. ::ffff:10.0.0.1
-    if (!IPV4_RE.test(s.slice(lastColon + 1))) return false;
-    groups = s.slice(0, lastColon + 1) + '0';
-    budget = 7;
-  }
-  const halves = groups.split('::');
-  if (halves.length > 2) return false;
-  const parts = halves.map((h) => (h === '' ? [] : h.split(':')));
-  if (!parts.every((p) => p.every((g) => HEXTET_RE.test(g)))) return false;
-  const count = parts.reduce((n, p) => n + p.length, 0);
-  return halves.length === 2 ? count < budget : count === budget;
-}
-
-function ipVersion(s: string): 0 | 4 | 6 {
-  if (IPV4_RE.test(s)) return 4;
-  return s.includes(':') && isIpv6(s) ? 6 : 0;
-}
-
 export function isIpAddress(s: string): boolean {
-  return ipVersion(s) !== 0;
+  return parseIp(s) !== undefined;
 }
 
 /** "address/prefix" with a prefix length that fits the address family. */
 export function isCidr(s: string): boolean {
-  const slash = s.indexOf('/');
-  if (slash < 0) return false;
-  const family = ipVersion(s.slice(0, slash));
-  const prefix = s.slice(slash + 1);
-  if (family === 0 || !/^\d{1,3}$/.test(prefix)) return false;
-  return Number(prefix) <= (family === 4 ? 32 : 128);
+  return typeof parseCidr(s) !== 'string';
 }
 
+/** 4 or 6; an IPv4-mapped IPv6 address is 4, as Go's IP.To4 has it. */
 export function ipFamily(addressOrCidr: string): 4 | 6 {
   const slash = addressOrCidr.indexOf('/');
-  return ipVersion(slash < 0 ? addressOrCidr : addressOrCidr.slice(0, slash)) === 6 ? 6 : 4;
+  return parseIp(slash < 0 ? addressOrCidr : addressOrCidr.slice(0, slash))?.family ?? 4;
 }

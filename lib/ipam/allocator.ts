@@ -5,7 +5,7 @@
 // old address back at once, and ours and the reference continue one sequence.
 import { CniError, ErrorCode, UNKNOWN_ERROR_CODE } from '../cni/errors';
 import type { IpConfig } from '../cni/types';
-import { formatCidr, formatIp, parseIp, withValue, type Ip } from './address';
+import { formatCidr, formatIp, parseIp, withValue, type Ip } from '../ip/address';
 import { isAllocatable, rangeContains, type IpRange } from './range';
 import { formatRangeSet, rangeFor, rangeSetContains, type RangeSet } from './range-set';
 import { heldBy, type IpamStore } from './store';

@@ -11,7 +11,7 @@ import {
 import { join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { native } from '../native/index';
-import { formatIp, parseIp, type Ip } from './address';
+import { formatIp, parseIp, type Ip } from '../ip/address';
 import type { IpamStore, Reservation } from './store';
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';

@@ -2,7 +2,7 @@
 // entry of `ipam.ranges`). All ranges of a set share a family and must not
 // overlap; dual-stack is two sets, one per family.
 import { invalidConfig } from '../cni/errors';
-import type { Family, Ip } from './address';
+import type { Family, Ip } from '../ip/address';
 import { canonicalizeRange, formatRange, rangeContains, rangesOverlap, type IpRange, type RangeInput } from './range';
 
 export type RangeSet = readonly IpRange[];

@@ -6,7 +6,7 @@
 import { invalidConfig } from '../cni/errors';
 import {
   familyBits, formatCidr, formatIp, parseCidr, parseIp, prefixBounds, withValue, type Cidr, type Ip,
-} from './address';
+} from '../ip/address';
 
 /** A range as written in the config (`ipam.ranges[i][j]`, or the legacy top-level fields). */
 export interface RangeInput {

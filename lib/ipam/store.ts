@@ -2,7 +2,7 @@
 // store keeps host-local's layout; an etcd block store (routed mode) can
 // implement the same methods later, which is why everything is async even
 // though the disk store does its file work synchronously.
-import type { Ip } from './address';
+import type { Ip } from '../ip/address';
 
 export interface Reservation {
   /** the reserved address, printed as the reference prints it */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CniError } from '../../lib/cni/errors';
-import { formatIp, parseIp } from '../../lib/ipam/address';
+import { formatIp, parseIp } from '../../lib/ip/address';
 import { allocateFromRangeSet, iterateRangeSet } from '../../lib/ipam/allocator';
 import { DiskStore } from '../../lib/ipam/disk-store';
 import type { RangeInput } from '../../lib/ipam/range';

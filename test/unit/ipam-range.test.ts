@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CniError } from '../../lib/cni/errors';
-import { formatIp, parseCidr, parseIp } from '../../lib/ipam/address';
+import { formatIp, parseCidr, parseIp } from '../../lib/ip/address';
 import { allocatableCount, canonicalizeRange, formatRange, isAllocatable, type RangeInput } from '../../lib/ipam/range';
 import { canonicalizeRangeSet, formatRangeSet, rangeFor } from '../../lib/ipam/range-set';
 

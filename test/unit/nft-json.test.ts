@@ -77,7 +77,8 @@ describe('pod CIDRs', () => {
     ['10.244.1.5/32', 4, '10.244.1.5', '10.244.1.5/32'],
     ['FD00:244:0:1::0005/64', 6, 'fd00:244:0:1::5', 'fd00:244:0:1::/64'],
     ['fd00:0:0:1:0:0:0:1/48', 6, 'fd00:0:0:1::1', 'fd00::/48'],
-    ['::ffff:10.0.0.1/120', 6, '::ffff:a00:1', '::ffff:a00:0/120'],
+    // IPv4-mapped: IPv4, the prefix counted from the IPv4 part, as Go's IPNet has it
+    ['::ffff:10.0.0.1/120', 4, '10.0.0.1', '10.0.0.0/24'],
     ['2001:db8:0:0:1:0:0:1/128', 6, '2001:db8::1:0:0:1', '2001:db8::1:0:0:1/128'],
   ])('%s', (cidr, family, address, subnet) => {
     expect(parsePodCidr(cidr)).toEqual({ family, address, subnet });

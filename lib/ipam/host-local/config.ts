@@ -10,7 +10,7 @@ import * as z from 'zod/mini';
 import { invalidConfig, invalidEnv } from '../../cni/errors';
 import { parseOrThrow } from '../../cni/schemas';
 import type { Route } from '../../cni/types';
-import { formatCidr, formatIp, parseCidr, parseIp, type Ip } from '../address';
+import { formatCidr, formatIp, parseCidr, parseIp, type Ip } from '../../ip/address';
 import { DEFAULT_DATA_DIR } from '../disk-store';
 import type { RangeInput } from '../range';
 import { canonicalizeRangeSet, rangeSetsOverlap, type RangeSet } from '../range-set';

@@ -4,7 +4,7 @@
 import { CniError, ErrorCode, UNKNOWN_ERROR_CODE } from '../../cni/errors';
 import type { CmdArgs, GcArgs, Plugin } from '../../cni/skel';
 import type { Dns, IpConfig, Result } from '../../cni/types';
-import { formatIp, parseIp, type Ip } from '../address';
+import { formatIp, parseIp, type Ip } from '../../ip/address';
 import { allocateFromRangeSet } from '../allocator';
 import { DiskStore } from '../disk-store';
 import { allocatableCount } from '../range';
