@@ -3,7 +3,8 @@
 // connectivity matrix, and removes everything again (unless --keep). The exit
 // status is non-zero when any expected path fails or something is left behind.
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createHarness, DIST_BIN, REPO_ROOT } from '../../test/integration/harness/index';
 import { renderMatrix, runMatrix } from './matrix';
 import type { DemoEnv, DemoMode, Scenario } from './types';
@@ -30,17 +31,21 @@ const print = (lines: string | string[]): void => {
   process.stdout.write(`${([] as string[]).concat(lines).join('\n')}\n`);
 };
 
-/** dist/bin and conf-examples, from the bundle's own location when running as dist/bin/tscni. */
+/**
+ * dist/bin and conf-examples. Bundled (dist/bin/tscni), the plugins sit next to
+ * the executable itself; from source, in the repository's dist/bin.
+ */
 function locate(): { binDir: string; confDir: string } {
-  const libDir = (globalThis as { __TSCNI_LIB_DIR?: string }).__TSCNI_LIB_DIR;
-  const root = libDir ? resolve(libDir, '../../..') : REPO_ROOT;
-  return { binDir: libDir ? resolve(libDir, '../../bin') : DIST_BIN, confDir: join(root, 'conf-examples') };
+  const bundled = (globalThis as { __TSCNI_LIB_DIR?: string }).__TSCNI_LIB_DIR !== undefined;
+  if (!bundled) return { binDir: DIST_BIN, confDir: join(REPO_ROOT, 'conf-examples') };
+  const binDir = dirname(fileURLToPath(import.meta.url));
+  return { binDir, confDir: resolve(binDir, '../../conf-examples') };
 }
 
 function preflight(binDir: string, confDir: string): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (CAP_NET_ADMIN) to create network namespaces; run it with sudo';
   if (!existsSync(join(binDir, 'bridge'))) return `no plugins in ${binDir}: run \`make build\` first`;
-  if (!existsSync(confDir)) return `${confDir} not found: run the demo from the repository's dist/bin`;
+  if (!existsSync(confDir)) return `${confDir} not found: the demo runs from the repository's dist/bin/tscni`;
   return undefined;
 }
 
