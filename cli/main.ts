@@ -1,0 +1,90 @@
+// tscni: run a network configuration by hand as a runtime would (cnitool's
+// commands and environment), see which plugins are installed, or run the demo.
+// Each command loads only what it needs: the demo's harness never loads for
+// `tscni add`.
+import { asCniError } from '../lib/cni/errors';
+import type { CnitoolCommand } from './cnitool/commands';
+
+const USAGE = `usage:
+  tscni add|check|del|gc|status <network> <netns-path>
+      run the conflist named <network> against the network namespace at
+      <netns-path>, as cnitool does (container ID derived from the path);
+      ADD prints the result. "gc" deletes every cached attachment of the
+      network and then lets each plugin collect garbage, as cnitool's gc does.
+  tscni version
+      the plugins in CNI_PATH and the CNI versions each one supports
+  tscni demo [--mode bridge] [--keep]
+      a virtual cluster in network namespaces, with a connectivity matrix
+
+environment (add/check/del/gc/status):
+  NETCONFPATH    conflist directory           (default /etc/cni/net.d)
+  CNI_PATH       plugin directories, ":"      (default /opt/cni/bin)
+  CNI_IFNAME     interface name in the netns  (default eth0)
+  CNI_ARGS       "K=V;K2=V2" passed to the plugins
+  CAP_ARGS       capability arguments, JSON object, e.g. '{"portMappings":[...]}'
+  CNI_CACHE_DIR  libcni result cache          (default /var/lib/cni)
+`;
+
+const CNITOOL: readonly string[] = ['add', 'check', 'del', 'gc', 'status'];
+
+function fail(msg: string, exitCode = 1): number {
+  process.stderr.write(`tscni: ${msg}\n`);
+  return exitCode;
+}
+
+async function cnitool(command: CnitoolCommand, args: string[]): Promise<number> {
+  if (args.length !== 2) return fail(`${command} needs <network> <netns-path>\n\n${USAGE}`, 2);
+  const { runCnitool } = await import('./cnitool/commands');
+  try {
+    const out = await runCnitool(command, args[0]!, args[1]!, process.env);
+    if (out) process.stdout.write(out + '\n');
+    return 0;
+  } catch (e) {
+    // The CNI error as the plugin (or libcni's rules) gave it: code, message, details.
+    const err = asCniError(e);
+    return fail(`${command} ${args[0]}: CNI error ${err.code}: ${err.msg}${err.details ? `; ${err.details}` : ''}`);
+  }
+}
+
+async function demo(args: string[]): Promise<number> {
+  let mode = 'bridge';
+  let keep = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--keep') keep = true;
+    else if (a === '--mode' && args[i + 1] !== undefined) mode = args[++i]!;
+    else if (a.startsWith('--mode=')) mode = a.slice('--mode='.length);
+    else return fail(`demo: unknown argument ${JSON.stringify(a)}\n\n${USAGE}`, 2);
+  }
+  const { runDemo } = await import('./demo/index');
+  return runDemo({ mode, keep });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== undefined && CNITOOL.includes(command)) return cnitool(command as CnitoolCommand, rest);
+  switch (command) {
+    case 'version': {
+      const { versionReport } = await import('./version');
+      process.stdout.write(await versionReport(process.env));
+      return 0;
+    }
+    case 'demo':
+      return demo(rest);
+    case 'help':
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      return fail(command === undefined ? `a command is needed\n\n${USAGE}` : `unknown command ${JSON.stringify(command)}\n\n${USAGE}`, 2);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`tscni: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  },
+);
