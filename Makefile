@@ -12,7 +12,7 @@ DEB_PACKAGES := iproute2 nftables iputils-ping iperf3 tcpdump bird2 etcd-server 
 	g++ make python3
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: all deps debs build test test-unit test-integration test-conformance demo bench install clean typecheck
+.PHONY: all deps debs build test test-unit test-integration test-conformance demo bench install uninstall install-conf clean typecheck
 
 all: build
 
@@ -53,6 +53,64 @@ demo: deps build
 
 bench: deps build
 	node bench/run.mjs
+
+# --- installing on a node -------------------------------------------------
+# make install: the plugins, and nothing else, into CNI_BIN_DIR; the tscni CLI
+# into $(PREFIX)/bin; what they load at run time (native addons) into
+# $(PREFIX)/lib/tscni. Each plugin finds that directory through the path
+# scripts/build.mjs marks with @tscni-lib-dir, rewritten here to the path from
+# CNI_BIN_DIR to it, relative, so a DESTDIR tree works where it is staged and
+# once copied to /. Files are replaced by rename: a runtime running the old
+# plugin never reads a half-written one. No conflist is installed or
+# overwritten: install-conf copies one example, on request.
+CNI_CONF_DIR ?= /etc/cni/net.d
+TSCNI_LIB_DIR = $(PREFIX)/lib/tscni
+PLUGINS := $(sort $(notdir $(patsubst %/main.ts,%,$(wildcard plugins/*/main.ts))))
+PROGRAMS := tscni tscni-agent
+
+install:
+	@test -x dist/bin/tscni || { echo "dist/bin is not built: run 'make build' first" >&2; exit 1; }
+	@case "$(CNI_BIN_DIR):$(PREFIX)" in /*:/*) ;; *) echo "CNI_BIN_DIR and PREFIX must be absolute paths" >&2; exit 1;; esac
+	install -d -m 0755 "$(DESTDIR)$(CNI_BIN_DIR)" "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(TSCNI_LIB_DIR)"
+	install -m 0644 dist/lib/tscni/* "$(DESTDIR)$(TSCNI_LIB_DIR)/"
+	@rel=$$(realpath -m -s --relative-to="$(CNI_BIN_DIR)" "$(TSCNI_LIB_DIR)"); \
+	case "$$rel" in *[\"\\\|\&]*) echo "unsupported characters in $(TSCNI_LIB_DIR)" >&2; exit 1;; esac; \
+	for p in $(PLUGINS); do \
+		[ -f "dist/bin/$$p" ] || continue; \
+		dst="$(DESTDIR)$(CNI_BIN_DIR)/$$p"; tmp="$$dst.tscni-new"; \
+		sed 's|/\*@tscni-lib-dir\*/"[^"]*"|/*@tscni-lib-dir*/"'"$$rel"'"|' "dist/bin/$$p" > "$$tmp"; \
+		if [ "$$(grep -cF "/*@tscni-lib-dir*/\"$$rel\"" "$$tmp")" != 1 ]; then \
+			rm -f "$$tmp"; echo "dist/bin/$$p: the @tscni-lib-dir marker is not there exactly once" >&2; exit 1; fi; \
+		chmod 0755 "$$tmp" && mv -f "$$tmp" "$$dst" && echo "installed $$dst"; \
+	done; \
+	for p in $(PROGRAMS); do \
+		[ -f "dist/bin/$$p" ] || continue; \
+		install -m 0755 "dist/bin/$$p" "$(DESTDIR)$(PREFIX)/bin/$$p.tscni-new" && \
+		mv -f "$(DESTDIR)$(PREFIX)/bin/$$p.tscni-new" "$(DESTDIR)$(PREFIX)/bin/$$p" && echo "installed $(DESTDIR)$(PREFIX)/bin/$$p"; \
+	done
+
+# Removes only what install put there: a plugin file without our marker (say,
+# the reference bridge installed after ours) stays, and so do conflists.
+uninstall:
+	@for p in $(PLUGINS); do \
+		f="$(DESTDIR)$(CNI_BIN_DIR)/$$p"; \
+		if [ -f "$$f" ] && grep -qF '/*@tscni-lib-dir*/' "$$f"; then rm -f "$$f" && echo "removed $$f"; fi; \
+	done; \
+	for p in $(PROGRAMS); do \
+		f="$(DESTDIR)$(PREFIX)/bin/$$p"; \
+		if [ -f "$$f" ]; then rm -f "$$f" && echo "removed $$f"; fi; \
+	done
+	rm -rf "$(DESTDIR)$(TSCNI_LIB_DIR)"
+
+# make install-conf NET=bridge: conf-examples/<nn>-bridge.conflist into
+# CNI_CONF_DIR, refusing to replace a file that is already there.
+install-conf:
+	@[ -n "$(NET)" ] || { echo "which one? make install-conf NET=<name>, one of:" $$(ls conf-examples | sed -n 's/^[0-9]*-\(.*\)\.conflist$$/\1/p') >&2; exit 1; }
+	@src=$$(ls conf-examples/*-$(NET).conflist 2>/dev/null); \
+	[ -n "$$src" ] && [ $$(echo "$$src" | wc -l) = 1 ] || { echo "no single conf-examples/*-$(NET).conflist" >&2; exit 1; }; \
+	dst="$(DESTDIR)$(CNI_CONF_DIR)/$$(basename $$src)"; \
+	if [ -e "$$dst" ]; then echo "$$dst exists: not overwritten (remove it first to replace it)" >&2; exit 1; fi; \
+	install -d -m 0755 "$(DESTDIR)$(CNI_CONF_DIR)" && install -m 0644 "$$src" "$$dst" && echo "installed $$dst"
 
 clean:
 	rm -rf dist lib/native/build
