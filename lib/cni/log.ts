@@ -134,9 +134,12 @@ export class Logger {
     return formatMs(now() - this.started);
   }
 
-  /** Ends the last step (logging it at debug) and closes the log file. */
+  /**
+   * Closes the log file. A step still open is not logged as done: the
+   * command failed in it, and its failure line has already named it.
+   */
   finish(): void {
-    this.endStep();
+    this.stepName = undefined;
     if (this.fd !== undefined) {
       try {
         closeSync(this.fd);

@@ -66,6 +66,7 @@ describe('Logger', () => {
       log.step('bridge');
       log.step('veth');
       expect(log.currentStep).toBe('veth');
+      log.endStep();
       log.finish();
     }
     const lines = readFileSync(file, 'utf8').trim().split('\n');
