@@ -10,6 +10,10 @@ DESTDIR ?=
 DEB_PACKAGES := iproute2 nftables iputils-ping iperf3 tcpdump bird2 etcd-server \
 	etcd-client containernetworking-plugins golang-go golang-github-appc-cni-dev \
 	g++ make python3
+# The runtime layer (test/runtime) also runs the programs that run CNI plugins.
+# podman's CNI backend needs nothing more than containernetworking-plugins
+# (Debian's container-network-stack; netavark is only recommended).
+RUNTIME_DEB_PACKAGES := containerd runc podman busybox-static containernetworking-plugins
 NODE_STAMP := node_modules/.package-lock.json
 
 .PHONY: all deps debs build test test-unit test-integration test-conformance demo bench install uninstall install-conf clean typecheck
@@ -35,7 +39,7 @@ build: $(NODE_STAMP)
 typecheck: $(NODE_STAMP)
 	npx tsc --noEmit -p .
 
-test: deps build typecheck test-unit test-integration test-conformance
+test: deps build typecheck test-unit test-integration test-conformance test-runtime
 	@leftover=$$(ip netns list | grep -c '^tscni-' || true); \
 	if [ "$$leftover" != "0" ]; then echo "test namespaces left behind:"; ip netns list | grep '^tscni-'; exit 1; fi
 
@@ -47,6 +51,25 @@ test-integration: build
 
 test-conformance: build
 	npx vitest run --project conformance
+
+# Installing containerd and podman must not start their daemons on the machine
+# (policy-rc.d, for as long as apt runs), nor leave podman's sample network in
+# /etc/cni/net.d, where any runtime on the machine would pick it up.
+.PHONY: runtime-debs test-runtime
+runtime-debs:
+	@missing=$$(for p in $(RUNTIME_DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	missing=$$(echo $$missing); [ -z "$$missing" ] && exit 0; \
+	echo "installing Debian packages for the runtime tests: $$missing"; \
+	made=$$(for d in /etc/cni /etc/cni/net.d; do [ -e $$d ] || echo $$d; done); \
+	policy=; [ -e /usr/sbin/policy-rc.d ] || { policy=/usr/sbin/policy-rc.d; printf '#!/bin/sh\nexit 101\n' > $$policy; chmod 755 $$policy; }; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; rc=$$?; \
+	[ -n "$$policy" ] && rm -f $$policy; \
+	case " $$missing " in *" podman "*) rm -f /etc/cni/net.d/87-podman-bridge.conflist;; esac; \
+	for d in $$(echo $$made | tr ' ' '\n' | sort -r); do rmdir $$d 2>/dev/null; done; \
+	exit $$rc
+
+test-runtime: runtime-debs build
+	npx vitest run --project runtime
 
 demo: deps build
 	node dist/bin/tscni demo --mode bridge
