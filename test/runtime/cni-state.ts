@@ -53,3 +53,14 @@ export function traceOf(state: CniState, containerId: string) {
     nftElements: state.nftElements.filter((c) => c.includes(`id=${idPrefix}`)),
   };
 }
+
+/**
+ * Executables the runtime could find that are not ours: anything in /usr/lib/cni
+ * (Debian's ctr falls back to it) or without our install marker in /opt/cni/bin.
+ */
+export async function foreignPlugins(node: RuntimeNode): Promise<string[]> {
+  const { stdout } = await node.exec('sh', ['-c',
+    'for f in /usr/lib/cni/* /opt/cni/bin/*; do [ -e "$f" ] || continue; ' +
+    'case "$f" in /opt/*) grep -q "@tscni-lib-dir" "$f" && continue;; esac; echo "$f"; done']);
+  return stdout.split('\n').filter(Boolean);
+}

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness } from '../integration/harness';
-import { BRIDGE, cniState, GATEWAY, SUBNET_PREFIX, traceOf } from './cni-state';
+import { BRIDGE, cniState, foreignPlugins, GATEWAY, SUBNET_PREFIX, traceOf } from './cni-state';
 import { BRIDGE_CONFLIST, installTree } from './install';
 import { RuntimeNode, type Background } from './node';
 
@@ -74,6 +74,7 @@ describe('containerd (ctr run --cni) with our plugins', () => {
     node = await RuntimeNode.start(h, await installTree(await h.tempDir('install')), [`/${NS}`]);
     await node.writeFile('/etc/cni/net.d/10-bridge.conflist', await readFile(BRIDGE_CONFLIST, 'utf8'));
     await startContainerd();
+    expect(await foreignPlugins(node)).toEqual([]);
   });
 
   afterAll(async () => {

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type External } from '../integration/harness';
-import { BRIDGE, cniState, GATEWAY, NETWORK, SUBNET_PREFIX, traceOf } from './cni-state';
+import { BRIDGE, cniState, foreignPlugins, GATEWAY, NETWORK, SUBNET_PREFIX, traceOf } from './cni-state';
 import { BRIDGE_CONFLIST, installTree } from './install';
 import { RuntimeNode } from './node';
 
@@ -61,6 +61,7 @@ describe('podman (CNI backend) with our plugins', () => {
     await node.writeFile('/etc/containers/containers.conf', CONTAINERS_CONF);
     await node.writeFile('/etc/containers/storage.conf', STORAGE_CONF);
     await node.writeFile('/etc/cni/net.d/10-bridge.conflist', await readFile(BRIDGE_CONFLIST, 'utf8'));
+    expect(await foreignPlugins(node)).toEqual([]);
   });
 
   afterAll(async () => {
