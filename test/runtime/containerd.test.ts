@@ -2,7 +2,8 @@
 // `ctr run --cni` (Debian's ctr: plugins from /opt/cni/bin, then /usr/lib/cni,
 // which the node keeps empty) starts two busybox containers in a virtual node.
 // ctr calls ADD with /proc/<pid>/ns/net and, once the container has exited,
-// DEL with an empty CNI_NETNS: that DEL must still remove everything.
+// DEL with an empty CNI_NETNS: that DEL must still remove everything, host
+// ports included.
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness } from '../integration/harness';
@@ -135,5 +136,34 @@ describe('containerd (ctr run --cni) with our plugins', () => {
     expect(state.nftElements).toEqual([]);
     // The bridge itself stays, as with the reference plugin: other pods may come.
     expect((await node.exec('ip', ['-o', 'link', 'show', BRIDGE])).stdout).toContain(BRIDGE);
+  });
+
+  it('removes host-port state as well when DEL comes without a netns', async () => {
+    // ctr passes no capabilities, so libcni hands a literal runtimeConfig to portmap unchanged.
+    const conflist = JSON.parse(await readFile(BRIDGE_CONFLIST, 'utf8'));
+    conflist.plugins[1].runtimeConfig = { portMappings: [{ hostPort: 8081, containerPort: 7000, protocol: 'tcp' }] };
+    await node.writeFile('/etc/cni/net.d/10-bridge.conflist', JSON.stringify(conflist));
+    await startContainer('c3');
+    await ctr(['task', 'exec', '--detach', '--exec-id', 'server', 'c3', '/bin/nc', '-ll', '-p', '7000', '-e', '/bin/echo', 'pong-c3']);
+    const reply = await waitFor('an answer through host port 8081', async () => {
+      const r = await node.exec('busybox', ['nc', '-w', '2', GATEWAY, '8081'], { reject: false });
+      return r.stdout.includes('pong-c3') ? r.stdout : undefined;
+    }, 10_000);
+    expect(reply.trim()).toBe('pong-c3');
+    // masquerade, DNAT and hairpin elements
+    expect(traceOf(await cniState(node), attachmentId('c3')).nftElements.length).toBeGreaterThan(2);
+
+    await ctr(['task', 'kill', '-s', 'KILL', 'c3']);
+    const run = running.get('c3')!;
+    await run.exited;
+    expect(run.output(), 'ctr run c3').not.toMatch(/failed/);
+    await ctr(['container', 'rm', 'c3']);
+    running.delete('c3');
+
+    const state = await cniState(node);
+    expect(state.nftElements).toEqual([]);
+    expect([...state.reservations.keys()]).toEqual([]);
+    expect(state.cache).toEqual([]);
+    expect(state.bridgePorts).toEqual([]);
   });
 });
