@@ -1,9 +1,12 @@
-// Bundles every executable with esbuild: one self-contained CommonJS file per
-// plugin in dist/bin (run bit set, shebang to this machine's node), and the
-// native addons they load in dist/lib/tscni. Start-up time is the cost of every
-// CNI call, so each bundle carries only what its own entry point imports.
+// Bundles every executable with esbuild: one self-contained CommonJS bundle per
+// plugin, run by a small launcher in dist/bin (run bit set, shebang to this
+// machine's node), with the native addons, the bundles and their V8 code
+// caches in dist/lib/tscni. Start-up time is the cost of every CNI call, so
+// each bundle carries only what its own entry point imports, and the launcher
+// compiles it from the code cache instead of from source.
 import { build } from 'esbuild';
-import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 
@@ -30,6 +33,8 @@ async function entryPoints() {
 
 // netlink finds its addon with node-gyp-build relative to its own files; in a
 // bundle those files are gone, so point it at the copy shipped in dist/lib/tscni.
+// It is loaded when the first socket opens, not at start-up: VERSION and
+// config errors need no dlopen.
 const netlinkAddon = {
   name: 'netlink-addon',
   setup(b) {
@@ -37,7 +42,7 @@ const netlinkAddon = {
       const src = await readFile(args.path, 'utf8');
       const patched = src.replace(
         /require\('node-gyp-build'\)\(__dirname \+ '\/\.\.'\)/,
-        "require(require('path').join(globalThis.__TSCNI_LIB_DIR, 'netlink.node'))",
+        "{ get NativeNetlink() { return require(require('path').join(globalThis.__TSCNI_LIB_DIR, 'netlink.node')).NativeNetlink; } }",
       );
       if (patched === src) throw new Error('netlink/dist/raw.js: node-gyp-build call not found');
       return { contents: patched, loader: 'js' };
@@ -45,16 +50,63 @@ const netlinkAddon = {
   },
 };
 
-// The support directory (native addons) relative to the executable. `make
-// install` rewrites the string after the marker, in the executables only, to
-// the path from CNI_BIN_DIR to $(PREFIX)/lib/tscni: keep the marker and the
-// quoted relative path on one line of each executable in dist/bin.
-const banner = [
-  `#!${process.execPath}`,
-  '"use strict";',
-  'globalThis.__TSCNI_LIB_DIR = require("path").join(__dirname, /*@tscni-lib-dir*/"../lib/tscni");',
-  'var __tscni_import_meta_url = require("url").pathToFileURL(__filename).href;',
-].join('\n');
+// dist/bin/<name>: the launcher. It compiles dist/lib/tscni/<name>.js with
+// the code cache kept beside it (V8 skips parsing and compiling what the cache
+// holds; a cache that does not match this node is ignored, and the bundle
+// compiles from source) and runs it with the launcher's own require and
+// paths. The support directory is relative to the executable: `make install`
+// rewrites the string after the marker, in the executables only, to the path
+// from CNI_BIN_DIR to $(PREFIX)/lib/tscni — keep the marker and the quoted
+// relative path on one line.
+const launcher = (name) => `#!${process.execPath}
+"use strict";
+globalThis.__TSCNI_LIB_DIR = require("path").join(__dirname, /*@tscni-lib-dir*/"../lib/tscni");
+{
+  const fs = require("fs"), file = globalThis.__TSCNI_LIB_DIR + "/${name}.js";
+  let cachedData;
+  try { cachedData = fs.readFileSync(file + ".cache"); } catch {}
+  const script = new (require("vm").Script)(fs.readFileSync(file, "utf8"), { filename: file, cachedData });
+  script.runInThisContext()(require, module, exports, __filename, __dirname);
+}
+`;
+
+// The bundle is one function expression taking what a CommonJS module gets.
+const wrapper = {
+  banner: [
+    '(function (require, module, exports, __filename, __dirname) {',
+    '"use strict";',
+    'var __tscni_import_meta_url = require("url").pathToFileURL(__filename).href;',
+  ].join('\n'),
+  footer: '})',
+};
+
+// Generates <bundle>.cache in a child node: compile the bundle as the launcher
+// does, run it (plugins answer VERSION, with an empty environment as a
+// runtime gives), and keep what V8 compiled by then — the start-up path every
+// call shares. Anything else (the CLI, the agent) is compiled, not run.
+const codeCacheWriter = `
+const fs = require("fs"), vm = require("vm"), path = require("path");
+const [file, launcherPath, run] = process.argv.slice(1);
+globalThis.__TSCNI_LIB_DIR = path.dirname(file);
+const script = new vm.Script(fs.readFileSync(file, "utf8"), { filename: file });
+const write = () => fs.writeFileSync(file + ".cache", script.createCachedData());
+if (run !== "run") { write(); process.exit(0); }
+process.on("exit", write);
+const m = { exports: {} };
+script.runInThisContext()(require, m, m.exports, launcherPath, path.dirname(launcherPath));
+`;
+
+async function writeCodeCache(name, plugin) {
+  const file = join(libDir, `${name}.js`);
+  const args = ['-e', codeCacheWriter, file, join(binDir, name), plugin ? 'run' : 'compile'];
+  const env = plugin ? { CNI_COMMAND: 'VERSION' } : {};
+  await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`code cache for ${name}: exit ${code}`))));
+    child.stdin.end('{"cniVersion":"1.1.0"}');
+  });
+}
 
 await rm(join(root, 'dist'), { recursive: true, force: true });
 await mkdir(binDir, { recursive: true });
@@ -69,22 +121,25 @@ await copyFile(join(netlinkPkg, 'prebuilds', `linux-${process.arch}`, 'node.napi
 
 const entries = await entryPoints();
 await Promise.all(entries.map(async ({ name, main }) => {
-  const outfile = join(binDir, name);
   await build({
     entryPoints: [main],
-    outfile,
+    outfile: join(libDir, `${name}.js`),
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node20',
+    // import() of a builtin becomes require(): a vm.Script has no ES module loader
+    supported: { 'dynamic-import': false },
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',
-    banner: { js: banner },
+    banner: { js: wrapper.banner },
+    footer: { js: wrapper.footer },
     define: { 'import.meta.url': '__tscni_import_meta_url' },
     plugins: [netlinkAddon],
     logLevel: 'warning',
   });
-  await chmod(outfile, 0o755);
+  await writeFile(join(binDir, name), launcher(name), { mode: 0o755 });
+  await writeCodeCache(name, main.includes('/plugins/'));
 }));
-console.log(`built ${entries.map((e) => e.name).join(' ')} -> dist/bin`);
+console.log(`built ${entries.map((e) => e.name).join(' ')} -> dist/bin (bundles and code caches in dist/lib/tscni)`);
