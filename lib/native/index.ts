@@ -1,4 +1,4 @@
-// Loads tscni's native addon (setns, flock). In a bundle (dist/bin/<plugin>)
+// Loads tscni's native addon (setns, flock, runProgram). In a bundle (dist/bin/<plugin>)
 // the build banner sets __TSCNI_LIB_DIR to the directory shipped beside the
 // executables; from source (tests) the node-gyp output is used.
 import { createRequire } from 'node:module';
@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 export interface TscniNative {
   setns(fd: number, nstype: number): void;
   flock(fd: number, operation: number): void;
+  /** Runs `path` with `argv` (argv[0] included) to completion; stdin is /dev/null; status 128+n for signal n. */
+  runProgram(path: string, argv: string[]): { status: number; stdout: string; stderr: string };
   readonly CLONE_NEWNET: number;
   readonly LOCK_SH: number;
   readonly LOCK_EX: number;

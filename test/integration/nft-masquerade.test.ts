@@ -41,7 +41,15 @@ async function podAt(addr: string, gw: string, hostDev: string): Promise<Netns> 
 beforeAll(async () => {
   const dir = await h.tempDir('nft');
   cli = join(dir, 'nft-cli.cjs');
-  await build({ entryPoints: [join(__dirname, 'nft-cli.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: cli, logLevel: 'error' });
+  // The bundle finds the native addon (lib/nft runs nft through it) in the source tree's build output.
+  const banner = [
+    `globalThis.__TSCNI_LIB_DIR = ${JSON.stringify(join(__dirname, '../../lib/native/build/Release'))};`,
+    'var __tscni_import_meta_url = require("url").pathToFileURL(__filename).href;',
+  ].join('\n');
+  await build({
+    entryPoints: [join(__dirname, 'nft-cli.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: cli, logLevel: 'error',
+    banner: { js: banner }, define: { 'import.meta.url': '__tscni_import_meta_url' },
+  });
   node = await h.createNode();
   ext = await h.createExternal(node);
 });
