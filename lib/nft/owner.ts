@@ -2,7 +2,7 @@
 // the attachment it belongs to, so DEL and GC remove exactly that attachment's
 // elements even when a key (a reused pod address, a host port) passed from a
 // stale owner to a new one.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash';
 import type { ListedElement } from './run';
 
 export interface PodAttachment {
@@ -15,7 +15,7 @@ export interface PodAttachment {
 const COMMENT_MAX = 127;
 
 function hash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+  return sha256Hex(text).slice(0, 16);
 }
 
 /** The prefix shared by every element of one network. */

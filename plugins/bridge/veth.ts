@@ -1,6 +1,6 @@
 // The pod's veth pair: the container end becomes CNI_IFNAME in the pod's
 // namespace, the host end joins the bridge.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../lib/hash';
 import { CniError, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
 import type { Link, Rtnl } from '../../lib/netlink';
 import { isExists } from '../../lib/netlink';
@@ -12,7 +12,7 @@ import type { NetnsHandle } from '../../lib/netns';
  * still find the host end ("veth" + 8 hex digits, like the reference's).
  */
 export function hostVethName(containerId: string, ifname: string): string {
-  return `veth${createHash('sha256').update(`${containerId}/${ifname}`).digest('hex').slice(0, 8)}`;
+  return `veth${sha256Hex(`${containerId}/${ifname}`).slice(0, 8)}`;
 }
 
 export interface VethRequest {
