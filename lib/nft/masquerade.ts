@@ -14,11 +14,12 @@
 import { parsePodCidr, type PodCidr } from './cidr';
 import { commentedElement, daddr, jump, masquerade, match, prefix, ret, saddr, vmap } from './expr';
 import {
-  addSet, addTable, defineChain, deleteElementsIfPresent, PRIORITY, replaceElements, TSCNI_TABLE,
+  addSet, addTable, defineChain, PRIORITY, replaceElements, TSCNI_TABLE,
   type NftCommand,
 } from './json';
-import { isOwnedBy, ownerComment, staleIn, type PodAttachment } from './owner';
-import { applyCommands, elementsOf, listTable, type ListedElement, type NftListing } from './run';
+import { isOwnedBy, ownerComment, type PodAttachment } from './owner';
+import { deleteSelectedCommands, removeOwnedElements, removeStaleElements, type ElementSelector } from './owned';
+import { applyCommands, elementsOf, listTable, type NftListing } from './run';
 
 export { ownerComment, type PodAttachment } from './owner';
 
@@ -72,13 +73,8 @@ export function addMasqueradeCommands(t: MasqueradeTarget): NftCommand[] {
 }
 
 /** Deletes the listed elements that `owned` selects; elements already gone are fine. */
-export function removeMasqueradeCommands(listing: NftListing, owned: (e: ListedElement) => boolean): NftCommand[] {
-  return Object.values(MAP).flatMap((map) =>
-    elementsOf(listing, map)
-      .filter(owned)
-      .map((e) => deleteElementsIfPresent(T, map, [[e.key, e.data]]))
-      .flat(),
-  );
+export function removeMasqueradeCommands(listing: NftListing, owned: ElementSelector): NftCommand[] {
+  return deleteSelectedCommands(T, listing, Object.values(MAP), owned);
 }
 
 export async function addMasquerade(t: MasqueradeTarget): Promise<void> {
@@ -86,16 +82,13 @@ export async function addMasquerade(t: MasqueradeTarget): Promise<void> {
 }
 
 /** DEL: removes this attachment's elements only; a missing table or element is success. */
-export async function removeMasquerade(a: PodAttachment): Promise<void> {
-  const listing = await listTable(T);
-  if (listing) await applyCommands(removeMasqueradeCommands(listing, (e) => isOwnedBy(e, a)));
+export function removeMasquerade(a: PodAttachment): Promise<void> {
+  return removeOwnedElements(T, Object.values(MAP), a);
 }
 
 /** GC: removes elements of `network` whose attachment is not in `valid`. */
-export async function gcMasquerade(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {
-  const listing = await listTable(T);
-  if (!listing) return;
-  await applyCommands(removeMasqueradeCommands(listing, staleIn(network, valid)));
+export function gcMasquerade(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {
+  return removeStaleElements(T, Object.values(MAP), network, valid);
 }
 
 /** CHECK: what is missing for this attachment, as messages; empty when all is in place. */

@@ -1,8 +1,9 @@
 // The portmap layout (portmap.ts) against what the kernel holds: ADD with its
 // conflict report, DEL and GC by owner, CHECK naming each missing mapping.
 import { CniError, ErrorCode } from '../cni/errors';
-import { deleteElementsIfPresent, TSCNI_TABLE, type NftCommand } from './json';
-import { describeOwner, isOwnedBy, staleIn, type PodAttachment } from './owner';
+import { TSCNI_TABLE, type NftCommand } from './json';
+import { deleteSelectedCommands, removeOwnedElements, removeStaleElements, type ElementSelector } from './owned';
+import { describeOwner, isOwnedBy, type PodAttachment } from './owner';
 import {
   addPortmapCommands, elementId, PM_CHAINS, PM_SETS, planElements, type PlannedElement, type PortmapTarget,
 } from './portmap';
@@ -51,24 +52,18 @@ export async function addPortmap(t: PortmapTarget): Promise<void> {
 }
 
 /** Deletes the listed elements that `owned` selects; each tolerates being gone already. */
-export function removePortmapCommands(listing: NftListing, owned: (e: ListedElement) => boolean): NftCommand[] {
-  return PM_SETS.flatMap((set) =>
-    elementsOf(listing, set)
-      .filter(owned)
-      .flatMap((e) => deleteElementsIfPresent(T, set, [e.data === undefined ? e.key : [e.key, e.data]])),
-  );
+export function removePortmapCommands(listing: NftListing, owned: ElementSelector): NftCommand[] {
+  return deleteSelectedCommands(T, listing, PM_SETS, owned);
 }
 
 /** DEL: this attachment's elements, whatever addresses it had; a missing table is success. */
-export async function removePortmap(a: PodAttachment): Promise<void> {
-  const listing = await listTable(T);
-  if (listing) await applyCommands(removePortmapCommands(listing, (e) => isOwnedBy(e, a)));
+export function removePortmap(a: PodAttachment): Promise<void> {
+  return removeOwnedElements(T, PM_SETS, a);
 }
 
 /** GC: elements of `network` whose attachment is not in `valid`. */
-export async function gcPortmap(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {
-  const listing = await listTable(T);
-  if (listing) await applyCommands(removePortmapCommands(listing, staleIn(network, valid)));
+export function gcPortmap(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {
+  return removeStaleElements(T, PM_SETS, network, valid);
 }
 
 function problemWith(p: PlannedElement, e: ListedElement | undefined, t: PortmapTarget): string | undefined {

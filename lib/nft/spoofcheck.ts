@@ -9,9 +9,10 @@
 //                     `iifname @spoofchk_ports iifname . ether saddr != @spoofchk_allowed drop`
 // Both sets carry the owner comment, so DEL and GC remove exactly one pod.
 import { commentedElement, concat, match, meta, payload } from './expr';
-import { addSet, addTable, defineChain, deleteElementsIfPresent, replaceElements, type NftCommand, type TableRef } from './json';
-import { isOwnedBy, ownerComment, staleIn, type PodAttachment } from './owner';
-import { applyCommands, elementsOf, listTable, type ListedElement, type NftListing } from './run';
+import { addSet, addTable, defineChain, replaceElements, type NftCommand, type TableRef } from './json';
+import { removeOwnedElements, removeStaleElements } from './owned';
+import { isOwnedBy, ownerComment, type PodAttachment } from './owner';
+import { elementsOf, listTable } from './run';
 
 export const SPOOFCHK_TABLE: TableRef = { family: 'bridge', name: 'tscni' };
 const T = SPOOFCHK_TABLE;
@@ -46,23 +47,13 @@ export function addSpoofCheckCommands(t: SpoofCheckTarget): NftCommand[] {
   ];
 }
 
-function removeCommands(listing: NftListing, owned: (e: ListedElement) => boolean): NftCommand[] {
-  return [PORTS, ALLOWED].flatMap((set) =>
-    elementsOf(listing, set)
-      .filter(owned)
-      .flatMap((e) => deleteElementsIfPresent(T, set, [e.key])),
-  );
-}
-
 /** DEL: this attachment's elements only; a missing table or element is success. */
-export async function removeSpoofCheck(a: PodAttachment): Promise<void> {
-  const listing = await listTable(T);
-  if (listing) await applyCommands(removeCommands(listing, (e) => isOwnedBy(e, a)));
+export function removeSpoofCheck(a: PodAttachment): Promise<void> {
+  return removeOwnedElements(T, [PORTS, ALLOWED], a);
 }
 
-export async function gcSpoofCheck(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {
-  const listing = await listTable(T);
-  if (listing) await applyCommands(removeCommands(listing, staleIn(network, valid)));
+export function gcSpoofCheck(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {
+  return removeStaleElements(T, [PORTS, ALLOWED], network, valid);
 }
 
 /** CHECK: one message per missing piece. */
