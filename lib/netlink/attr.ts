@@ -41,6 +41,13 @@ export function be16attr(type: number, v: number): Buffer {
   return nlattr(type, b);
 }
 
+/** A host-order u32, as rtnetlink's fixed fields and most attributes carry it. */
+export function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+}
+
 export function u32attr(type: number, v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(v >>> 0);

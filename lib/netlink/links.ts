@@ -3,6 +3,7 @@
 import { AttrStream } from 'netlink/dist/structs';
 import { formatLinkMessage, type DeviceFlags, type Link as LinkHeader, type LinkMessage } from 'netlink/dist/rt/structs';
 import type { LinkAttrs } from 'netlink/dist/rt/ifla';
+import { u32 } from './attr';
 import type { RtnlChannel } from './channel';
 import { AF_UNSPEC, NLM_F, RTM, type MacvlanMode } from './constants';
 import { isNetlinkErrno, NetlinkError } from './errors';
@@ -33,11 +34,6 @@ export interface NewLinkCommon {
   netnsFd?: number;
 }
 
-const u32 = (v: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v);
-  return b;
-};
 
 const describe = (ref: LinkRef): string => (typeof ref === 'number' ? `ifindex ${ref}` : ref);
 

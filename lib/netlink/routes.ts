@@ -9,6 +9,7 @@ import {
   type RouteMessage,
   type RouteAttrs,
 } from 'netlink/dist/rt/structs';
+import { u32 } from './attr';
 import type { RtnlChannel } from './channel';
 import {
   AF_INET,
@@ -64,11 +65,6 @@ export interface Route {
 }
 
 const enumNumber = (e: Record<string, string | number>, v: unknown): number => (typeof v === 'string' ? Number(e[v]) : Number(v ?? 0));
-const u32 = (v: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v);
-  return b;
-};
 
 export class Routes {
   constructor(

@@ -7,21 +7,13 @@ import { registerInProcess, unregisterInProcess } from '../../lib/cni/delegate';
 import { CniError } from '../../lib/cni/errors';
 import type { CmdArgs, Plugin } from '../../lib/cni/skel';
 import type { Result } from '../../lib/cni/types';
+import { errorOf } from './cni-fixtures';
 
 const REF = '/usr/lib/cni';
 let tmp: string;
 beforeAll(() => void (tmp = mkdtempSync(join(tmpdir(), 'tscni-cni-conflist-'))));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CniError) return e;
-    throw e;
-  }
-  throw new Error('expected a CniError');
-}
 
 describe('loading a conflist', () => {
   const base = { name: 'pods', plugins: [{ type: 'bridge' }, { type: 'portmap' }] };

@@ -1,6 +1,7 @@
 // Realistic results shared by the cni-* unit tests: a pod with a host-side
 // veth and a container interface, dual-stack addresses, routes with gateways, DNS.
 
+import { CniError } from '../../lib/cni/errors';
 import type { Result } from '../../lib/cni/types';
 
 /** The internal (1.1.0) form, using every 1.1 field. */
@@ -53,4 +54,15 @@ export function resultIn(version: string): Record<string, unknown> {
   if (version === '1.1.0') return structuredClone(result11) as unknown as Record<string, unknown>;
   if (version === '1.0.0') return structuredClone(result10);
   return structuredClone(result0x(version as '0.3.0'));
+}
+
+/** The CniError `fn` throws; fails the test if it throws nothing or something else. */
+export function errorOf(fn: () => unknown): CniError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof CniError) return e;
+    throw e;
+  }
+  throw new Error('expected a CniError');
 }

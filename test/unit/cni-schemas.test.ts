@@ -3,17 +3,8 @@ import { parseResult } from '../../lib/cni/convert';
 import { CniError } from '../../lib/cni/errors';
 import { confListSchema, netConfBaseSchema, parseOrThrow, resultSchemaFor } from '../../lib/cni/schemas';
 import { SUPPORTED_VERSIONS } from '../../lib/cni/types';
-import { resultIn } from './cni-fixtures';
+import { errorOf, resultIn } from './cni-fixtures';
 
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CniError) return e;
-    throw e;
-  }
-  throw new Error('expected a CniError');
-}
 
 describe('result schemas accept each version as its plugins print it', () => {
   for (const v of SUPPORTED_VERSIONS) {
