@@ -3,6 +3,8 @@
 // same accept/reject answer from our plugins as from the Go ones.
 
 import { parseCidr, parseIp } from '../ip/address';
+
+export { ipFamily } from '../ip/address';
 import { CniError, ErrorCode, invalidConfig } from './errors';
 
 /** Container IDs and network names: an alphanumeric first character, then [A-Za-z0-9_.-]. */
@@ -66,7 +68,3 @@ export function isCidr(s: string): boolean {
 }
 
 /** 4 or 6; an IPv4-mapped IPv6 address is 4, as Go's IP.To4 has it. */
-export function ipFamily(addressOrCidr: string): 4 | 6 {
-  const slash = addressOrCidr.indexOf('/');
-  return parseIp(slash < 0 ? addressOrCidr : addressOrCidr.slice(0, slash))?.family ?? 4;
-}

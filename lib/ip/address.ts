@@ -73,6 +73,12 @@ export function parseIp(text: string): Ip | undefined {
   return v6 === undefined ? undefined : canonical(6, v6);
 }
 
+/** 4 or 6 for an address or a CIDR; an IPv4-mapped address counts as IPv4, as Go's net package has it. */
+export function ipFamily(addressOrCidr: string): Family {
+  const slash = addressOrCidr.indexOf('/');
+  return parseIp(slash < 0 ? addressOrCidr : addressOrCidr.slice(0, slash))?.family ?? 4;
+}
+
 /** Parses "addr/prefix"; host bits are kept (callers decide whether they matter). A string is the problem. */
 export function parseCidr(text: string): Cidr | string {
   const slash = text.indexOf('/');
@@ -119,10 +125,6 @@ export function formatIp(ip: Ip): string {
 
 export function formatCidr(c: Cidr): string {
   return `${formatIp(c.ip)}/${c.prefix}`;
-}
-
-export function ipEquals(a: Ip, b: Ip): boolean {
-  return a.family === b.family && a.value === b.value;
 }
 
 export function withValue(ip: Ip, value: bigint): Ip {

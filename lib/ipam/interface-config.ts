@@ -6,17 +6,20 @@
 import { CniError, UNKNOWN_ERROR_CODE } from '../cni/errors';
 import type { IpConfig, Result, Route } from '../cni/types';
 import { ROUTE_SCOPE, type RouteScopeName } from '../netlink/constants';
-import { formatIp, maskCidr, parseCidr, parseIp } from '../netlink/ip';
+import { formatCidr, formatIp, ipFamily, networkOf, parseCidr, parseIp } from '../ip/address';
 import type { Rtnl } from '../netlink/rtnl';
 import type { RouteSpec } from '../netlink/routes';
 
-const familyOf = (cidrOrIp: string): 4 | 6 => (cidrOrIp.includes(':') ? 6 : 4);
-/** Canonical text, so "fd00:0::1/64" and "fd00::1/64" compare equal. */
+/** Canonical text, so "fd00:0::1/64" and "fd00::1/64" compare equal (results are validated: both parse). */
 const canonicalCidr = (cidr: string, masked = false): string => {
-  const c = masked ? maskCidr(parseCidr(cidr)) : parseCidr(cidr);
-  return `${formatIp(c.bytes)}/${c.prefixLen}`;
+  const c = parseCidr(cidr);
+  if (typeof c === 'string') return cidr;
+  return formatCidr(masked ? networkOf(c) : c);
 };
-const canonicalIp = (ip: string): string => formatIp(parseIp(ip).bytes);
+const canonicalIp = (ip: string): string => {
+  const parsed = parseIp(ip);
+  return parsed ? formatIp(parsed) : ip;
+};
 
 function scopeName(scope: number | undefined): RouteScopeName | undefined {
   if (scope === undefined) return undefined;
@@ -40,13 +43,13 @@ export function addressesFor(result: Result, ifname: string): IpConfig[] {
 /** First gateway per family among `ips`: where gateway-less routes go. */
 function defaultGateways(ips: IpConfig[]): Map<4 | 6, string> {
   const gws = new Map<4 | 6, string>();
-  for (const ip of ips) if (ip.gateway && !gws.has(familyOf(ip.gateway))) gws.set(familyOf(ip.gateway), ip.gateway);
+  for (const ip of ips) if (ip.gateway && !gws.has(ipFamily(ip.gateway))) gws.set(ipFamily(ip.gateway), ip.gateway);
   return gws;
 }
 
 export function routeSpecFor(r: Route, ifname: string, gws: Map<4 | 6, string>): RouteSpec {
   const spec: RouteSpec = { dst: r.dst, dev: ifname };
-  const gw = r.gw ?? gws.get(familyOf(r.dst));
+  const gw = r.gw ?? gws.get(ipFamily(r.dst));
   if (gw) spec.gw = gw;
   if (r.priority !== undefined) spec.metric = r.priority;
   if (r.table !== undefined) spec.table = r.table;
@@ -61,7 +64,7 @@ export function routeSpecFor(r: Route, ifname: string, gws: Map<4 | 6, string>):
 export async function configureInterface(pod: Rtnl, ifname: string, result: Result, opts: { dad?: boolean } = {}): Promise<void> {
   const ips = addressesFor(result, ifname);
   for (const ip of ips) {
-    await pod.addrs.add(ifname, ip.address, { nodad: familyOf(ip.address) === 6 && !opts.dad });
+    await pod.addrs.add(ifname, ip.address, { nodad: ipFamily(ip.address) === 6 && !opts.dad });
   }
   await pod.links.setUp(ifname);
   const gws = defaultGateways(ips);

@@ -1,7 +1,7 @@
 // The node's bridge: created on first use, shared by every pod of the network,
 // never removed by a pod's DEL.
 import { CniError, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
-import { parseCidr, prefixBounds } from '../../lib/ip/address';
+import { ipFamily, parseCidr, prefixBounds } from '../../lib/ip/address';
 import type { Link, Rtnl } from '../../lib/netlink';
 import { isExists } from '../../lib/netlink';
 import { writeSysctl } from '../../lib/netns';
@@ -41,7 +41,7 @@ export async function ensureBridge(node: Rtnl, config: BridgeConfig): Promise<Li
  * is an error unless forceAddress asks to replace it, as in the reference.
  */
 export async function ensureBridgeAddress(node: Rtnl, bridge: Link, cidr: string, forceAddress: boolean): Promise<void> {
-  const family: 4 | 6 = cidr.includes(':') ? 6 : 4;
+  const family = ipFamily(cidr);
   const existing = await node.addrs.list({ link: bridge.index, family });
   if (existing.some((a) => a.cidr === cidr)) return;
   for (const a of existing) {

@@ -1,7 +1,7 @@
 // Which addresses the bridge carries and which default routes the pod gets,
 // from the IPAM result: the reference bridge's calcGateways, as a pure function.
 import type { IpConfig, Result, Route } from '../../lib/cni/types';
-import { formatIp, parseCidr, prefixBounds, withValue } from '../../lib/ip/address';
+import { formatIp, ipFamily, parseCidr, prefixBounds, withValue } from '../../lib/ip/address';
 import type { BridgeConfig } from './config';
 
 /** The pod's interface is third in the result: bridge, host veth, container. */
@@ -31,7 +31,7 @@ export function planGateways(ipamResult: Result, config: BridgeConfig): GatewayP
   const families = new Set<4 | 6>();
   const hasDefault = new Set<4 | 6>();
   const ips = (ipamResult.ips ?? []).map((ipc) => {
-    const family: 4 | 6 = ipc.address.includes(':') ? 6 : 4;
+    const family = ipFamily(ipc.address);
     const out: IpConfig = { ...ipc, interface: CONTAINER_INTERFACE_INDEX };
     if (!out.gateway && config.isGateway) out.gateway = firstHostAddress(ipc.address);
     if (config.isDefaultGateway && !hasDefault.has(family)) {
