@@ -2,7 +2,7 @@
 // file belongs to is decided when it is opened, by the opening thread, so the
 // sync fs calls below run inside withNetns on the main thread.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { withNetns } from './netns';
+import { withNetns, type NetnsHandle } from './netns';
 
 /**
  * Checks a sysctl key in slash form ("net/ipv4/ip_forward"; slashes because
@@ -21,18 +21,18 @@ export function validateSysctlKey(key: string): string {
   return `/proc/sys/${key}`;
 }
 
-function inNetns<T>(netns: string | undefined, fn: () => T): T {
+function inNetns<T>(netns: string | NetnsHandle | undefined, fn: () => T): T {
   return netns === undefined ? fn() : withNetns(netns, fn);
 }
 
 /** Reads a sysctl in `netns` (the current namespace when undefined), trimmed. */
-export function readSysctl(netns: string | undefined, key: string): string {
+export function readSysctl(netns: string | NetnsHandle | undefined, key: string): string {
   const file = validateSysctlKey(key);
   return inNetns(netns, () => readFileSync(file, 'utf8').trim());
 }
 
 /** Writes a sysctl in `netns` (the current namespace when undefined). */
-export function writeSysctl(netns: string | undefined, key: string, value: string | number): void {
+export function writeSysctl(netns: string | NetnsHandle | undefined, key: string, value: string | number): void {
   const file = validateSysctlKey(key);
   const text = String(value);
   if (/[\n\0]/.test(text)) throw new Error(`sysctl ${key}: value must be one line`);

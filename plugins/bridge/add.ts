@@ -8,7 +8,7 @@ import { withRollback } from '../../lib/cni/transaction';
 import type { Result } from '../../lib/cni/types';
 import { configureInterface } from '../../lib/ipam/interface-config';
 import { Rtnl } from '../../lib/netlink';
-import { openNetns, writeSysctl } from '../../lib/netns';
+import { openNetns, writeSysctl, type NetnsHandle } from '../../lib/netns';
 import { addMasqueradeCommands, removeMasquerade } from '../../lib/nft/masquerade';
 import { applyCommands } from '../../lib/nft/run';
 import { addSpoofCheckCommands, removeSpoofCheck } from '../../lib/nft/spoofcheck';
@@ -49,7 +49,7 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
         Object.assign(result, { ips: plan.ips, routes: plan.routes, ...(ipamResult.dns ? { dns: ipamResult.dns } : {}) });
 
         a.log.step('pod addresses and routes');
-        configurePodSysctls(a.netns, a.ifname, c.enableDad);
+        configurePodSysctls(pod, a.ifname, c.enableDad);
         // Interfaces are filled in below; configureInterface needs the index → name mapping now.
         result.interfaces = [{ name: c.bridge }, { name: hostName }, { name: a.ifname, sandbox: a.netns }];
         await configureInterface(inPod, a.ifname, result, { dad: c.enableDad });
@@ -97,7 +97,7 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
 }
 
 /** DAD off unless asked (addresses usable at once), gratuitous ARP on link up. */
-function configurePodSysctls(netns: string, ifname: string, enableDad: boolean): void {
+function configurePodSysctls(netns: NetnsHandle, ifname: string, enableDad: boolean): void {
   const tries: [string, string][] = [
     [`net/ipv6/conf/${ifname}/accept_dad`, enableDad ? '1' : '0'],
     [`net/ipv4/conf/${ifname}/arp_notify`, '1'],

@@ -1,9 +1,11 @@
 // portmap's commands. The plugin runs in the node's network namespace, so
 // nft and /proc/sys/net here are the node's.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { CniError, invalidConfig, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
 import type { CmdArgs, GcArgs } from '../../lib/cni/skel';
 import type { Result } from '../../lib/cni/types';
+import { ipFamily } from '../../lib/ip/address';
+import { writeSysctl } from '../../lib/netns/sysctl';
 import { DuplicateMappingError, type PortmapTarget } from '../../lib/nft/portmap';
 import { addPortmap, checkPortmap, gcPortmap, removePortmap } from '../../lib/nft/portmap-state';
 import type { PortmapConfig } from './config';
@@ -17,7 +19,7 @@ export function containerAddresses(prev: Result, ifname: string): string[] {
   const out = new Map<4 | 6, string>();
   for (const ip of prev.ips ?? []) {
     const address = ip.address.split('/')[0]!;
-    const family = address.includes(':') ? 6 : 4;
+    const family = ipFamily(address);
     if (out.has(family)) continue;
     const iface = ip.interface !== undefined ? prev.interfaces?.[ip.interface] : undefined;
     if (iface && (iface.name !== ifname || !iface.sandbox)) continue;
@@ -54,9 +56,9 @@ export function routeInterface(ip: string, table = readFileSync('/proc/net/route
  */
 function enableRouteLocalnet(podIpv4: string): void {
   const iface = routeInterface(podIpv4);
-  if (!iface || iface.includes('/') || iface.startsWith('.')) return;
+  if (!iface) return;
   try {
-    writeFileSync(`/proc/sys/net/ipv4/conf/${iface}/route_localnet`, '1');
+    writeSysctl(undefined, `net/ipv4/conf/${iface}/route_localnet`, '1');
   } catch (e) {
     throw new CniError(UNKNOWN_ERROR_CODE, `portmap: unable to enable route_localnet on ${iface}: ${(e as Error).message}`);
   }
