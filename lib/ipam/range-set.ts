@@ -2,7 +2,7 @@
 // entry of `ipam.ranges`). All ranges of a set share a family and must not
 // overlap; dual-stack is two sets, one per family.
 import { invalidConfig } from '../cni/errors';
-import type { Family, Ip } from '../ip/address';
+import type { Ip } from '../ip/address';
 import { canonicalizeRange, formatRange, rangeContains, rangesOverlap, type IpRange, type RangeInput } from './range';
 
 export type RangeSet = readonly IpRange[];
@@ -33,10 +33,6 @@ export function canonicalizeRangeSet(
     }
   }
   return set;
-}
-
-export function rangeSetFamily(set: RangeSet): Family {
-  return set[0]!.subnet.ip.family;
 }
 
 /** The range of the set that holds `ip` between its rangeStart and rangeEnd. */

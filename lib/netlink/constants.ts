@@ -18,7 +18,6 @@ export const NLM_F = {
 } as const;
 
 export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
 
 export const RTM = {
   NEWLINK: 16,
@@ -101,20 +100,6 @@ export const IFLA_IPTUN = {
   PMTUDISC: 10,
 } as const;
 
-/** ifinfomsg flags */
-export const IFF = {
-  UP: 0x1,
-  PROMISC: 0x100,
-  LOWER_UP: 0x10000,
-} as const;
-
-/** ifaddrmsg / IFA_FLAGS */
-export const IFA_F = {
-  NODAD: 0x02,
-  PERMANENT: 0x80,
-  NOPREFIXROUTE: 0x200,
-} as const;
-
 /** rtmsg rtm_flags */
 export const RTNH_F_ONLINK = 0x4;
 
@@ -135,10 +120,4 @@ export const NUD = {
   STALE: 0x04,
   NOARP: 0x40,
   PERMANENT: 0x80,
-} as const;
-
-/** ndm_flags */
-export const NTF = {
-  SELF: 0x02,
-  MASTER: 0x04,
 } as const;

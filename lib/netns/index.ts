@@ -11,5 +11,3 @@ export {
 } from './netns';
 export type { NetnsErrorReason, NetnsHandle } from './netns';
 export { readSysctl, writeSysctl, validateSysctlKey } from './sysctl';
-export { spawnInNetns, execFileInNetns } from './spawn';
-export type { ExecResult } from './spawn';

@@ -49,10 +49,6 @@ export function jump(target: string): Expr {
   return { jump: { target } };
 }
 
-export function goTo(target: string): Expr {
-  return { goto: { target } };
-}
-
 export function ret(): Expr {
   return { return: null };
 }
