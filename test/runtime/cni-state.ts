@@ -1,5 +1,6 @@
 // What our plugins leave in a node, read from the kernel and from the node's
 // private /var/lib/cni: the oracle for "ADD built it" and "DEL removed it all".
+import { expect } from 'vitest';
 import type { RuntimeNode } from './node';
 
 export const NETWORK = 'tscni-bridge';
@@ -63,4 +64,15 @@ export async function foreignPlugins(node: RuntimeNode): Promise<string[]> {
     'for f in /usr/lib/cni/* /opt/cni/bin/*; do [ -e "$f" ] || continue; ' +
     'case "$f" in /opt/*) grep -q "@tscni-lib-dir" "$f" && continue;; esac; echo "$f"; done']);
   return stdout.split('\n').filter(Boolean);
+}
+
+/** After every container is gone: no port, reservation, cache entry or nft element left, and the bridge kept for later pods. */
+export async function expectNoPodState(node: RuntimeNode): Promise<void> {
+  const state = await cniState(node);
+  expect(state.bridgePorts).toEqual([]);
+  expect([...state.reservations.keys()]).toEqual([]);
+  expect(state.cache).toEqual([]);
+  expect(state.nftElements).toEqual([]);
+  // The bridge itself stays, as with the reference plugin: other pods may come.
+  expect((await node.exec('ip', ['-o', 'link', 'show', BRIDGE])).stdout).toContain(BRIDGE);
 }

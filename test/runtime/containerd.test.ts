@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness } from '../integration/harness';
-import { BRIDGE, cniState, foreignPlugins, GATEWAY, SUBNET_PREFIX, traceOf } from './cni-state';
+import { cniState, expectNoPodState, foreignPlugins, GATEWAY, SUBNET_PREFIX, traceOf } from './cni-state';
 import { BRIDGE_CONFLIST, installTree } from './install';
 import { RuntimeNode, type Background } from './node';
 
@@ -129,13 +129,7 @@ describe('containerd (ctr run --cni) with our plugins', () => {
     await ctr(['container', 'rm', 'c1', 'c2']);
     running.clear();
 
-    const state = await cniState(node);
-    expect(state.bridgePorts).toEqual([]);
-    expect([...state.reservations.keys()]).toEqual([]);
-    expect(state.cache).toEqual([]);
-    expect(state.nftElements).toEqual([]);
-    // The bridge itself stays, as with the reference plugin: other pods may come.
-    expect((await node.exec('ip', ['-o', 'link', 'show', BRIDGE])).stdout).toContain(BRIDGE);
+    await expectNoPodState(node);
   });
 
   it('removes host-port state as well when DEL comes without a netns', async () => {

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type External } from '../integration/harness';
-import { BRIDGE, cniState, foreignPlugins, GATEWAY, NETWORK, SUBNET_PREFIX, traceOf } from './cni-state';
+import { cniState, expectNoPodState, foreignPlugins, GATEWAY, NETWORK, SUBNET_PREFIX, traceOf } from './cni-state';
 import { BRIDGE_CONFLIST, installTree } from './install';
 import { RuntimeNode } from './node';
 
@@ -118,11 +118,6 @@ describe('podman (CNI backend) with our plugins', () => {
     await podman(['stop', '--time', '0', 'p1', 'p2']);
     await podman(['rm', 'p1', 'p2']);
 
-    const state = await cniState(node);
-    expect(state.bridgePorts).toEqual([]);
-    expect([...state.reservations.keys()]).toEqual([]);
-    expect(state.cache).toEqual([]);
-    expect(state.nftElements).toEqual([]);
-    expect((await node.exec('ip', ['-o', 'link', 'show', BRIDGE])).stdout).toContain(BRIDGE);
+    await expectNoPodState(node);
   });
 });
