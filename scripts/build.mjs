@@ -6,9 +6,10 @@
 // compiles it from the code cache instead of from source.
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
+import { netlinkAddon } from './netlink-addon.mjs';
 
 const root = join(dirname(new URL(import.meta.url).pathname), '..');
 const binDir = join(root, 'dist/bin');
@@ -30,25 +31,6 @@ async function entryPoints() {
   }
   return entries;
 }
-
-// netlink finds its addon with node-gyp-build relative to its own files; in a
-// bundle those files are gone, so point it at the copy shipped in dist/lib/tscni.
-// It is loaded when the first socket opens, not at start-up: VERSION and
-// config errors need no dlopen.
-const netlinkAddon = {
-  name: 'netlink-addon',
-  setup(b) {
-    b.onLoad({ filter: /netlink[\\/]dist[\\/]raw\.js$/ }, async (args) => {
-      const src = await readFile(args.path, 'utf8');
-      const patched = src.replace(
-        /require\('node-gyp-build'\)\(__dirname \+ '\/\.\.'\)/,
-        "{ get NativeNetlink() { return require(require('path').join(globalThis.__TSCNI_LIB_DIR, 'netlink.node')).NativeNetlink; } }",
-      );
-      if (patched === src) throw new Error('netlink/dist/raw.js: node-gyp-build call not found');
-      return { contents: patched, loader: 'js' };
-    });
-  },
-};
 
 // dist/bin/<name>: the launcher. It compiles dist/lib/tscni/<name>.js with
 // the code cache kept beside it (V8 skips parsing and compiling what the cache
