@@ -63,18 +63,23 @@ export const stringAttr = (type: number, s: string): Buffer => nlattr(type, Buff
  */
 export const bareStringAttr = (type: number, s: string): Buffer => nlattr(type, Buffer.from(s, 'utf8'));
 
-/** Attribute types (flags stripped) to payloads; a later duplicate wins. */
-export function parseAttrs(buf: Uint8Array): Map<number, Buffer> {
+/** Attributes in order, flags stripped from the type, repeated types kept (lists such as NFTA_LIST_ELEM). */
+export function parseAttrList(buf: Uint8Array): { type: number; payload: Buffer }[] {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const out = new Map<number, Buffer>();
+  const out: { type: number; payload: Buffer }[] = [];
   let off = 0;
   while (off + NLA_HDRLEN <= b.length) {
     const len = b.readUInt16LE(off);
     if (len < NLA_HDRLEN || off + len > b.length) break;
-    out.set(b.readUInt16LE(off + 2) & NLA_TYPE_MASK, b.subarray(off + NLA_HDRLEN, off + len));
+    out.push({ type: b.readUInt16LE(off + 2) & NLA_TYPE_MASK, payload: b.subarray(off + NLA_HDRLEN, off + len) });
     off += align4(len);
   }
   return out;
+}
+
+/** Attribute types (flags stripped) to payloads; a later duplicate wins. */
+export function parseAttrs(buf: Uint8Array): Map<number, Buffer> {
+  return new Map(parseAttrList(buf).map((a) => [a.type, a.payload]));
 }
 
 /** NUL-terminated or bare string payload. */

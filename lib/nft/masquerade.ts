@@ -18,8 +18,8 @@ import {
   type NftCommand,
 } from './json';
 import { isOwnedBy, ownerComment, type PodAttachment } from './owner';
-import { deleteSelectedCommands, removeOwnedElements, removeStaleElements, type ElementSelector } from './owned';
-import { applyCommands, elementsOf, listTable, type NftListing } from './run';
+import { removeOwnedElements, removeStaleElements } from './owned';
+import { applyCommands, elementsOf, listTable } from './run';
 
 export { ownerComment, type PodAttachment } from './owner';
 
@@ -70,11 +70,6 @@ export function addMasqueradeCommands(t: MasqueradeTarget): NftCommand[] {
     ...[...subnets.values()].flatMap(subnetChainCommands),
     ...pods.flatMap((p) => replaceElements(T, MAP[p.family], [podElement(p, comment)])),
   ];
-}
-
-/** Deletes the listed elements that `owned` selects; elements already gone are fine. */
-export function removeMasqueradeCommands(listing: NftListing, owned: ElementSelector): NftCommand[] {
-  return deleteSelectedCommands(T, listing, Object.values(MAP), owned);
 }
 
 export async function addMasquerade(t: MasqueradeTarget): Promise<void> {

@@ -1,25 +1,38 @@
 // Removing tscni's elements by owner — the one DEL and GC path of every
-// ruleset (masquerade, host ports, MAC spoof check): list the table once,
-// then delete in one transaction exactly the elements the selector picks.
-// Each deletion tolerates the element being gone already, so DEL converges.
-import { deleteElementsIfPresent, type NftCommand, type TableRef } from './json';
+// ruleset (masquerade, host ports, MAC spoof check): read the sets' elements
+// and delete, in one transaction, exactly those the selector picks. Both go
+// over nfnetlink rather than through `nft`: DEL runs once per pod and plugin,
+// and two nft processes were most of its cost. An element that vanished
+// between listing and deleting (a concurrent DEL of the same attachment) makes
+// the kernel refuse the whole transaction; the listing is then taken again,
+// so DEL converges.
+import { isNotFound } from '../netlink/errors';
+import { NfnlChannel } from '../netlink/nfnetlink';
+import { deleteSetElements, listSetElements } from './elements';
+import type { TableRef } from './json';
 import { isOwnedBy, staleIn, type PodAttachment } from './owner';
-import { applyCommands, elementsOf, listTable, type ListedElement, type NftListing } from './run';
 
-export type ElementSelector = (e: ListedElement) => boolean;
+/** Picks elements by their owner comment. */
+export type ElementSelector = (e: { comment?: string }) => boolean;
 
-/** Commands deleting the listed elements of `sets` that `selected` picks. */
-export function deleteSelectedCommands(t: TableRef, listing: NftListing, sets: readonly string[], selected: ElementSelector): NftCommand[] {
-  return sets.flatMap((set) =>
-    elementsOf(listing, set)
-      .filter(selected)
-      .flatMap((e) => deleteElementsIfPresent(t, set, [e.data === undefined ? e.key : [e.key, e.data]])),
-  );
-}
+const ATTEMPTS = 3;
 
 async function removeSelected(t: TableRef, sets: readonly string[], selected: ElementSelector): Promise<void> {
-  const listing = await listTable(t);
-  if (listing) await applyCommands(deleteSelectedCommands(t, listing, sets, selected));
+  const ch = NfnlChannel.open();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const doomed = [];
+      for (const set of sets) doomed.push(...(await listSetElements(ch, t, set)).filter(selected));
+      try {
+        await deleteSetElements(ch, t, doomed);
+        return;
+      } catch (e) {
+        if (!isNotFound(e) || attempt === ATTEMPTS) throw e;
+      }
+    }
+  } finally {
+    ch.close();
+  }
 }
 
 /** DEL: this attachment's elements only; a missing table or element is success. */

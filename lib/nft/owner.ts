@@ -3,7 +3,6 @@
 // elements even when a key (a reused pod address, a host port) passed from a
 // stale owner to a new one.
 import { sha256Hex } from '../hash';
-import type { ListedElement } from './run';
 
 export interface PodAttachment {
   network: string;
@@ -33,12 +32,12 @@ export function ownerComment(a: PodAttachment): string {
   return `${ownerTag(a)}${readable}`.slice(0, COMMENT_MAX);
 }
 
-export function isOwnedBy(e: ListedElement, a: PodAttachment): boolean {
+export function isOwnedBy(e: { comment?: string }, a: PodAttachment): boolean {
   return e.comment?.startsWith(`${ownerTag(a)} `) ?? false;
 }
 
 /** GC's selector: elements of `network` whose attachment is not among `valid`. */
-export function staleIn(network: string, valid: { containerId: string; ifname: string }[]): (e: ListedElement) => boolean {
+export function staleIn(network: string, valid: { containerId: string; ifname: string }[]): (e: { comment?: string }) => boolean {
   const keep = new Set(valid.map((v) => ownerTag({ network, ...v })));
   const tag = networkTag(network);
   return (e) => (e.comment?.startsWith(tag) ?? false) && !keep.has(e.comment!.split(' ')[0]!);

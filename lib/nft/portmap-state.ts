@@ -1,8 +1,8 @@
 // The portmap layout (portmap.ts) against what the kernel holds: ADD with its
 // conflict report, DEL and GC by owner, CHECK naming each missing mapping.
 import { CniError, ErrorCode } from '../cni/errors';
-import { TSCNI_TABLE, type NftCommand } from './json';
-import { deleteSelectedCommands, removeOwnedElements, removeStaleElements, type ElementSelector } from './owned';
+import { TSCNI_TABLE } from './json';
+import { removeOwnedElements, removeStaleElements } from './owned';
 import { describeOwner, isOwnedBy, type PodAttachment } from './owner';
 import {
   addPortmapCommands, elementId, PM_CHAINS, PM_SETS, planElements, type PlannedElement, type PortmapTarget,
@@ -49,11 +49,6 @@ export async function addPortmap(t: PortmapTarget): Promise<void> {
   }
   const listing = (await listTable(T)) ?? [];
   await applyCommands(addPortmapCommands(t, resolveClaims(listing, t)));
-}
-
-/** Deletes the listed elements that `owned` selects; each tolerates being gone already. */
-export function removePortmapCommands(listing: NftListing, owned: ElementSelector): NftCommand[] {
-  return deleteSelectedCommands(T, listing, PM_SETS, owned);
 }
 
 /** DEL: this attachment's elements, whatever addresses it had; a missing table is success. */

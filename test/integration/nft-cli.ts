@@ -1,10 +1,13 @@
-// Test fixture: lib/nft's masquerade API as a small program, bundled by the
-// test and run with `ip netns exec`, so nft runs in the node netns exactly as a
-// plugin would and the test process itself never calls nft.
+// Test fixture: lib/nft's masquerade API and its nfnetlink element access as a
+// small program, bundled by the test and run with `ip netns exec`, so nft and
+// the netfilter socket act in the node netns exactly as in a plugin, and the
+// test process itself never touches a ruleset.
 import {
   addMasquerade, addMasqueradeCommands, checkMasquerade, gcMasquerade, removeMasquerade,
 } from '../../lib/nft/masquerade';
-import type { NftCommand } from '../../lib/nft/json';
+import { NfnlChannel } from '../../lib/netlink/nfnetlink';
+import { deleteSetElements, listSetElements, type KernelElement } from '../../lib/nft/elements';
+import type { NftCommand, TableRef } from '../../lib/nft/json';
 import { applyCommands } from '../../lib/nft/run';
 
 type Request =
@@ -13,7 +16,25 @@ type Request =
   | { op: 'gc'; network: string; valid: { containerId: string; ifname: string }[] }
   // many pods in one batch: larger than what fits in one nft argument
   | { op: 'bulk-add'; network: string; count: number }
-  | { op: 'apply'; commands: NftCommand[] };
+  | { op: 'apply'; commands: NftCommand[] }
+  // nfnetlink: a set's elements (keys in hex), and deleting those with the given comments in one transaction
+  | { op: 'elements'; table: TableRef; set: string }
+  | { op: 'delete-elements'; table: TableRef; sets: string[]; comments: string[] }
+  // deleting elements as an earlier 'elements' answer showed them
+  | { op: 'delete-listed'; table: TableRef; elements: ReturnType<typeof shown>[] };
+
+const shown = (e: KernelElement) => ({
+  set: e.set, key: e.key.toString('hex'), keyEnd: e.keyEnd?.toString('hex'), flags: e.flags, comment: e.comment,
+});
+
+async function withChannel<T>(fn: (ch: NfnlChannel) => Promise<T>): Promise<T> {
+  const ch = NfnlChannel.open();
+  try {
+    return await fn(ch);
+  } finally {
+    ch.close();
+  }
+}
 
 async function main(): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -30,12 +51,24 @@ async function main(): Promise<unknown> {
       return gcMasquerade(req.network, req.valid);
     case 'apply':
       return applyCommands(req.commands);
+    case 'elements':
+      return withChannel(async (ch) => (await listSetElements(ch, req.table, req.set)).map(shown));
+    case 'delete-elements':
+      return withChannel(async (ch) => {
+        const listed = [];
+        for (const set of req.sets) listed.push(...(await listSetElements(ch, req.table, set)));
+        await deleteSetElements(ch, req.table, listed.filter((e) => req.comments.includes(e.comment ?? '')));
+      });
     case 'bulk-add': {
       const pods = Array.from({ length: req.count }, (_, i) =>
         addMasqueradeCommands({ network: req.network, containerId: `bulk-${i}`, ifname: 'eth0',
           addresses: [`10.244.${100 + (i >> 8)}.${i & 255}/16`] }));
       return applyCommands(pods.flat());
     }
+    case 'delete-listed':
+      return withChannel((ch) => deleteSetElements(ch, req.table, req.elements.map((e) => ({
+        ...e, key: Buffer.from(e.key, 'hex'), keyEnd: e.keyEnd === undefined ? undefined : Buffer.from(e.keyEnd, 'hex'),
+      }))));
   }
 }
 

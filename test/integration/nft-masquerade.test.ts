@@ -1,11 +1,10 @@
 // lib/nft masquerade against the real kernel: rules applied in a node netns,
 // read back with `nft -j list ruleset`, and pod traffic to an external host
 // that only NATed packets can reach.
-import { build } from 'esbuild';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addElements, deleteElements, TSCNI_TABLE } from '../../lib/nft/json';
 import { addAddress, addVeth, ip, run, useHarness, type External, type Netns } from './harness';
+import { bundleNftCli } from './nft-cli-bundle';
 
 const h = useHarness();
 const NET = 'podnet';
@@ -39,17 +38,7 @@ async function podAt(addr: string, gw: string, hostDev: string): Promise<Netns> 
 }
 
 beforeAll(async () => {
-  const dir = await h.tempDir('nft');
-  cli = join(dir, 'nft-cli.cjs');
-  // The bundle finds the native addon (lib/nft runs nft through it) in the source tree's build output.
-  const banner = [
-    `globalThis.__TSCNI_LIB_DIR = ${JSON.stringify(join(__dirname, '../../lib/native/build/Release'))};`,
-    'var __tscni_import_meta_url = require("url").pathToFileURL(__filename).href;',
-  ].join('\n');
-  await build({
-    entryPoints: [join(__dirname, 'nft-cli.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: cli, logLevel: 'error',
-    banner: { js: banner }, define: { 'import.meta.url': '__tscni_import_meta_url' },
-  });
+  cli = await bundleNftCli(await h.tempDir('nft'));
   node = await h.createNode();
   ext = await h.createExternal(node);
 });
@@ -115,9 +104,9 @@ describe('masquerade in a node netns', () => {
     expect((await elements('masq4')).map((e) => e.key)).not.toContain('10.244.9.9');
   });
 
-  it('applies batches too large for one nft argument', async () => {
-    await nftOp({ op: 'bulk-add', network: 'bulk', count: 600 });
-    expect((await elements('masq4')).length).toBe(602);
+  it('applies batches too large for one nft argument, and GC deletes more than one transaction holds', async () => {
+    await nftOp({ op: 'bulk-add', network: 'bulk', count: 2500 });
+    expect((await elements('masq4')).length).toBe(2502);
     await nftOp({ op: 'gc', network: 'bulk', valid: [] });
     expect((await elements('masq4')).length).toBe(2);
   });

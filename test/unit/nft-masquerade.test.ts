@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addMasqueradeCommands, ownerComment, removeMasqueradeCommands, subnetChain } from '../../lib/nft/masquerade';
+import { addMasqueradeCommands, ownerComment, subnetChain } from '../../lib/nft/masquerade';
 
 const pod = { network: 'podnet', containerId: 'c0ffee', ifname: 'eth0' };
 const podJson = (t: object) => JSON.stringify(t);
@@ -53,20 +53,5 @@ describe('masquerade ruleset', () => {
     expect(c.length).toBeLessThanOrEqual(127);
     expect(c).toMatch(/^tscni\/[0-9a-f]{16}\/[0-9a-f]{16} net=n__/);
     expect(ownerComment(pod)).not.toBe(ownerComment({ ...pod, ifname: 'eth1' }));
-  });
-
-  it('removes exactly the selected elements, each tolerant of being gone already', () => {
-    const listing = [
-      { map: { name: 'masq4', elem: [
-        [{ elem: { val: '10.244.1.5', comment: 'mine' } }, { jump: { target: 'c' } }],
-        [{ elem: { val: '10.244.1.6', comment: 'theirs' } }, { jump: { target: 'c' } }],
-      ] } },
-    ];
-    const out = removeMasqueradeCommands(listing, (e) => e.comment === 'mine');
-    expect(out).toEqual([
-      { add: { element: { family: 'inet', table: 'tscni', name: 'masq4', elem: [['10.244.1.5', { jump: { target: 'c' } }]] } } },
-      { delete: { element: { family: 'inet', table: 'tscni', name: 'masq4', elem: ['10.244.1.5'] } } },
-    ]);
-    expect(removeMasqueradeCommands(listing, () => false)).toEqual([]);
   });
 });

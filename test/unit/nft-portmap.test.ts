@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ownerComment } from '../../lib/nft/owner';
 import {
-  addPortmapCommands, DuplicateMappingError, elementId, planElements, portmapBaseCommands, type PortmapTarget,
+  addPortmapCommands, DuplicateMappingError, elementId, planElements, PM_SETS, portmapBaseCommands, type PortmapTarget,
 } from '../../lib/nft/portmap';
-import { portmapProblems, removePortmapCommands, resolveClaims } from '../../lib/nft/portmap-state';
-import { staleIn } from '../../lib/nft/owner';
-import type { NftListing } from '../../lib/nft/run';
+import { portmapProblems, resolveClaims } from '../../lib/nft/portmap-state';
+import { isOwnedBy, staleIn } from '../../lib/nft/owner';
+import { elementsOf, type NftListing } from '../../lib/nft/run';
 
 const pod = { network: 'pmnet', containerId: 'ctr-a', ifname: 'eth0' };
 const other = { ...pod, containerId: 'ctr-b' };
@@ -163,20 +163,22 @@ describe('portmap state', () => {
     ]);
   });
 
-  it('DEL deletes exactly its own elements, each tolerant of being gone', () => {
-    const out = removePortmapCommands(listing, (e) => e.comment === ownerComment(other));
-    expect(out.map((c) => [Object.keys(c)[0], (Object.values(c)[0] as any).element.name])).toEqual([
-      ['add', 'pm_addr4'], ['delete', 'pm_addr4'], ['add', 'pm_port4'], ['delete', 'pm_port4'],
-      ['add', 'pm_masq4'], ['delete', 'pm_masq4'], ['add', 'pm_masq4'], ['delete', 'pm_masq4'],
+  // What DEL and GC pick from a listing (lib/nft/owned deletes what they pick, over nfnetlink).
+  const listed = PM_SETS.flatMap((set) => elementsOf(listing, set).map((e) => ({ set, ...e })));
+
+  it('DEL picks exactly its own elements', () => {
+    const picked = listed.filter((e) => isOwnedBy(e, other)).map((e) => [e.set, JSON.stringify(e.key)]);
+    expect(picked).toEqual([
+      ['pm_addr4', '{"concat":["udp",9090]}'], ['pm_port4', '{"concat":["udp",9090]}'],
+      ['pm_masq4', '{"concat":["10.244.1.6","10.244.1.6"]}'], ['pm_masq4', '{"concat":[{"prefix":{"addr":"127.0.0.0","len":8}},"10.244.1.6"]}'],
     ]);
-    expect(out[1]).toEqual({ delete: { element: { ...T, name: 'pm_addr4', elem: [{ concat: ['udp', 9090] }] } } });
-    expect(out[0]).toEqual({ add: { element: { ...T, name: 'pm_addr4', elem: [[{ concat: ['udp', 9090] }, '10.244.1.6']] } } });
   });
 
-  it('GC drops the attachments that are not valid, in its own network only', () => {
-    const gone = removePortmapCommands(listing, staleIn('pmnet', [{ containerId: 'ctr-a', ifname: 'eth0' }]));
-    expect(gone.every((c) => JSON.stringify(c).includes('10.244.1.6') || JSON.stringify(c).includes('9090'))).toBe(true);
-    expect(removePortmapCommands(listing, staleIn('othernet', []))).toEqual([]);
+  it('GC picks the attachments that are not valid, in its own network only', () => {
+    const gone = listed.filter(staleIn('pmnet', [{ containerId: 'ctr-a', ifname: 'eth0' }]));
+    expect(gone.length).toBe(4);
+    expect(gone.every((e) => JSON.stringify(e.key).includes('10.244.1.6') || JSON.stringify(e.key).includes('9090'))).toBe(true);
+    expect(listed.filter(staleIn('othernet', []))).toEqual([]);
   });
 
   it('CHECK names each missing mapping and the chains', () => {
