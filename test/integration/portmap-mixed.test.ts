@@ -1,6 +1,7 @@
 // portmap across implementations: our bridge with our portmap, and our bridge
 // with the reference portmap (iptables-nft inside the node netns), each on its
 // own node, reached from outside, from the node and from the pod itself.
+import { readdir } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { run, useHarness } from './harness';
 import { attach, elementOwners, EXT_V6, NODE_V6, setupNode, type Impl } from './portmap-env';
@@ -30,6 +31,22 @@ describe.each<[Impl, number]>([['ours', 2], ['reference', 3]])('our bridge chain
     await expect(h.tcpRequest(n.ext, n.ext.nodeIp, 8080, 1500)).rejects.toThrow();
     if (portmap === 'ours') expect(await elementOwners(n)).toEqual([]);
   });
+});
+
+it('concurrent DELs of our chain each remove their own elements, and together all of them', async () => {
+  const n = await setupNode(h, 4);
+  const pods = [];
+  for (let i = 0; i < 12; i++) {
+    pods.push(await attach(h, n, `ctr-many-${i}`, [{ hostPort: 9000 + i, containerPort: 80, protocol: 'tcp' }], { bridge: 'ours', portmap: 'ours' }));
+  }
+  expect((await elementOwners(n)).length).toBe(12 * 7);
+  await Promise.all(pods.map((p) => p.detach()));
+  expect(await elementOwners(n)).toEqual([]);
+  const masq = await run('ip', ['netns', 'exec', n.node.name, 'nft', '-j', 'list', 'table', 'inet', 'tscni']);
+  const masqElems = (JSON.parse(masq.stdout).nftables as any[]).filter((o) => /^masq[46]$/.test(o.map?.name ?? '')).flatMap((o) => o.map.elem ?? []);
+  expect(masqElems).toEqual([]);
+  const reservations = (await readdir(`${n.dataDir}/pmnet`)).filter((f) => /^[0-9a-f.:]+$/.test(f));
+  expect(reservations).toEqual([]);
 });
 
 it('leaves the root network namespace without any ruleset', async () => {
