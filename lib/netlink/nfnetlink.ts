@@ -1,15 +1,18 @@
-// nfnetlink, the netlink family nftables is programmed through. tscni writes
-// its rulesets with `nft` (one JSON transaction per ADD); this channel covers
-// what DEL and GC do many times a day — dump one set's elements, delete some
-// of them in one transaction — without starting an `nft` process for each
-// (two per DEL, ~18 ms apiece on the bench machine). The socket lives in the
-// namespace it was opened in, like Rtnl's.
+// nfnetlink, the netlink family of netfilter: nftables and conntrack. tscni
+// writes its rulesets with `nft` (one JSON transaction per ADD); this channel
+// covers what DEL and GC do many times a day — dump one set's elements,
+// delete some of them in one transaction — without starting an `nft` process
+// for each (two per DEL, ~18 ms apiece on the bench machine), and portmap's
+// removal of stale conntrack entries. The socket lives in the namespace it
+// was opened in, like Rtnl's.
 import { createNetlink, type NetlinkSocket } from 'netlink/dist/netlink';
 import { NLM_F, NLMSG_ERROR } from './constants';
 import { NetlinkError } from './errors';
 
 const NETLINK_NETFILTER = 12;
-const NFNL_SUBSYS_NFTABLES = 10;
+/** nfnetlink subsystems: the high byte of a message type. */
+export const NFNL_SUBSYS = { CTNETLINK: 1, NFTABLES: 10 } as const;
+export type NfnlSubsystem = (typeof NFNL_SUBSYS)[keyof typeof NFNL_SUBSYS];
 const NFNL_MSG_BATCH_BEGIN = 16;
 const NFNL_MSG_BATCH_END = 17;
 const NLMSG_HDRLEN = 16;
@@ -18,14 +21,14 @@ const NFGENMSG_LEN = 4;
 /** nf_tables message types (linux/netfilter/nf_tables.h), without the subsystem byte. */
 export const NFT_MSG = { NEWSETELEM: 12, GETSETELEM: 13, DELSETELEM: 14, GETGEN: 16 } as const;
 
-/** nfgen_family values: nftables' table families. */
+/** nfgen_family values: nftables' table families; conntrack uses ip and ip6. */
 export const NFPROTO = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 } as const;
-export type NftFamily = keyof typeof NFPROTO;
+export type NfFamily = keyof typeof NFPROTO;
 
 /** One nf_tables message of a transaction: its type, its table's family, its attributes. */
 export interface NftMessage {
   type: number;
-  family: NftFamily;
+  family: NfFamily;
   attrs: Uint8Array[];
 }
 
@@ -47,7 +50,7 @@ function nlmsg(type: number, flags: number, seq: number, payload: Uint8Array[]):
   return Buffer.concat([hdr, body]);
 }
 
-const nftType = (msg: number): number => (NFNL_SUBSYS_NFTABLES << 8) | msg;
+const messageType = (subsys: NfnlSubsystem, msg: number): number => (subsys << 8) | msg;
 
 export class NfnlChannel {
   private closed = false;
@@ -63,11 +66,16 @@ export class NfnlChannel {
 
   /**
    * A dump request; resolves with each answer's attributes (after nfgenmsg).
-   * Rejects with NetlinkError("<operation>: ENOENT") when the table or set is missing.
+   * Rejects with NetlinkError("<operation>: ENOENT") when e.g. the table or set is missing.
    */
-  async dump(operation: string, msg: number, family: NftFamily, attrs: Uint8Array[]): Promise<Buffer[]> {
-    const answers = await this.request(operation, nftType(msg), NLM_F.DUMP, [nfgenmsg(NFPROTO[family]), ...attrs]);
+  async dump(operation: string, subsys: NfnlSubsystem, msg: number, family: NfFamily, attrs: Uint8Array[]): Promise<Buffer[]> {
+    const answers = await this.request(operation, messageType(subsys, msg), NLM_F.DUMP, [nfgenmsg(NFPROTO[family]), ...attrs]);
     return answers.map((m) => m.data.subarray(NFGENMSG_LEN));
+  }
+
+  /** One message outside any transaction (conntrack has none), acknowledged by the kernel. */
+  async send(operation: string, subsys: NfnlSubsystem, msg: number, family: NfFamily, attrs: Uint8Array[]): Promise<void> {
+    await this.request(operation, messageType(subsys, msg), 0, [nfgenmsg(NFPROTO[family]), ...attrs]);
   }
 
   /**
@@ -87,9 +95,9 @@ export class NfnlChannel {
       return s;
     };
     const batch = [
-      nlmsg(NFNL_MSG_BATCH_BEGIN, NLM_F.REQUEST, seq(), [nfgenmsg(0, NFNL_SUBSYS_NFTABLES)]),
-      ...messages.map((m) => nlmsg(nftType(m.type), NLM_F.REQUEST | NLM_F.ACK, seq(), [nfgenmsg(NFPROTO[m.family]), ...m.attrs])),
-      nlmsg(NFNL_MSG_BATCH_END, NLM_F.REQUEST, seq(), [nfgenmsg(0, NFNL_SUBSYS_NFTABLES)]),
+      nlmsg(NFNL_MSG_BATCH_BEGIN, NLM_F.REQUEST, seq(), [nfgenmsg(0, NFNL_SUBSYS.NFTABLES)]),
+      ...messages.map((m) => nlmsg(messageType(NFNL_SUBSYS.NFTABLES, m.type), NLM_F.REQUEST | NLM_F.ACK, seq(), [nfgenmsg(NFPROTO[m.family]), ...m.attrs])),
+      nlmsg(NFNL_MSG_BATCH_END, NLM_F.REQUEST, seq(), [nfgenmsg(0, NFNL_SUBSYS.NFTABLES)]),
     ];
     let refusal = 0;
     const onAnswers = (answers: { type: number; seq: number; data: Buffer }[]): void => {
@@ -104,7 +112,7 @@ export class NfnlChannel {
       await new Promise<void>((resolve, reject) => {
         this.sock.socket.send(batch, {}, (e) => (e ? reject(new NetlinkError(operation, Math.abs(e.errno))) : resolve()));
       });
-      await this.request(`${operation} (waiting for the kernel's answers)`, nftType(NFT_MSG.GETGEN), 0, [nfgenmsg(0)]);
+      await this.request(`${operation} (waiting for the kernel's answers)`, messageType(NFNL_SUBSYS.NFTABLES, NFT_MSG.GETGEN), 0, [nfgenmsg(0)]);
     } finally {
       this.sock.off('message', onAnswers);
     }

@@ -6,7 +6,7 @@
 // elements go is the owner comment nft stored in the element's user data.
 import { nested, nlattr, parseAttrList, parseAttrs, stringAttr, attrString } from '../netlink/attr';
 import { isNotFound } from '../netlink/errors';
-import { NFT_MSG, type NfnlChannel, type NftMessage } from '../netlink/nfnetlink';
+import { NFNL_SUBSYS, NFT_MSG, type NfnlChannel, type NftMessage } from '../netlink/nfnetlink';
 import type { TableRef } from './json';
 
 const NFTA_LIST_ELEM = 1;
@@ -87,7 +87,7 @@ export function deleteElementsMessage(t: TableRef, set: string, elements: readon
 /** Every element of `set` in table `t`; none when the table or the set does not exist. */
 export async function listSetElements(ch: NfnlChannel, t: TableRef, set: string): Promise<KernelElement[]> {
   try {
-    const answers = await ch.dump(`list elements of ${t.family} ${t.name} ${set}`, NFT_MSG.GETSETELEM, t.family, [
+    const answers = await ch.dump(`list elements of ${t.family} ${t.name} ${set}`, NFNL_SUBSYS.NFTABLES, NFT_MSG.GETSETELEM, t.family, [
       stringAttr(NFTA_SET_ELEM_LIST.TABLE, t.name), stringAttr(NFTA_SET_ELEM_LIST.SET, set),
     ]);
     return answers.flatMap((a) => decodeElements(set, a));
