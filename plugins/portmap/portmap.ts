@@ -5,6 +5,8 @@ import { CniError, invalidConfig, UNKNOWN_ERROR_CODE } from '../../lib/cni/error
 import type { CmdArgs, GcArgs } from '../../lib/cni/skel';
 import type { Result } from '../../lib/cni/types';
 import { ipFamily } from '../../lib/ip/address';
+import { deleteConntrackByDestinationPort, IPPROTO } from '../../lib/netlink/conntrack';
+import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { writeSysctl } from '../../lib/netns/sysctl';
 import { DuplicateMappingError, type PortmapTarget } from '../../lib/nft/portmap';
 import { addPortmap, checkPortmap, gcPortmap, removePortmap } from '../../lib/nft/portmap-state';
@@ -64,6 +66,31 @@ function enableRouteLocalnet(podIpv4: string): void {
   }
 }
 
+/**
+ * UDP flows that reached the new host ports before the mapping existed would
+ * keep bypassing it until their conntrack entries time out; as the reference,
+ * delete them once the rules are in, and only log a failure.
+ */
+async function deleteStaleUdpFlows(a: CmdArgs<PortmapConfig>, addresses: string[]): Promise<void> {
+  const ports = [...new Set(a.config.mappings.filter((m) => m.protocol === 'udp').map((m) => m.hostPort))];
+  if (ports.length === 0) return;
+  const ch = NfnlChannel.open();
+  try {
+    for (const family of new Set(addresses.map(ipFamily))) {
+      for (const port of ports) {
+        try {
+          const n = await deleteConntrackByDestinationPort(ch, family, IPPROTO.udp, port);
+          if (n > 0) a.log.info('deleted stale UDP conntrack entries', { port, family: `IPv${family}`, entries: n });
+        } catch (e) {
+          a.log.warn('could not delete stale UDP conntrack entries', { port, family: `IPv${family}`, error: (e as Error).message });
+        }
+      }
+    }
+  } finally {
+    ch.close();
+  }
+}
+
 export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
   const prev = a.prevResult;
   if (!prev) throw invalidConfig('prevResult', 'is required: portmap must be chained after the plugin that creates the interface');
@@ -85,6 +112,7 @@ export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
     await removePortmap(t).catch(() => undefined);
     throw e;
   }
+  await deleteStaleUdpFlows(a, addresses);
   return prev;
 }
 

@@ -120,11 +120,12 @@ setTimeout(() => process.exit(0), 60000);
 `;
 
 const UDP_ASK = `
-const [host, port] = process.argv.slice(1);
+const [host, port, sport] = process.argv.slice(1);
 const s = require('dgram').createSocket(host.includes(':') ? 'udp6' : 'udp4');
 s.on('message', (m) => { process.stdout.write(m.toString()); process.exit(0); });
 const send = () => s.send('hi', Number(port), host);
-send(); setInterval(send, 300);
+const start = () => { send(); setInterval(send, 300); };
+if (sport) s.bind(Number(sport), start); else start();
 setTimeout(() => process.exit(2), 2000);
 `;
 
@@ -137,8 +138,12 @@ export function startUdpEcho(children: ChildProcess[], ns: Netns, port: number):
   });
 }
 
-/** The peer address the echo saw, or undefined when nothing came back. */
-export async function udpAsk(from: Netns, host: string, port: number): Promise<string | undefined> {
-  const r = await run('ip', ['netns', 'exec', from.name, process.execPath, '-e', UDP_ASK, host, String(port)], { reject: false, timeout: 5000 });
+/**
+ * The peer address the echo saw, or undefined when nothing came back within
+ * 2 s of retries; with `sourcePort`, every datagram leaves from that port (one flow).
+ */
+export async function udpAsk(from: Netns, host: string, port: number, sourcePort?: number): Promise<string | undefined> {
+  const args = ['netns', 'exec', from.name, process.execPath, '-e', UDP_ASK, host, String(port), ...(sourcePort ? [String(sourcePort)] : [])];
+  const r = await run('ip', args, { reject: false, timeout: 5000 });
   return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }

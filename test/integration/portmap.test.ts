@@ -59,6 +59,16 @@ describe('portmap chained after the reference bridge', () => {
     expect(await udpAsk(n.ext, n.ext.nodeIp, 5353)).toBe(n.ext.ip);
   });
 
+  it('deletes stale UDP conntrack entries, so a flow that came before the mapping reaches the pod', async () => {
+    // One flow (fixed source port) hits the host port while nothing maps it: conntrack records it un-NATed.
+    expect(await udpAsk(n.ext, n.ext.nodeIp, 5454, 40123)).toBeUndefined();
+    const u = await attach(h, n, 'ctr-udp', [{ hostPort: 5454, containerPort: 53, protocol: 'udp' }]);
+    await startUdpEcho(children, u.pod, 53);
+    // The same flow again: only if ADD deleted the stale entry does it go through the DNAT.
+    expect(await udpAsk(n.ext, n.ext.nodeIp, 5454, 40123)).toBe(n.ext.ip);
+    await u.detach();
+  });
+
   it('restricts a hostIP mapping to that address', async () => {
     expect(await h.tcpRequest(n.ext, NODE_EXTRA, 9090)).toBe(n.ext.ip);
     await expect(h.tcpRequest(n.ext, n.ext.nodeIp, 9090, 1500)).rejects.toThrow();
