@@ -1,6 +1,5 @@
 // Interface addresses (IPv4 and IPv6), written as CIDR strings.
-import { AttrStream } from 'netlink/dist/structs';
-import { formatAddressMessage, type AddressMessage, type AddressFlags } from 'netlink/dist/rt/structs';
+import { AttrStream, formatAddressMessage, type AddressMessage, type AddressFlags } from './rt-package';
 import type { RtnlChannel } from './channel';
 import { AF_INET, AF_INET6, NLM_F, ROUTE_SCOPE, RTM, type RouteScopeName } from './constants';
 import { isNetlinkErrno } from './errors';

@@ -2,8 +2,7 @@
 // Kernel refusals are checked here (not by the netlink package, whose errors
 // carry only text) so that callers get the errno and a message naming the
 // operation.
-import { createRtNetlink, type RtNetlinkSocket } from 'netlink/dist/rt/rt';
-import { parseMessage, type Message, type MessageType } from 'netlink/dist/rt/structs';
+import { createRtNetlink, parseMessage, type Message, type MessageType, type RtNetlinkSocket } from './rt-package';
 import { NLMSG_ERROR } from './constants';
 import { NetlinkError } from './errors';
 

@@ -1,5 +1,5 @@
 // RTM_NEWLINK answers turned into the Link objects tscni works with.
-import type { LinkMessage } from 'netlink/dist/rt/structs';
+import type { LinkMessage } from './rt-package';
 import { decodeLinkInfo, type VxlanInfo } from './linkinfo';
 import { formatMac } from './ip';
 import type { MacvlanMode } from './constants';

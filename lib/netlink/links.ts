@@ -1,8 +1,6 @@
 // Links: create (veth, bridge, vxlan, macvlan, dummy, ipip), change, delete,
 // look up. A link is named by its name or its ifindex (LinkRef).
-import { AttrStream } from 'netlink/dist/structs';
-import { formatLinkMessage, type DeviceFlags, type Link as LinkHeader, type LinkMessage } from 'netlink/dist/rt/structs';
-import type { LinkAttrs } from 'netlink/dist/rt/ifla';
+import { AttrStream, formatLinkMessage, type DeviceFlags, type LinkAttrs, type LinkHeader, type LinkMessage } from './rt-package';
 import { u32 } from './attr';
 import type { RtnlChannel } from './channel';
 import { AF_UNSPEC, NLM_F, RTM, type MacvlanMode } from './constants';

@@ -1,8 +1,7 @@
 // Neighbor entries (ARP / NDP) and bridge forwarding database entries. Both
 // are RTM_*NEIGH messages: FDB entries use family AF_BRIDGE and name a MAC
 // (plus, on a VXLAN device, the remote VTEP's underlay IP in NDA_DST).
-import { AttrStream } from 'netlink/dist/structs';
-import { formatNeighborMessage, type NeighborMessage, type NeighborAttrs } from 'netlink/dist/rt/structs';
+import { AttrStream, formatNeighborMessage, type NeighborMessage, type NeighborAttrs } from './rt-package';
 import type { RtnlChannel } from './channel';
 import { AF_BRIDGE, AF_INET, AF_INET6, NLM_F, NUD, RTM } from './constants';
 import { isNetlinkErrno } from './errors';

@@ -1,14 +1,14 @@
 // Routes: unicast via a gateway or straight out of a device, blackhole and
 // unreachable; any table, protocol and metric; IPv4 and IPv6.
-import { AttrStream } from 'netlink/dist/structs';
 import {
+  AttrStream,
   formatRouteMessage,
   RouteProtocol,
   RouteScope,
   RouteType,
   type RouteMessage,
   type RouteAttrs,
-} from 'netlink/dist/rt/structs';
+} from './rt-package';
 import { u32 } from './attr';
 import type { RtnlChannel } from './channel';
 import {
