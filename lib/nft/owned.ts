@@ -10,7 +10,7 @@ import { isNotFound } from '../netlink/errors';
 import { NfnlChannel } from '../netlink/nfnetlink';
 import { deleteSetElements, listSetElements } from './elements';
 import type { TableRef } from './json';
-import { isOwnedBy, staleIn, type PodAttachment } from './owner';
+import { ownedBy, staleIn, type PodAttachment } from './owner';
 
 /** Picks elements by their owner comment. */
 export type ElementSelector = (e: { comment?: string }) => boolean;
@@ -37,7 +37,7 @@ async function removeSelected(t: TableRef, sets: readonly string[], selected: El
 
 /** DEL: this attachment's elements only; a missing table or element is success. */
 export function removeOwnedElements(t: TableRef, sets: readonly string[], a: PodAttachment): Promise<void> {
-  return removeSelected(t, sets, (e) => isOwnedBy(e, a));
+  return removeSelected(t, sets, ownedBy(a));
 }
 
 /** GC: elements of `network` whose attachment is not among `valid`. */

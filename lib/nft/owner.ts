@@ -32,8 +32,14 @@ export function ownerComment(a: PodAttachment): string {
   return `${ownerTag(a)}${readable}`.slice(0, COMMENT_MAX);
 }
 
+/** DEL's selector: the attachment's elements. The tag is hashed once, not per element. */
+export function ownedBy(a: PodAttachment): (e: { comment?: string }) => boolean {
+  const prefix = `${ownerTag(a)} `;
+  return (e) => e.comment?.startsWith(prefix) ?? false;
+}
+
 export function isOwnedBy(e: { comment?: string }, a: PodAttachment): boolean {
-  return e.comment?.startsWith(`${ownerTag(a)} `) ?? false;
+  return ownedBy(a)(e);
 }
 
 /** GC's selector: elements of `network` whose attachment is not among `valid`. */

@@ -11,7 +11,7 @@
 import { commentedElement, concat, match, meta, payload } from './expr';
 import { addSet, addTable, defineChain, replaceElements, type NftCommand, type TableRef } from './json';
 import { removeOwnedElements, removeStaleElements } from './owned';
-import { isOwnedBy, ownerComment, type PodAttachment } from './owner';
+import { isOwnedBy, ownedBy, ownerComment, type PodAttachment } from './owner';
 import { elementsOf, listTable } from './run';
 
 export const SPOOFCHK_TABLE: TableRef = { family: 'bridge', name: 'tscni' };
@@ -64,6 +64,6 @@ export async function checkSpoofCheck(t: SpoofCheckTarget): Promise<string[]> {
   if (!elementsOf(listing, PORTS).some((e) => e.key === t.hostVeth && isOwnedBy(e, t))) {
     problems.push(`nft set ${PORTS} has no element for ${t.hostVeth}`);
   }
-  if (!elementsOf(listing, ALLOWED).some((e) => isOwnedBy(e, t))) problems.push(`nft set ${ALLOWED} has no element for ${t.hostVeth} . ${t.mac}`);
+  if (!elementsOf(listing, ALLOWED).some(ownedBy(t))) problems.push(`nft set ${ALLOWED} has no element for ${t.hostVeth} . ${t.mac}`);
   return problems;
 }
