@@ -41,6 +41,13 @@ export function be16attr(type: number, v: number): Buffer {
   return nlattr(type, b);
 }
 
+/** Network byte order u32, as nf_tables carries its numbers (NFTA_SET_ELEM_FLAGS). */
+export function be32attr(type: number, v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v >>> 0);
+  return nlattr(type, b);
+}
+
 /** A host-order u32, as rtnetlink's fixed fields and most attributes carry it. */
 export function u32(v: number): Buffer {
   const b = Buffer.alloc(4);
@@ -92,3 +99,4 @@ export function attrString(b: Buffer | undefined): string | undefined {
 export const attrU8 = (b: Buffer | undefined): number | undefined => (b && b.length >= 1 ? b.readUInt8(0) : undefined);
 export const attrBe16 = (b: Buffer | undefined): number | undefined => (b && b.length >= 2 ? b.readUInt16BE(0) : undefined);
 export const attrU32 = (b: Buffer | undefined): number | undefined => (b && b.length >= 4 ? b.readUInt32LE(0) : undefined);
+export const attrBe32 = (b: Buffer | undefined): number | undefined => (b && b.length >= 4 ? b.readUInt32BE(0) : undefined);

@@ -15,9 +15,8 @@ const CTA_PROTO = { NUM: 1, DST_PORT: 3 } as const;
 
 export const IPPROTO = { tcp: 6, udp: 17, sctp: 132 } as const;
 
-/** An entry's original-direction protocol and destination port. */
-export function originalDestination(entry: Buffer): { proto?: number; dport?: number } {
-  const tuple = parseAttrs(entry).get(CTA.TUPLE_ORIG);
+/** The protocol and destination port of an entry's original-direction tuple (CTA_TUPLE_ORIG). */
+export function originalDestination(tuple: Buffer | undefined): { proto?: number; dport?: number } {
   const proto = tuple && parseAttrs(tuple).get(CTA_TUPLE_PROTO);
   if (!proto) return {};
   const p = parseAttrs(proto);
@@ -34,11 +33,12 @@ export async function deleteConntrackByDestinationPort(ch: NfnlChannel, family: 
   const entries = await ch.dump(`list IPv${family} conntrack entries`, NFNL_SUBSYS.CTNETLINK, IPCTNL_MSG_CT.GET, nfFamily, []);
   let deleted = 0;
   for (const entry of entries) {
-    const dst = originalDestination(entry);
-    if (dst.proto !== proto || dst.dport !== port) continue;
     const attrs = parseAttrs(entry);
+    const tuple = attrs.get(CTA.TUPLE_ORIG);
+    const dst = originalDestination(tuple);
+    if (!tuple || dst.proto !== proto || dst.dport !== port) continue;
     // The original tuple (and zone) names the entry, as the kernel listed them.
-    const name = [nested(CTA.TUPLE_ORIG, [attrs.get(CTA.TUPLE_ORIG)!])];
+    const name = [nested(CTA.TUPLE_ORIG, [tuple])];
     const zone = attrs.get(CTA.ZONE);
     if (zone) name.push(nlattr(CTA.ZONE, zone));
     try {

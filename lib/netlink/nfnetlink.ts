@@ -19,7 +19,7 @@ const NLMSG_HDRLEN = 16;
 const NFGENMSG_LEN = 4;
 
 /** nf_tables message types (linux/netfilter/nf_tables.h), without the subsystem byte. */
-export const NFT_MSG = { NEWSETELEM: 12, GETSETELEM: 13, DELSETELEM: 14, GETGEN: 16 } as const;
+export const NFT_MSG = { GETSETELEM: 13, DELSETELEM: 14, GETGEN: 16 } as const;
 
 /** nfgen_family values: nftables' table families; conntrack uses ip and ip6. */
 export const NFPROTO = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 } as const;

@@ -4,14 +4,14 @@
 // set, its key end); the listing keeps those bytes as the kernel gave them, so
 // deleting needs no knowledge of the set's key type. What decides which
 // elements go is the owner comment nft stored in the element's user data.
-import { nested, nlattr, parseAttrList, parseAttrs, stringAttr, attrString } from '../netlink/attr';
+import { attrBe32, attrString, be32attr, nested, nlattr, parseAttrList, parseAttrs, stringAttr } from '../netlink/attr';
 import { isNotFound } from '../netlink/errors';
 import { NFNL_SUBSYS, NFT_MSG, type NfnlChannel, type NftMessage } from '../netlink/nfnetlink';
 import type { TableRef } from './json';
 
 const NFTA_LIST_ELEM = 1;
 const NFTA_SET_ELEM_LIST = { TABLE: 1, SET: 2, ELEMENTS: 3 } as const;
-const NFTA_SET_ELEM = { KEY: 1, DATA: 2, FLAGS: 3, USERDATA: 6, KEY_END: 10 } as const;
+const NFTA_SET_ELEM = { KEY: 1, FLAGS: 3, USERDATA: 6, KEY_END: 10 } as const;
 const NFTA_DATA_VALUE = 1;
 // libnftnl's user data TLVs on an element: { u8 type, u8 len, value }; the comment is type 0, NUL included.
 const NFTNL_UDATA_SET_ELEM_COMMENT = 0;
@@ -53,21 +53,14 @@ export function decodeElements(set: string, answer: Buffer): KernelElement[] {
       const key = dataValue(e.get(NFTA_SET_ELEM.KEY));
       // A catch-all element has no key; tscni never writes one, so there is nothing of ours to name.
       if (!key) return [];
-      const flags = e.get(NFTA_SET_ELEM.FLAGS);
       return [{
         set,
         key,
         keyEnd: dataValue(e.get(NFTA_SET_ELEM.KEY_END)),
-        flags: flags && flags.length >= 4 ? flags.readUInt32BE(0) : 0,
+        flags: attrBe32(e.get(NFTA_SET_ELEM.FLAGS)) ?? 0,
         comment: userdataComment(e.get(NFTA_SET_ELEM.USERDATA)),
       }];
     });
-}
-
-function be32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(v >>> 0);
-  return b;
 }
 
 /** NFT_MSG_DELSETELEM for some elements of one set. */
@@ -75,7 +68,7 @@ export function deleteElementsMessage(t: TableRef, set: string, elements: readon
   const elems = elements.map((e) => nested(NFTA_LIST_ELEM, [
     nested(NFTA_SET_ELEM.KEY, [nlattr(NFTA_DATA_VALUE, e.key)]),
     ...(e.keyEnd ? [nested(NFTA_SET_ELEM.KEY_END, [nlattr(NFTA_DATA_VALUE, e.keyEnd)])] : []),
-    ...(e.flags ? [nlattr(NFTA_SET_ELEM.FLAGS, be32(e.flags))] : []),
+    ...(e.flags ? [be32attr(NFTA_SET_ELEM.FLAGS, e.flags)] : []),
   ]));
   return {
     type: NFT_MSG.DELSETELEM,
@@ -115,7 +108,11 @@ function chunks<T>(list: readonly T[], size: number): T[][] {
 export async function deleteSetElements(ch: NfnlChannel, t: TableRef, elements: readonly KernelElement[]): Promise<void> {
   for (const part of chunks(elements, ELEMENTS_PER_TRANSACTION)) {
     const bySet = new Map<string, KernelElement[]>();
-    for (const e of part) bySet.set(e.set, [...(bySet.get(e.set) ?? []), e]);
+    for (const e of part) {
+      const list = bySet.get(e.set) ?? [];
+      list.push(e);
+      bySet.set(e.set, list);
+    }
     const messages = [...bySet].flatMap(([set, elems]) =>
       chunks(elems, ELEMENTS_PER_MESSAGE).map((c) => deleteElementsMessage(t, set, c)));
     await ch.transaction(`delete ${part.length} element(s) from ${t.family} ${t.name}`, messages);
