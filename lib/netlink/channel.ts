@@ -3,8 +3,8 @@
 // carry only text) so that callers get the errno and a message naming the
 // operation.
 import { createRtNetlink, parseMessage, type Message, type MessageType, type RtNetlinkSocket } from './rt-package';
-import { NLMSG_ERROR } from './constants';
 import { NetlinkError } from './errors';
+import { requestChecked } from './request';
 
 export class RtnlChannel {
   private closed = false;
@@ -22,23 +22,8 @@ export class RtnlChannel {
    */
   async request(operation: string, type: number, flags: number, payload: Uint8Array[]): Promise<Message[]> {
     if (this.closed) throw new NetlinkError(operation, 0, 'netlink socket is closed');
-    let answers;
-    try {
-      [answers] = await this.sock.socket.request(type, payload, { flags, checkError: false });
-    } catch (e) {
-      const errno = (e as { errno?: number }).errno;
-      throw new NetlinkError(operation, typeof errno === 'number' ? Math.abs(errno) : 0, errno ? undefined : (e as Error).message);
-    }
-    const out: Message[] = [];
-    for (const m of answers) {
-      if (m.type === NLMSG_ERROR) {
-        const errno = -m.data.readInt32LE(0);
-        if (errno !== 0) throw new NetlinkError(operation, errno);
-        continue;
-      }
-      out.push(parseMessage(m.type as MessageType, m.data));
-    }
-    return out;
+    const answers = await requestChecked(this.sock.socket, operation, type, flags, payload);
+    return answers.map((m) => parseMessage(m.type as MessageType, m.data));
   }
 
   close(): void {

@@ -8,6 +8,7 @@
 import { createNetlink, type NetlinkSocket } from 'netlink/dist/netlink';
 import { NLM_F, NLMSG_ERROR } from './constants';
 import { NetlinkError } from './errors';
+import { requestChecked } from './request';
 
 const NETLINK_NETFILTER = 12;
 /** nfnetlink subsystems: the high byte of a message type. */
@@ -62,6 +63,16 @@ export class NfnlChannel {
   /** A socket in the calling thread's current network namespace (the node's, for a plugin). */
   static open(): NfnlChannel {
     return new NfnlChannel(createNetlink(NETLINK_NETFILTER));
+  }
+
+  /** open(), run `fn`, close — also when fn fails. */
+  static async use<T>(fn: (ch: NfnlChannel) => Promise<T>): Promise<T> {
+    const ch = NfnlChannel.open();
+    try {
+      return await fn(ch);
+    } finally {
+      ch.close();
+    }
   }
 
   /**
@@ -129,20 +140,8 @@ export class NfnlChannel {
     if (this.closed) throw new NetlinkError(operation, 0, 'netlink socket is closed');
   }
 
-  private async request(operation: string, type: number, flags: number, payload: Uint8Array[]): Promise<{ type: number; data: Buffer }[]> {
+  private request(operation: string, type: number, flags: number, payload: Uint8Array[]): Promise<{ type: number; data: Buffer }[]> {
     this.assertOpen(operation);
-    let answers;
-    try {
-      [answers] = await this.sock.request(type, payload, { flags, checkError: false });
-    } catch (e) {
-      const errno = (e as { errno?: number }).errno;
-      throw new NetlinkError(operation, typeof errno === 'number' ? Math.abs(errno) : 0, errno ? undefined : (e as Error).message);
-    }
-    for (const m of answers) {
-      if (m.type !== NLMSG_ERROR) continue;
-      const errno = -m.data.readInt32LE(0);
-      if (errno !== 0) throw new NetlinkError(operation, errno);
-    }
-    return answers.filter((m) => m.type !== NLMSG_ERROR);
+    return requestChecked(this.sock, operation, type, flags, payload);
   }
 }

@@ -17,9 +17,8 @@ export type ElementSelector = (e: { comment?: string }) => boolean;
 
 const ATTEMPTS = 3;
 
-async function removeSelected(t: TableRef, sets: readonly string[], selected: ElementSelector): Promise<void> {
-  const ch = NfnlChannel.open();
-  try {
+function removeSelected(t: TableRef, sets: readonly string[], selected: ElementSelector): Promise<void> {
+  return NfnlChannel.use(async (ch) => {
     for (let attempt = 1; ; attempt++) {
       const doomed = [];
       for (const set of sets) doomed.push(...(await listSetElements(ch, t, set)).filter(selected));
@@ -30,9 +29,7 @@ async function removeSelected(t: TableRef, sets: readonly string[], selected: El
         if (!isNotFound(e) || attempt === ATTEMPTS) throw e;
       }
     }
-  } finally {
-    ch.close();
-  }
+  });
 }
 
 /** DEL: this attachment's elements only; a missing table or element is success. */

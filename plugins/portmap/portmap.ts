@@ -74,8 +74,7 @@ function enableRouteLocalnet(podIpv4: string): void {
 async function deleteStaleUdpFlows(a: CmdArgs<PortmapConfig>, addresses: string[]): Promise<void> {
   const ports = [...new Set(a.config.mappings.filter((m) => m.protocol === 'udp').map((m) => m.hostPort))];
   if (ports.length === 0) return;
-  const ch = NfnlChannel.open();
-  try {
+  await NfnlChannel.use(async (ch) => {
     for (const family of new Set(addresses.map(ipFamily))) {
       for (const port of ports) {
         try {
@@ -86,9 +85,7 @@ async function deleteStaleUdpFlows(a: CmdArgs<PortmapConfig>, addresses: string[
         }
       }
     }
-  } finally {
-    ch.close();
-  }
+  });
 }
 
 export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {

@@ -27,15 +27,6 @@ const shown = (e: KernelElement) => ({
   set: e.set, key: e.key.toString('hex'), keyEnd: e.keyEnd?.toString('hex'), flags: e.flags, comment: e.comment,
 });
 
-async function withChannel<T>(fn: (ch: NfnlChannel) => Promise<T>): Promise<T> {
-  const ch = NfnlChannel.open();
-  try {
-    return await fn(ch);
-  } finally {
-    ch.close();
-  }
-}
-
 async function main(): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -52,9 +43,9 @@ async function main(): Promise<unknown> {
     case 'apply':
       return applyCommands(req.commands);
     case 'elements':
-      return withChannel(async (ch) => (await listSetElements(ch, req.table, req.set)).map(shown));
+      return NfnlChannel.use(async (ch) => (await listSetElements(ch, req.table, req.set)).map(shown));
     case 'delete-elements':
-      return withChannel(async (ch) => {
+      return NfnlChannel.use(async (ch) => {
         const listed = [];
         for (const set of req.sets) listed.push(...(await listSetElements(ch, req.table, set)));
         await deleteSetElements(ch, req.table, listed.filter((e) => req.comments.includes(e.comment ?? '')));
@@ -66,7 +57,7 @@ async function main(): Promise<unknown> {
       return applyCommands(pods.flat());
     }
     case 'delete-listed':
-      return withChannel((ch) => deleteSetElements(ch, req.table, req.elements.map((e) => ({
+      return NfnlChannel.use((ch) => deleteSetElements(ch, req.table, req.elements.map((e) => ({
         ...e, key: Buffer.from(e.key, 'hex'), keyEnd: e.keyEnd === undefined ? undefined : Buffer.from(e.keyEnd, 'hex'),
       }))));
   }
