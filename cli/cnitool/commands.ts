@@ -14,6 +14,7 @@ import {
   addConfList, checkConfList, delConfList, gcConfList, statusConfList, type RuntimeConf,
 } from '../../lib/cni/conflist';
 import { asCniError, CniError, ErrorCode } from '../../lib/cni/errors';
+import { parseBoundedJson } from '../../lib/cni/input';
 import type { Env } from '../../lib/cni/skel';
 import type { ConfList } from '../../lib/cni/types';
 import { compareVersions } from '../../lib/cni/version';
@@ -51,12 +52,7 @@ export function parseCnitoolArgs(s: string): [string, string][] {
 }
 
 function parseCapArgs(s: string): Record<string, unknown> | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(s);
-  } catch (e) {
-    throw new CniError(ErrorCode.DecodeFailure, `CAP_ARGS: ${(e as Error).message}`);
-  }
+  const v = parseBoundedJson(s, 'CAP_ARGS');
   if (v === null) return undefined;
   if (typeof v !== 'object' || Array.isArray(v)) throw new CniError(ErrorCode.DecodeFailure, 'CAP_ARGS: must be a JSON object');
   return v as Record<string, unknown>;

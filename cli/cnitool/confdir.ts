@@ -12,10 +12,11 @@
 // the "config" of every attachment, so they are kept exactly as read (for a
 // wrapped .conf, exactly as Go re-encodes it).
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfList } from '../../lib/cni/conflist';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
+import { parseBoundedJson, readFileBounded } from '../../lib/cni/input';
 import type { ConfList } from '../../lib/cni/types';
 import { goMarshal } from './gojson';
 
@@ -51,7 +52,7 @@ export function confFiles(dir: string, extensions: readonly string[]): string[] 
 
 function readConf(file: string): Buffer {
   try {
-    return readFileSync(file);
+    return readFileBounded(file);
   } catch (e) {
     throw new CniError(ErrorCode.IoFailure, `error reading ${file}: ${(e as Error).message}`);
   }
@@ -62,12 +63,7 @@ function parseError(prefix: string, detail: string): CniError {
 }
 
 function jsonObject(bytes: Buffer, prefix: string): Record<string, unknown> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw parseError(prefix, (e as Error).message);
-  }
+  const raw = parseBoundedJson(bytes.toString('utf8'), prefix);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw parseError(prefix, 'not a JSON object');
   return raw as Record<string, unknown>;
 }

@@ -3,11 +3,11 @@
 // GetStatusNetworkList), for the tscni CLI and the demo. Plugins never load
 // this file: it is the runtime's side of the protocol.
 
-import { readFileSync } from 'node:fs';
 import { formatCniArgs } from './args';
 import { resultToVersion } from './convert';
 import { CniError, ErrorCode, invalidConfig } from './errors';
 import { invokePlugin } from './delegate';
+import { parseBoundedJson, readFileBounded } from './input';
 import { confListSchema, parseOrThrow } from './schemas';
 import type { Command, Env } from './skel';
 import type { Attachment, ConfList, Result } from './types';
@@ -30,7 +30,7 @@ export interface RuntimeConf {
 
 /** Validates a conflist (or a single plugin config, wrapped as libcni does) and picks its version. */
 export function parseConfList(input: unknown): ConfList {
-  let raw = typeof input === 'string' ? parseJson(input) : input;
+  let raw = typeof input === 'string' ? parseBoundedJson(input, 'error parsing configuration list') : input;
   if (raw && typeof raw === 'object' && !('plugins' in raw) && 'type' in raw) {
     const single = raw as Record<string, unknown>;
     raw = { name: single.name, cniVersion: single.cniVersion, plugins: [single] };
@@ -56,15 +56,7 @@ export function parseConfList(input: unknown): ConfList {
 }
 
 export function loadConfList(file: string): ConfList {
-  return parseConfList(readFileSync(file, 'utf8'));
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new CniError(ErrorCode.DecodeFailure, `error parsing configuration list: ${(e as Error).message}`);
-  }
+  return parseConfList(readFileBounded(file).toString('utf8'));
 }
 
 /**
@@ -142,7 +134,8 @@ export async function checkConfList(list: ConfList, rt: RuntimeConf, prevResult?
 /**
  * GC (1.1.0): every plugin is told which attachments are still valid and
  * cleans up the rest; errors are collected so one plugin cannot block the others.
- * (libcni also DELs attachments from its own result cache first; we keep no cache.)
+ * libcni first DELs the stale attachments of its result cache; tscni's gc does
+ * that in cli/cnitool/commands.ts, where the cache is kept.
  */
 export async function gcConfList(list: ConfList, validAttachments: Attachment[], rt: Pick<RuntimeConf, 'cniPath' | 'env'>): Promise<void> {
   if (list.disableGC || compareVersions(list.cniVersion, '1.1.0') < 0) return;

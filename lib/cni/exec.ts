@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode, UNKNOWN_ERROR_CODE, invalidConfig } from './errors';
+import { parseBoundedJson } from './input';
 import type { Env } from './skel';
 import { validatePluginType } from './validate';
 
@@ -94,11 +95,7 @@ export function failureToError(out: ExecOutput): CniError {
 
 /** A successful ADD's stdout as JSON (code 6 when it is not JSON at all). */
 export function parseStdoutJson(stdout: string, type: string): unknown {
-  try {
-    return JSON.parse(stdout);
-  } catch (e) {
-    throw new CniError(ErrorCode.DecodeFailure, `failed to unmarshal the result of plugin "${type}": ${(e as Error).message}`);
-  }
+  return parseBoundedJson(stdout, `failed to unmarshal the result of plugin "${type}"`);
 }
 
 function definedOnly(env: Env): NodeJS.ProcessEnv {

@@ -3,6 +3,7 @@
 // same code here as there.
 
 import { CniError, ErrorCode } from './errors';
+import { parseBoundedJson } from './input';
 import type { Command, Env } from './skel';
 import { validateContainerId, validateIfname, validateNetworkName } from './validate';
 
@@ -45,12 +46,7 @@ export function checkEnv(command: string, env: Env): void {
 
 /** The stdin config as a JSON object (code 6 otherwise) with a valid network name (code 7). */
 export function parseStdinConfig(stdin: string): Record<string, unknown> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(stdin);
-  } catch (e) {
-    throw new CniError(ErrorCode.DecodeFailure, `error unmarshall network config: ${(e as Error).message}`);
-  }
+  const raw = parseBoundedJson(stdin, 'error unmarshall network config');
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new CniError(ErrorCode.DecodeFailure, 'error unmarshall network config: stdin is not a JSON object');
   }
@@ -62,7 +58,7 @@ export function parseStdinConfig(stdin: string): Record<string, unknown> {
 /** VERSION ignores a missing or malformed stdin: it must always answer. */
 function requestVersionOf(stdin: string): string | undefined {
   try {
-    const v = (JSON.parse(stdin) as Record<string, unknown>)?.cniVersion;
+    const v = (parseBoundedJson(stdin, 'VERSION') as Record<string, unknown>)?.cniVersion;
     return typeof v === 'string' ? v : undefined;
   } catch {
     return undefined;

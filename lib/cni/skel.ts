@@ -3,7 +3,7 @@
 // in-process delegation (bridge -> host-local) get exactly the same checks
 // and conversions as a runtime calling the executable.
 
-import { fstatSync, readFileSync, writeSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import { parseCniArgs, parseCniArgsLoose } from './args';
 import { parseResult, formatResult } from './convert';
 import { asCniError, CniError, invalidConfig, UNKNOWN_ERROR_CODE } from './errors';
@@ -11,6 +11,7 @@ import { allowStderrLogging, DEFAULT_LOG_LEVEL, Logger, parseLogOptions } from '
 import { attachmentSchema, netConfBaseSchema, parseOrThrow } from './schemas';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, type Attachment, type Result } from './types';
 import { checkVersion, isSupportedVersion, requireVersionFor, versionInfo } from './version';
+import { MAX_JSON_BYTES, readBounded } from './input';
 import { readRequest } from './request';
 
 export type Command = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS';
@@ -173,9 +174,10 @@ function validAttachments(raw: Record<string, unknown>): Attachment[] {
 }
 
 /**
- * stdin in full; a terminal or a closed stdin reads as empty (VERSION needs
- * none). A character device stands in for "terminal": node:tty would load
- * node:net, milliseconds of start-up for one check; /dev/null reads empty anyway.
+ * stdin, up to one byte past the size limit (the parse reports it). A
+ * terminal or a closed stdin reads as empty (VERSION needs none). A character
+ * device stands in for "terminal": node:tty would load node:net, milliseconds
+ * of start-up for one check; /dev/null reads empty anyway.
  */
 async function readStdin(): Promise<string> {
   try {
@@ -183,15 +185,20 @@ async function readStdin(): Promise<string> {
   } catch {
     return '';
   }
+  const chunks: Buffer[] = [];
   try {
-    return readFileSync(0, 'utf8');
+    return readBounded(0, chunks).toString('utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return '';
-    // A non-blocking pipe: fall back to the stream, which costs a little more to set up.
-    let data = '';
-    for await (const chunk of process.stdin) data += chunk;
-    return data;
   }
+  // A non-blocking pipe: go on with the stream, which costs a little more to set up.
+  let total = chunks.reduce((n, c) => n + c.length, 0);
+  for await (const chunk of process.stdin) {
+    if (total > MAX_JSON_BYTES) break;
+    chunks.push(chunk as Buffer);
+    total += (chunk as Buffer).length;
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function writeAll(fd: number, text: string): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
+import { MAX_JSON_BYTES, MAX_JSON_DEPTH } from '../../lib/cni/input';
 import { parseOrThrow } from '../../lib/cni/schemas';
 import { dispatch, type CmdArgs, type Env, type GcArgs, type Plugin } from '../../lib/cni/skel';
 import * as z from 'zod/mini';
@@ -133,6 +134,26 @@ describe('stdin config', () => {
     const out = await run(env('ADD'), '{"cniVersion": "1.0.0",');
     expect(out.json.code).toBe(6);
     expect(out.json.msg).toMatch(/^error unmarshall network config: /);
+  });
+  it('nesting past the depth limit is code 6 naming the limit; the plugin is not called', async () => {
+    const { plugin, calls } = recorder();
+    const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+    const out = await run(env('ADD'), `{"deep":${deep},${conf().slice(1)}`, plugin);
+    expect(out.exitCode).toBe(1);
+    expect(out.json).toEqual({ cniVersion: '1.1.0', code: 6, msg: `error unmarshall network config: nested deeper than the limit of ${MAX_JSON_DEPTH} levels (at offset 71)` });
+    expect(calls).toEqual([]);
+  });
+  it('nesting up to the limit passes, and brackets inside strings do not count', async () => {
+    const nested = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const atLimit = await run(env('ADD'), `{"deep":${nested(MAX_JSON_DEPTH - 1)},"s":"${'['.repeat(100)}",${conf().slice(1)}`);
+    expect(atLimit.exitCode).toBe(0);
+    expect((await run(env('ADD'), `{"deep":${nested(MAX_JSON_DEPTH)},${conf().slice(1)}`)).json.code).toBe(6);
+  });
+  it('stdin past the size limit is code 6 naming the limit', async () => {
+    const { plugin, calls } = recorder();
+    const out = await run(env('ADD'), `{"pad":"${' '.repeat(MAX_JSON_BYTES)}",${conf().slice(1)}`, plugin);
+    expect(out.json).toEqual({ cniVersion: '1.1.0', code: 6, msg: `error unmarshall network config: larger than the limit of ${MAX_JSON_BYTES} bytes` });
+    expect(calls).toEqual([]);
   });
   const cases: [Record<string, unknown>, number, RegExp][] = [
     [{ name: undefined }, 7, /^name: missing network name$/],

@@ -26,6 +26,8 @@ export interface CniRun {
   netns?: Netns | string;
   ifname?: string;
   config: Record<string, unknown>;
+  /** stdin as given, in place of the config as JSON (for input no object prints as) */
+  stdin?: string;
   /** CNI_ARGS as key/value pairs */
   args?: Record<string, string>;
   /** CNI_PATH; default: the plugin's own directory, then the reference plugins */
@@ -75,7 +77,7 @@ export async function runCniPlugin(r: CniRun): Promise<CniOutcome> {
   const env = cniEnv(r, exe);
   const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const result = await execIn(r.node, 'env', ['-i', ...assignments, exe], {
-    input: JSON.stringify(r.config),
+    input: r.stdin ?? JSON.stringify(r.config),
     timeout: r.timeout ?? 30_000,
     reject: false,
   });
