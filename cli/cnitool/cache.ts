@@ -10,11 +10,13 @@
 // as a map, which sorts its keys. DEL and CHECK hand that result to the
 // plugins as prevResult, converted to the list's version.
 
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseResult, resultToVersion } from '../../lib/cni/convert';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
+import { parseBoundedJson, readFileBounded } from '../../lib/cni/input';
 import type { Result, SpecVersion } from '../../lib/cni/types';
+import { validateContainerId, validateIfname, validateNetworkName } from '../../lib/cni/validate';
 import { goMarshal, goStruct } from './gojson';
 
 export const DEFAULT_CACHE_DIR = '/var/lib/cni';
@@ -37,11 +39,18 @@ export interface CacheEntry extends CacheKey {
   resultVersion: SpecVersion;
 }
 
+/**
+ * The entry's path. Its parts are checked as a request's are, so no key, not
+ * even one read back from a cache file, names a file outside results/.
+ */
 export function cacheFile(cacheDir: string, k: CacheKey): string {
   if (!k.network || !k.containerId || !k.ifname) {
     throw new CniError(ErrorCode.InvalidEnvironment,
       `cache file path requires network name (${JSON.stringify(k.network)}), container ID (${JSON.stringify(k.containerId)}), and interface name (${JSON.stringify(k.ifname)})`);
   }
+  validateNetworkName(k.network);
+  validateContainerId(k.containerId);
+  validateIfname(k.ifname);
   return join(cacheDir, 'results', `${k.network}-${k.containerId}-${k.ifname}`);
 }
 
@@ -82,23 +91,19 @@ export function writeCacheEntry(cacheDir: string, e: CacheEntry): void {
  * cniCacheV1 entry is read as a bare result, libcni's older layout.
  */
 export function readCachedResult(cacheDir: string, k: CacheKey, listVersion: SpecVersion): Result | undefined {
+  const file = cacheFile(cacheDir, k);
   let text: string;
   try {
-    text = readFileSync(cacheFile(cacheDir, k), 'utf8');
+    text = readFileBounded(file).toString('utf8');
   } catch {
     return undefined;
   }
+  const prefix = `failed to get network ${JSON.stringify(k.network)} cached result`;
+  const entry = parseBoundedJson(text, prefix) as { kind?: unknown; result?: unknown } | null;
   try {
-    let entry: { kind?: unknown; result?: unknown } | undefined;
-    try {
-      entry = JSON.parse(text);
-    } catch {
-      entry = undefined;
-    }
-    const raw = entry?.kind === CACHE_KIND ? entry.result : JSON.parse(text);
-    return parseResult(raw, listVersion, 'cached result');
+    return parseResult(entry?.kind === CACHE_KIND ? entry.result : entry, listVersion, 'cached result');
   } catch (e) {
-    throw new CniError(ErrorCode.DecodeFailure, `failed to get network ${JSON.stringify(k.network)} cached result: ${(e as Error).message}`);
+    throw new CniError(ErrorCode.DecodeFailure, `${prefix}: ${(e as Error).message}`);
   }
 }
 
@@ -118,9 +123,11 @@ export function cachedAttachments(cacheDir: string): (CacheKey & { cniArgs?: [st
   const out = [];
   for (const name of names) {
     try {
-      const e = JSON.parse(readFileSync(join(dir, name), 'utf8'));
+      const e = parseBoundedJson(readFileBounded(join(dir, name)).toString('utf8'), name) as Record<string, any>;
       if (e.kind !== CACHE_KIND || !e.ifName || !e.networkName) continue;
-      out.push({ network: e.networkName, containerId: e.containerId, ifname: e.ifName, cniArgs: e.cniArgs, capabilityArgs: e.capabilityArgs });
+      const key = { network: e.networkName, containerId: e.containerId, ifname: e.ifName };
+      cacheFile(cacheDir, key); // a key that could not have been written is not an entry either
+      out.push({ ...key, cniArgs: e.cniArgs, capabilityArgs: e.capabilityArgs });
     } catch {
       // not an entry: skipped, as libcni does
     }

@@ -6,11 +6,12 @@
 //
 // Config fields, as Calico's plugin has them:
 //   logLevel  error | warn | info | debug   (default error)
-//   logFile   absolute path, appended to, created 0600 (its directory 0700)
+//   logFile   absolute path, appended to, created 0600 (its directory 0700);
+//             a symlink there is refused (lines go to stderr)
 // Without logFile, lines go to stderr, where runtimes keep a plugin's output.
 // At the default level nothing but failures is formatted or timed.
 
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { invalidConfig } from './errors';
 
@@ -197,12 +198,16 @@ export class Logger {
   }
 }
 
+// The plugin runs as root and the path comes from a config: a symlink put
+// where the log file should be must not make it append to another file.
+const LOG_OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+
 function openLogFile(file: string): number {
   try {
-    return openSync(file, 'a', 0o600);
+    return openSync(file, LOG_OPEN_FLAGS, 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    return openSync(file, 'a', 0o600);
+    return openSync(file, LOG_OPEN_FLAGS, 0o600);
   }
 }

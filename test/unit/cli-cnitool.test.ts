@@ -14,8 +14,10 @@ import { confFiles, loadConfList } from '../../cli/cnitool/confdir';
 import { absoluteNetnsPath, cnitoolContainerId } from '../../cli/cnitool/container-id';
 import { goMarshal, goString } from '../../cli/cnitool/gojson';
 import type { CniError } from '../../lib/cni/errors';
+import { MAX_JSON_DEPTH } from '../../lib/cni/input';
 import type { Result } from '../../lib/cni/types';
 
+const deep = '['.repeat(10_000) + ']'.repeat(10_000);
 const root = mkdtempSync(join(tmpdir(), 'tscni-cnitool-unit-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
@@ -108,6 +110,14 @@ describe('conflist discovery (libcni LoadConfList)', () => {
     writeFileSync(join(d, '05-bad.conflist'), JSON.stringify({ name: 'bad', plugins: [{ kind: 'x' }] }));
     expect(thrown(() => loadConfList(d, 'a')).msg).toBe("failed to parse plugin config 0: error parsing configuration: missing 'type'");
   });
+
+  it('refuses a conflist nested past the depth limit with code 6 naming the limit', () => {
+    const d = freshDir();
+    writeFileSync(join(d, '10-deep.conflist'), `{"deep":${deep},"name":"net","cniVersion":"1.0.0","plugins":[{"type":"loopback"}]}`);
+    expect(thrown(() => loadConfList(d, 'net'))).toMatchObject({
+      code: 6, msg: `error parsing configuration list: nested deeper than the limit of ${MAX_JSON_DEPTH} levels (at offset 71)`,
+    });
+  });
 });
 
 describe('cnitool settings from the environment', () => {
@@ -126,6 +136,7 @@ describe('cnitool settings from the environment', () => {
     expect(thrown(() => parseCnitoolArgs('A=1;B')).msg).toBe('invalid CNI_ARGS pair "B"');
     expect(thrown(() => parseCnitoolArgs('A=')).msg).toBe('invalid CNI_ARGS pair "A="');
     expect(thrown(() => settingsFromEnv({ CAP_ARGS: '[1]' })).msg).toBe('CAP_ARGS: must be a JSON object');
+    expect(thrown(() => settingsFromEnv({ CAP_ARGS: `{"a":${deep}}` }))).toMatchObject({ code: 6, msg: expect.stringMatching(/^CAP_ARGS: nested deeper than the limit/) });
   });
 });
 
@@ -180,5 +191,29 @@ describe('result cache (libcni layout)', () => {
 
   it('needs network, container ID and ifname for a path', () => {
     expect(thrown(() => cacheFile('/c', { ...key, ifname: '' })).msg).toMatch(/^cache file path requires network name/);
+  });
+
+  it('refuses an entry nested past the depth limit with code 6 naming the limit', () => {
+    const dir = freshDir();
+    mkdirSync(join(dir, 'results'));
+    writeFileSync(cacheFile(dir, key), `{"kind":"cniCacheV1","result":{"deep":${deep}}}`);
+    expect(thrown(() => readCachedResult(dir, key, '1.0.0'))).toMatchObject({
+      code: 6, msg: expect.stringMatching(/^failed to get network "net" cached result: nested deeper than the limit of 64 levels/),
+    });
+  });
+
+  it('checks a key as a request\'s: no container ID or ifname read back from a file names a path outside results/', () => {
+    expect(thrown(() => cacheFile('/c', { ...key, containerId: '../../etc/x' })).code).toBe(4);
+    expect(thrown(() => cacheFile('/c', { ...key, ifname: 'a/../../x' })).code).toBe(4);
+    expect(thrown(() => cacheFile('/c', { ...key, network: '../x' })).code).toBe(7);
+    const dir = join(freshDir(), 'cache');
+    writeCacheEntry(dir, { ...key, config: Buffer.from('{}'), result, resultVersion: '1.0.0' });
+    const climbing = [
+      { containerId: 'x/../../../victim', ifName: 'eth0' },
+      { containerId: 'c1', ifName: '../../../victim' },
+      { containerId: 'c1', ifName: 'eth0 ' },
+    ];
+    climbing.forEach((k, i) => writeFileSync(join(dir, 'results', `net-evil${i}`), JSON.stringify({ kind: 'cniCacheV1', networkName: 'net', ...k, result: {} })));
+    expect(cachedAttachments(dir)).toEqual([{ ...key }]);
   });
 });

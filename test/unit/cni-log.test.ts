@@ -1,6 +1,6 @@
 // Plugin logging: config validation, levels, the file it writes (0600, its
 // directory created), and what a failed call logs through the skel.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -75,9 +75,16 @@ describe('Logger', () => {
     expect(lines[1]).toMatch(/: step done step=veth took=/);
   });
 
-  it('a file it cannot open costs the command nothing', () => {
-    const log = new Logger({ level: 'error', file: join(dir, 'steps.log/not-a-dir/x.log') }, ctx);
-    expect(() => log.error('still fine')).not.toThrow();
+  it('does not follow a symlink put where the log file should be', () => {
+    const target = join(dir, 'not-a-log');
+    writeFileSync(target, 'precious\n');
+    const link = join(dir, 'linked.log');
+    symlinkSync(target, link);
+    const log = new Logger({ level: 'error', file: link }, ctx);
+    log.error('must not land in the target');
+    log.finish();
+    expect(readFileSync(target, 'utf8')).toBe('precious\n');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
   });
 });
 
@@ -127,6 +134,13 @@ describe('through the skel', () => {
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines[0]).toMatch(/\[WARN\].*: removal failed step="remove b" error="gone wrong"$/);
     expect(lines[1]).toMatch(/\[ERROR\].*: DEL failed code=999 error="remove b: gone wrong" took=/);
+  });
+
+  it('a log file it cannot open costs the command nothing', async () => {
+    const file = join(dir, 'skel.log/not-a-dir/x.log');
+    const out = await dispatch(failing, { ...env, CNI_COMMAND: 'CHECK' }, JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'failing', logFile: file, logLevel: 'debug' }));
+    expect(out).toEqual({ stdout: '', exitCode: 0 });
+    expect(existsSync(file)).toBe(false);
   });
 
   it('a bad logLevel is refused like any other config field', async () => {
