@@ -9,7 +9,6 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
-import { netlinkAddon } from './netlink-addon.mjs';
 
 const root = join(dirname(new URL(import.meta.url).pathname), '..');
 const binDir = join(root, 'dist/bin');
@@ -98,8 +97,6 @@ await mkdir(libDir, { recursive: true });
 await writeFile(join(root, 'dist/package.json'), '{ "type": "commonjs" }\n');
 
 await copyFile(join(root, 'lib/native/build/Release/tscni_native.node'), join(libDir, 'tscni_native.node'));
-const netlinkPkg = dirname(require.resolve('netlink/package.json'));
-await copyFile(join(netlinkPkg, 'prebuilds', `linux-${process.arch}`, 'node.napi.node'), join(libDir, 'netlink.node'));
 
 const entries = await entryPoints();
 await Promise.all(entries.map(async ({ name, main }) => {
@@ -118,7 +115,6 @@ await Promise.all(entries.map(async ({ name, main }) => {
     banner: { js: wrapper.banner },
     footer: { js: wrapper.footer },
     define: { 'import.meta.url': '__tscni_import_meta_url' },
-    plugins: [netlinkAddon],
     logLevel: 'warning',
   });
   await writeFile(join(binDir, name), launcher(name), { mode: 0o755 });

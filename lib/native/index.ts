@@ -1,4 +1,4 @@
-// Loads tscni's native addon (setns, flock, runProgram). In a bundle (dist/bin/<plugin>)
+// Loads tscni's native addon (setns, flock, netlink sockets, runProgram). In a bundle (dist/bin/<plugin>)
 // the build banner sets __TSCNI_LIB_DIR to the directory shipped beside the
 // executables; from source (tests) the node-gyp output is used.
 import { createRequire } from 'node:module';
@@ -8,8 +8,18 @@ import { fileURLToPath } from 'node:url';
 export interface TscniNative {
   setns(fd: number, nstype: number): void;
   flock(fd: number, operation: number): void;
-  /** Runs `path` with `argv` (argv[0] included) to completion; stdin is /dev/null; status 128+n for signal n. */
-  runProgram(path: string, argv: string[]): { status: number; stdout: string; stderr: string };
+  /** A bound AF_NETLINK socket of `protocol` whose receive fails with ETIMEDOUT after `timeoutMs` without data. */
+  netlinkOpen(protocol: number, receiveBufferBytes: number, timeoutMs: number): number;
+  /** Sends one datagram to the kernel. */
+  netlinkSend(fd: number, datagram: Buffer): void;
+  /** The next datagram, whole; blocks until one arrives or the socket's timeout passes. */
+  netlinkReceive(fd: number): Buffer;
+  close(fd: number): void;
+  /**
+   * Runs `path` with `argv` (argv[0] included) to completion; stdin is /dev/null; status 128+n for
+   * signal n. Throws (errno ETIMEDOUT) after killing a child still running after `timeoutMs`.
+   */
+  runProgram(path: string, argv: string[], timeoutMs: number): { status: number; stdout: string; stderr: string };
   readonly CLONE_NEWNET: number;
   readonly LOCK_SH: number;
   readonly LOCK_EX: number;

@@ -5,10 +5,9 @@
 // for each (two per DEL, ~18 ms apiece on the bench machine), and portmap's
 // removal of stale conntrack entries. The socket lives in the namespace it
 // was opened in, like Rtnl's.
-import { createNetlink, type NetlinkSocket } from 'netlink/dist/netlink';
 import { NLM_F, NLMSG_ERROR } from './constants';
 import { NetlinkError } from './errors';
-import { requestChecked } from './request';
+import { NetlinkSocket, nlmsg } from './request';
 
 const NETLINK_NETFILTER = 12;
 /** nfnetlink subsystems: the high byte of a message type. */
@@ -16,7 +15,6 @@ export const NFNL_SUBSYS = { CTNETLINK: 1, NFTABLES: 10 } as const;
 export type NfnlSubsystem = (typeof NFNL_SUBSYS)[keyof typeof NFNL_SUBSYS];
 const NFNL_MSG_BATCH_BEGIN = 16;
 const NFNL_MSG_BATCH_END = 17;
-const NLMSG_HDRLEN = 16;
 const NFGENMSG_LEN = 4;
 
 /** nf_tables message types (linux/netfilter/nf_tables.h), without the subsystem byte. */
@@ -40,29 +38,14 @@ function nfgenmsg(family: number, resId = 0): Buffer {
   return b;
 }
 
-/** struct nlmsghdr + payload; port 0 lets the kernel fill in ours. */
-function nlmsg(type: number, flags: number, seq: number, payload: Uint8Array[]): Buffer {
-  const body = Buffer.concat(payload);
-  const hdr = Buffer.alloc(NLMSG_HDRLEN);
-  hdr.writeUInt32LE(NLMSG_HDRLEN + body.length, 0);
-  hdr.writeUInt16LE(type, 4);
-  hdr.writeUInt16LE(flags, 6);
-  hdr.writeUInt32LE(seq >>> 0, 8);
-  return Buffer.concat([hdr, body]);
-}
-
 const messageType = (subsys: NfnlSubsystem, msg: number): number => (subsys << 8) | msg;
 
 export class NfnlChannel {
-  private closed = false;
-
-  private constructor(private readonly sock: NetlinkSocket) {
-    this.sock.socket.unref();
-  }
+  private constructor(private readonly sock: NetlinkSocket) {}
 
   /** A socket in the calling thread's current network namespace (the node's, for a plugin). */
   static open(): NfnlChannel {
-    return new NfnlChannel(createNetlink(NETLINK_NETFILTER));
+    return new NfnlChannel(new NetlinkSocket(NETLINK_NETFILTER));
   }
 
   /** open(), run `fn`, close — also when fn fails. */
@@ -80,13 +63,13 @@ export class NfnlChannel {
    * Rejects with NetlinkError("<operation>: ENOENT") when e.g. the table or set is missing.
    */
   async dump(operation: string, subsys: NfnlSubsystem, msg: number, family: NfFamily, attrs: Uint8Array[]): Promise<Buffer[]> {
-    const answers = await this.request(operation, messageType(subsys, msg), NLM_F.DUMP, [nfgenmsg(NFPROTO[family]), ...attrs]);
+    const answers = this.sock.request(operation, messageType(subsys, msg), NLM_F.DUMP, [nfgenmsg(NFPROTO[family]), ...attrs]);
     return answers.map((m) => m.data.subarray(NFGENMSG_LEN));
   }
 
   /** One message outside any transaction (conntrack has none), acknowledged by the kernel. */
   async send(operation: string, subsys: NfnlSubsystem, msg: number, family: NfFamily, attrs: Uint8Array[]): Promise<void> {
-    await this.request(operation, messageType(subsys, msg), 0, [nfgenmsg(NFPROTO[family]), ...attrs]);
+    this.sock.request(operation, messageType(subsys, msg), 0, [nfgenmsg(NFPROTO[family]), ...attrs]);
   }
 
   /**
@@ -98,10 +81,9 @@ export class NfnlChannel {
    */
   async transaction(operation: string, messages: NftMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    this.assertOpen(operation);
     const seqs = new Set<number>();
     const seq = (): number => {
-      const s = this.sock.generateSeq();
+      const s = this.sock.nextSeq();
       seqs.add(s);
       return s;
     };
@@ -110,38 +92,19 @@ export class NfnlChannel {
       ...messages.map((m) => nlmsg(messageType(NFNL_SUBSYS.NFTABLES, m.type), NLM_F.REQUEST | NLM_F.ACK, seq(), [nfgenmsg(NFPROTO[m.family]), ...m.attrs])),
       nlmsg(NFNL_MSG_BATCH_END, NLM_F.REQUEST, seq(), [nfgenmsg(0, NFNL_SUBSYS.NFTABLES)]),
     ];
+    this.sock.send(operation, Buffer.concat(batch));
     let refusal = 0;
-    const onAnswers = (answers: { type: number; seq: number; data: Buffer }[]): void => {
-      for (const a of answers) {
-        if (a.type !== NLMSG_ERROR || !seqs.has(a.seq)) continue;
-        const errno = -a.data.readInt32LE(0);
-        if (errno !== 0 && refusal === 0) refusal = errno;
-      }
-    };
-    this.sock.on('message', onAnswers);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.sock.socket.send(batch, {}, (e) => (e ? reject(new NetlinkError(operation, Math.abs(e.errno))) : resolve()));
-      });
-      await this.request(`${operation} (waiting for the kernel's answers)`, messageType(NFNL_SUBSYS.NFTABLES, NFT_MSG.GETGEN), 0, [nfgenmsg(0)]);
-    } finally {
-      this.sock.off('message', onAnswers);
-    }
+    const getgen = this.sock.nextSeq();
+    this.sock.send(operation, nlmsg(messageType(NFNL_SUBSYS.NFTABLES, NFT_MSG.GETGEN), NLM_F.REQUEST | NLM_F.ACK, getgen, [nfgenmsg(0)]));
+    this.sock.receiveUntilDone(`${operation} (waiting for the kernel's answers)`, getgen, (a) => {
+      if (a.type !== NLMSG_ERROR || !seqs.has(a.seq) || a.data.length < 4) return;
+      const errno = -a.data.readInt32LE(0);
+      if (errno !== 0 && refusal === 0) refusal = errno;
+    });
     if (refusal !== 0) throw new NetlinkError(operation, refusal);
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
     this.sock.close();
-  }
-
-  private assertOpen(operation: string): void {
-    if (this.closed) throw new NetlinkError(operation, 0, 'netlink socket is closed');
-  }
-
-  private request(operation: string, type: number, flags: number, payload: Uint8Array[]): Promise<{ type: number; data: Buffer }[]> {
-    this.assertOpen(operation);
-    return requestChecked(this.sock, operation, type, flags, payload);
   }
 }

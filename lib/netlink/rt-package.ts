@@ -12,4 +12,3 @@ export type {
   NeighborAttrs, NeighborMessage, RouteAttrs, RouteMessage,
 } from 'netlink/dist/rt/structs';
 export type { LinkAttrs } from 'netlink/dist/rt/ifla';
-export { createRtNetlink, type RtNetlinkSocket } from 'netlink/dist/rt/rt';

@@ -40,9 +40,12 @@ function nftPath(): string {
   throw new CniError(UNKNOWN_ERROR_CODE, 'nft: program not found in PATH or /usr/sbin (install nftables)');
 }
 
+/** nft finishes in milliseconds; one that hangs is killed rather than hanging the plugin and its runtime. */
+const NFT_TIMEOUT_MS = 30_000;
+
 async function runNft(args: string[]): Promise<string> {
   const path = nftPath();
-  const r = native().runProgram(path, ['nft', ...args]);
+  const r = native().runProgram(path, ['nft', ...args], NFT_TIMEOUT_MS);
   if (r.status !== 0) throw new NftError(args, r.status, r.stderr);
   return r.stdout;
 }
