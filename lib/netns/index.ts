@@ -2,6 +2,7 @@
 // everything in here is synchronous).
 export {
   NetnsError,
+  isNetnsGone,
   isNetnsMissing,
   openNetns,
   assertNetns,

@@ -14,7 +14,7 @@ import { native } from '../native/index';
 const NSFS_MAGIC = 0x6e736673;
 const EINVAL = 22;
 
-export type NetnsErrorReason = 'missing' | 'not-netns' | 'unreadable';
+export type NetnsErrorReason = 'missing' | 'unmounted' | 'not-netns' | 'unreadable';
 
 /**
  * A CNI_NETNS that cannot be used. `reason` lets DEL treat a namespace that is
@@ -23,6 +23,8 @@ export type NetnsErrorReason = 'missing' | 'not-netns' | 'unreadable';
  * Codes: a missing namespace is 3 (unknown container: the container's network
  * is gone); a path that exists but is not a network namespace is 4 (invalid
  * environment variable); an existing one we cannot open is 5 (I/O failure).
+ * A plain file ("unmounted": the runtime unmounted the namespace and left its
+ * bind-mount target behind) is 4 too, but DEL counts it as gone.
  */
 export class NetnsError extends CniError {
   readonly reason: NetnsErrorReason;
@@ -31,12 +33,12 @@ export class NetnsError extends CniError {
   constructor(reason: NetnsErrorReason, path: string, details?: string) {
     const code =
       reason === 'missing' ? ErrorCode.UnknownContainer
-      : reason === 'not-netns' ? ErrorCode.InvalidEnvironment
+      : reason === 'not-netns' || reason === 'unmounted' ? ErrorCode.InvalidEnvironment
       : ErrorCode.IoFailure;
     const msg =
-      reason === 'not-netns'
-        ? `CNI_NETNS: ${JSON.stringify(path)} is not a network namespace`
-        : `CNI_NETNS: failed to open netns ${JSON.stringify(path)}`;
+      reason === 'not-netns' ? `CNI_NETNS: ${JSON.stringify(path)} is not a network namespace`
+      : reason === 'unmounted' ? `CNI_NETNS: ${JSON.stringify(path)} is not a network namespace (a plain file: its namespace was unmounted)`
+      : `CNI_NETNS: failed to open netns ${JSON.stringify(path)}`;
     super(code, msg, details);
     this.name = 'NetnsError';
     this.reason = reason;
@@ -46,6 +48,11 @@ export class NetnsError extends CniError {
 
 export function isNetnsMissing(e: unknown): boolean {
   return e instanceof NetnsError && e.reason === 'missing';
+}
+
+/** DEL's test: the namespace no longer exists, whether its file went too or stayed behind unmounted. */
+export function isNetnsGone(e: unknown): boolean {
+  return e instanceof NetnsError && (e.reason === 'missing' || e.reason === 'unmounted');
 }
 
 /** An open network namespace file; the fd can be handed to IFLA_NET_NS_FD. */
@@ -75,7 +82,9 @@ export function openNetns(path: string): NetnsHandle {
     // shows only for /proc paths ("uts:[4026531838]"; a bind mount's fd
     // reads as its mount point), so setns(CLONE_NEWNET) makes the final call.
     const fsType = statfsSync(path).type;
-    if (fsType !== NSFS_MAGIC) throw new NetnsError('not-netns', path, 'not on nsfs');
+    if (fsType !== NSFS_MAGIC) {
+      throw fstatSync(fd).isFile() ? new NetnsError('unmounted', path, 'a regular file, not on nsfs') : new NetnsError('not-netns', path, 'not on nsfs');
+    }
     const kind = /^(\w+):\[\d+\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
     if (kind !== undefined && kind !== 'net') throw new NetnsError('not-netns', path, `it is a ${kind} namespace`);
     const inode = fstatSync(fd).ino;

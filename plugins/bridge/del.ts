@@ -6,7 +6,7 @@ import { delegateDel } from '../../lib/cni/delegate';
 import type { CmdArgs } from '../../lib/cni/skel';
 import { ErrorCollector } from '../../lib/cni/transaction';
 import { Rtnl } from '../../lib/netlink';
-import { isNetnsMissing, openNetns } from '../../lib/netns';
+import { isNetnsGone, openNetns } from '../../lib/netns';
 import { removeMasquerade } from '../../lib/nft/masquerade';
 import { removeSpoofCheck } from '../../lib/nft/spoofcheck';
 import type { BridgeConfig } from './config';
@@ -34,7 +34,7 @@ async function deletePodInterface(netns: string, ifname: string): Promise<void> 
   try {
     pod = openNetns(netns);
   } catch (e) {
-    if (isNetnsMissing(e)) return;
+    if (isNetnsGone(e)) return;
     throw e;
   }
   try {

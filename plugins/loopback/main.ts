@@ -4,7 +4,7 @@ import { CniError, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
 import { runPlugin, type CmdArgs, type Plugin } from '../../lib/cni/skel';
 import type { Result } from '../../lib/cni/types';
 import { Rtnl } from '../../lib/netlink';
-import { isNetnsMissing } from '../../lib/netns';
+import { isNetnsGone } from '../../lib/netns';
 
 type LoopbackConfig = Record<string, never>;
 type Args = CmdArgs<LoopbackConfig>;
@@ -33,7 +33,7 @@ async function del(a: Args): Promise<void> {
   try {
     await Rtnl.use(a.netns, (nl) => nl.links.setDown('lo'));
   } catch (e) {
-    if (!isNetnsMissing(e)) throw e;
+    if (!isNetnsGone(e)) throw e;
   }
 }
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   NetnsError,
   currentNetnsPath,
+  isNetnsGone,
   isNetnsMissing,
   netnsInode,
   openNetns,
@@ -28,6 +29,15 @@ const ipIn = (ns: string, args: string[]) => run('ip', ['-n', ns, ...args], { ti
 const threadNs = (): number => netnsInode('/proc/thread-self/ns/net');
 
 let tmp = '';
+
+function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), `${PREFIX}-`));
@@ -96,13 +106,17 @@ describe('openNetns errors (CNI_NETNS)', () => {
     expect(isNetnsMissing(err)).toBe(true);
   });
 
-  it('a regular file, a directory or another namespace type is code 4', () => {
+  it('a directory or another namespace type is code 4, and so is a regular file, which DEL counts as gone', () => {
     const file = join(tmp, 'not-a-netns');
     writeFileSync(file, '');
-    for (const p of [file, '/proc/self/ns/uts']) {
+    for (const p of [tmp, '/proc/self/ns/uts']) {
       expect(() => openNetns(p)).toThrow(expect.objectContaining({ code: 4, reason: 'not-netns' }));
+      expect(isNetnsGone(catchError(() => openNetns(p)))).toBe(false);
     }
-    expect(() => withNetns(file, () => 1)).toThrow(/is not a network namespace/);
+    // The bind-mount target a runtime leaves behind after unmounting the namespace.
+    expect(() => openNetns(file)).toThrow(expect.objectContaining({ code: 4, reason: 'unmounted' }));
+    expect(isNetnsGone(catchError(() => openNetns(file)))).toBe(true);
+    expect(() => withNetns(file, () => 1)).toThrow(/is not a network namespace \(a plain file: its namespace was unmounted\)/);
   });
 
   it('accepts both bind-mounted and /proc paths', () => {
