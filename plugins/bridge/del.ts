@@ -3,6 +3,7 @@
 // removed even when the runtime has lost the pod's namespace (ctr sends DEL
 // with an empty CNI_NETNS) — the case where the reference leaks its NAT rule.
 import { delegateDel } from '../../lib/cni/delegate';
+import type { Logger } from '../../lib/cni/log';
 import type { CmdArgs } from '../../lib/cni/skel';
 import { ErrorCollector } from '../../lib/cni/transaction';
 import { Rtnl } from '../../lib/netlink';
@@ -19,13 +20,15 @@ export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {
   // Deleting either end of a veth removes both; the pod's end first, as the
   // reference does, then the host end in case the pod's namespace is gone.
   if (a.netns !== '') await errors.attempt(`delete ${a.ifname} in the container`, () => deletePodInterface(a.netns, a.ifname));
-  await errors.attempt('delete host veth', () =>
-    Rtnl.use(undefined, (node) => node.links.delete(hostVethName(a.containerId, a.ifname), { ignoreMissing: true })),
-  );
-  if (c.ipamType) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
+  await errors.attempt('delete host veth', () => deleteHostVeth(c.bridge, hostVethName(a.containerId, a.ifname), a.log));
+  // The elements go before the address is released. Removal by owner lists,
+  // then deletes by key; once the address is free, an ADD may be given it and
+  // write its own element under that key, which a removal still in progress
+  // would then delete.
   const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
   if (c.ipMasq) await errors.attempt('remove masquerade', () => removeMasquerade(attachment));
   if (c.macSpoofCheck) await errors.attempt('remove MAC spoof check', () => removeSpoofCheck(attachment));
+  if (c.ipamType) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
   errors.throwIfAny();
 }
 
@@ -42,4 +45,22 @@ async function deletePodInterface(netns: string, ifname: string): Promise<void> 
   } finally {
     pod.close();
   }
+}
+
+/**
+ * The host end's name is 32 bits of a hash: another device can carry it. Only
+ * a veth that is a port of this network's bridge is ours to delete.
+ */
+async function deleteHostVeth(bridge: string, name: string, log: Logger): Promise<void> {
+  await Rtnl.use(undefined, async (node) => {
+    const link = await node.links.get(name);
+    if (!link) return;
+    const br = await node.links.get(bridge);
+    if (link.kind !== 'veth' || !br || link.master !== br.index) {
+      const what = link.kind === 'veth' ? 'a veth' : `a ${link.kind ?? 'device without kind'}`;
+      log.warn('host veth name is taken by another device; leaving it', { device: name, kind: link.kind ?? 'none', reason: `${what}, not a port of ${bridge}` });
+      return;
+    }
+    await node.links.delete(link.index, { ignoreMissing: true });
+  });
 }

@@ -13,11 +13,12 @@ import type { BridgeConfig } from './config';
 
 export async function cmdGc(a: GcArgs<BridgeConfig>): Promise<void> {
   const c = a.config;
-  const errors = new ErrorCollector();
-  if (c.ipamType) await errors.attempt(`IPAM ${c.ipamType} GC`, () => delegateGc(c.ipamType!, a.raw));
+  const errors = new ErrorCollector(a.log);
   const valid = a.validAttachments.map((v) => ({ containerId: v.containerID, ifname: v.ifname }));
+  // Elements first, addresses last, for the reason DEL has (del.ts).
   if (c.ipMasq) await errors.attempt('masquerade GC', () => gcMasquerade(c.network, valid));
   if (c.macSpoofCheck) await errors.attempt('MAC spoof check GC', () => gcSpoofCheck(c.network, valid));
+  if (c.ipamType) await errors.attempt(`IPAM ${c.ipamType} GC`, () => delegateGc(c.ipamType!, a.raw));
   errors.throwIfAny();
 }
 
