@@ -12,7 +12,7 @@ import { commentedElement, concat, match, meta, payload } from './expr';
 import { addSet, addTable, defineChain, replaceElements, type NftCommand, type TableRef } from './json';
 import { removeOwnedElements, removeStaleElements } from './owned';
 import { isOwnedBy, ownedBy, ownerComment, type PodAttachment } from './owner';
-import { elementsOf, listTable } from './run';
+import { elementsOf, listTable, type ListedElement } from './run';
 
 export const SPOOFCHK_TABLE: TableRef = { family: 'bridge', name: 'tscni' };
 const T = SPOOFCHK_TABLE;
@@ -64,6 +64,17 @@ export async function checkSpoofCheck(t: SpoofCheckTarget): Promise<string[]> {
   if (!elementsOf(listing, PORTS).some((e) => e.key === t.hostVeth && isOwnedBy(e, t))) {
     problems.push(`nft set ${PORTS} has no element for ${t.hostVeth}`);
   }
-  if (!elementsOf(listing, ALLOWED).some(ownedBy(t))) problems.push(`nft set ${ALLOWED} has no element for ${t.hostVeth} . ${t.mac}`);
+  const problem = allowedElementProblem(elementsOf(listing, ALLOWED), t);
+  if (problem) problems.push(problem);
   return problems;
+}
+
+/** The pod's allowed element must carry the key ADD wrote (host veth . MAC), not only its owner. */
+function allowedElementProblem(allowed: ListedElement[], t: SpoofCheckTarget): string | undefined {
+  const want = `${t.hostVeth} . ${t.mac.toLowerCase()}`;
+  const keyOf = (e: ListedElement): string => ((e.key as { concat?: unknown[] })?.concat ?? [e.key]).join(' . ');
+  const owned = allowed.filter(ownedBy(t));
+  if (owned.some((e) => keyOf(e) === want)) return undefined;
+  if (owned.length === 0) return `nft set ${ALLOWED} has no element for ${want}`;
+  return `nft set ${ALLOWED} element of this pod is ${owned.map(keyOf).join(', ')}, not ${want}`;
 }
