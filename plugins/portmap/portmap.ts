@@ -113,10 +113,12 @@ export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
   return prev;
 }
 
-/** Removal goes by owner, so neither prevResult nor the netns is needed. */
+/**
+ * Removal goes by owner, so neither prevResult, the netns nor the mappings
+ * are needed: a runtime that lost its cache sends DEL without mappings, and
+ * the host ports must still be given back.
+ */
 export async function cmdDel(a: CmdArgs<PortmapConfig>): Promise<void> {
-  // As the reference: an attachment that asked for no mappings got none.
-  if (a.config.mappings.length === 0) return;
   await removePortmap({ network: a.config.network, containerId: a.containerId, ifname: a.ifname });
 }
 

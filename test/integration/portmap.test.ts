@@ -108,6 +108,18 @@ describe('portmap chained after the reference bridge', () => {
     expect(await h.tcpRequest(n.ext, NODE_EXTRA, 9090)).toBe(n.ext.ip);
   });
 
+  it('DEL without the mappings (a runtime that lost its cache) removes the attachment\'s elements and frees the host port', async () => {
+    const lost = await attach(h, n, 'ctr-lost', [{ hostPort: 8181, containerPort: 80, protocol: 'tcp' }]);
+    await h.startTcpServer(lost.pod, { port: 80 });
+    expect(await h.tcpRequest(n.ext, n.ext.nodeIp, 8181)).toBe(n.ext.ip);
+    for (const conf of [portmapConfig([]), { cniVersion: '1.0.0', name: 'pmnet', type: 'portmap' }]) {
+      expect((await portmapCall(h, n, 'DEL', 'ctr-lost', conf, lost.pod)).exitCode).toBe(0);
+    }
+    expect((await elementOwners(n)).filter((e) => e.endsWith('id=ctr-lost'))).toEqual([]);
+    await expect(h.tcpRequest(n.ext, n.ext.nodeIp, 8181, 1500)).rejects.toThrow();
+    await lost.detach();
+  });
+
   it('DEL twice, of an unknown container, and without netns or prevResult succeeds', async () => {
     const conf = portmapConfig([{ hostPort: 8080, containerPort: 80 }]);
     for (const id of ['ctr-a', 'ctr-a', 'never-added']) expect((await portmapCall(h, n, 'DEL', id, conf)).exitCode).toBe(0);
