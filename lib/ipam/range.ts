@@ -60,6 +60,11 @@ export function canonicalizeRange(input: RangeInput, field: string): IpRange {
     if (!gw || gw.family !== subnet.ip.family) {
       throw invalidConfig(`${field}.gateway`, `"${input.gateway}" is not an IPv${subnet.ip.family} address`);
     }
+    // The reference accepts any gateway; a pod's default route via an
+    // address outside its own subnet is never reachable.
+    if (gw.value < first || gw.value > last) {
+      throw invalidConfig(`${field}.gateway`, `${formatIp(gw)} is not in subnet ${formatCidr(subnet)}`);
+    }
     gateway = gw;
   }
   return { subnet, rangeStart, rangeEnd, gateway };

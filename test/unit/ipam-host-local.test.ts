@@ -107,6 +107,13 @@ describe('host-local commands (through dispatch, on a temp dataDir)', () => {
     expect(existsSync(dataDir)).toBe(false);
   });
 
+  it('a gateway outside its range\'s subnet fails with code 7 naming the field and the subnet', async () => {
+    const out = await call('ADD', conf({ ranges: [[{ subnet: '10.77.0.0/24', gateway: '10.99.0.1' }]] }));
+    expect(out.exitCode).toBe(1);
+    expect(out.json).toEqual({ cniVersion: '1.1.0', code: 7, msg: 'ipam.ranges[0][0].gateway: 10.99.0.1 is not in subnet 10.77.0.0/24' });
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
   it('DEL of an unknown network or container succeeds without creating anything', async () => {
     expect((await call('DEL', conf())).exitCode).toBe(0);
     expect(existsSync(dataDir)).toBe(false);

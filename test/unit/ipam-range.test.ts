@@ -65,6 +65,8 @@ describe('canonicalizeRange', () => {
     [{ subnet: '10.0.0.0/24', rangeEnd: 'fd00::1' }, 'ipam.ranges[0][1].rangeEnd: fd00::1 is not in subnet 10.0.0.0/24'],
     [{ subnet: '10.0.0.0/24', rangeStart: '10.0.0.9', rangeEnd: '10.0.0.8' }, 'ipam.ranges[0][1].rangeEnd: 10.0.0.8 is before rangeStart 10.0.0.9'],
     [{ subnet: '10.0.0.0/24', gateway: 'fd00::1' }, 'ipam.ranges[0][1].gateway: "fd00::1" is not an IPv4 address'],
+    [{ subnet: '10.77.0.0/24', gateway: '10.99.0.1' }, 'ipam.ranges[0][1].gateway: 10.99.0.1 is not in subnet 10.77.0.0/24'],
+    [{ subnet: 'fd00:77::/64', gateway: 'fd00:99::1' }, 'ipam.ranges[0][1].gateway: fd00:99::1 is not in subnet fd00:77::/64'],
   ])('rejects %j', (input, msg) => {
     expect(configError(() => canonicalizeRange(input, 'ipam.ranges[0][1]')).msg).toBe(msg);
   });
