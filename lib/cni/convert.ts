@@ -13,7 +13,7 @@
 import { CniError, ErrorCode } from './errors';
 import { parseOrThrow, resultSchemaFor } from './schemas';
 import { LATEST_VERSION, type Dns, type Interface, type IpConfig, type Result, type Route, type SpecVersion } from './types';
-import { ipFamily } from './validate';
+import { ipFamily } from '../ip/address';
 import { compareVersions, isSupportedVersion } from './version';
 
 type Json = Record<string, unknown>;

@@ -9,7 +9,8 @@
 
 import * as z from 'zod/mini';
 import { invalidConfig, type CniError } from './errors';
-import { isCidr, isIpAddress, ipFamily } from './validate';
+import { ipFamily } from '../ip/address';
+import { isCidr, isIpAddress } from './validate';
 import type { SpecVersion } from './types';
 
 const ip = z.string().check(z.refine(isIpAddress, 'must be an IP address'));

@@ -3,8 +3,6 @@
 // same accept/reject answer from our plugins as from the Go ones.
 
 import { parseCidr, parseIp } from '../ip/address';
-
-export { ipFamily } from '../ip/address';
 import { CniError, ErrorCode, invalidConfig } from './errors';
 
 /** Container IDs and network names: an alphanumeric first character, then [A-Za-z0-9_.-]. */
@@ -67,4 +65,3 @@ export function isCidr(s: string): boolean {
   return typeof parseCidr(s) !== 'string';
 }
 
-/** 4 or 6; an IPv4-mapped IPv6 address is 4, as Go's IP.To4 has it. */

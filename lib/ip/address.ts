@@ -1,6 +1,9 @@
-// The one IP address module every part of tscni uses: parsing, printing,
-// prefix arithmetic and the kernel's byte form. Addresses are (family, bigint)
-// pairs, so range arithmetic is plain integer arithmetic for both families.
+// The one address module every part of tscni uses: parsing, printing,
+// prefix arithmetic and the kernel's byte form, for IP and MAC addresses.
+// Addresses are (family, bigint) pairs, so range arithmetic is plain integer
+// arithmetic for both families. parseIp/parseCidr answer undefined or the
+// problem, for validators; the to*Bytes functions take text that has been
+// validated and throw, for the netlink code.
 //
 // It follows Go's net package, because the reference plugins do and we share
 // their files and their answers: dotted quads without leading zeros, no zone
@@ -9,6 +12,8 @@
 // with it. Hand-written rather than ip-address or node:net: it sits on every
 // plugin's start-up path, where ip-address cost ~5 ms of compile time per call
 // and node:net pulls in the socket and stream modules.
+
+import { AF_INET, AF_INET6 } from '../netlink/constants';
 
 export type Family = 4 | 6;
 
@@ -73,10 +78,16 @@ export function parseIp(text: string): Ip | undefined {
   return v6 === undefined ? undefined : canonical(6, v6);
 }
 
-/** 4 or 6 for an address or a CIDR; an IPv4-mapped address counts as IPv4, as Go's net package has it. */
+/**
+ * 4 or 6 for an address or a CIDR; an IPv4-mapped address counts as IPv4, as
+ * Go's net package has it. Throws for anything else: callers pass validated
+ * input, and a wrong guess would put an address in the other family's table.
+ */
 export function ipFamily(addressOrCidr: string): Family {
   const slash = addressOrCidr.indexOf('/');
-  return parseIp(slash < 0 ? addressOrCidr : addressOrCidr.slice(0, slash))?.family ?? 4;
+  const ip = parseIp(slash < 0 ? addressOrCidr : addressOrCidr.slice(0, slash));
+  if (!ip) throw new Error(`${JSON.stringify(addressOrCidr)} is not an IP address or CIDR`);
+  return ip.family;
 }
 
 /** Parses "addr/prefix"; host bits are kept (callers decide whether they matter). A string is the problem. */
@@ -156,4 +167,63 @@ export function ipFromBytes(bytes: Uint8Array): Ip {
   if (bytes.length !== 4 && bytes.length !== 16) throw new Error(`IP address of ${bytes.length} bytes`);
   const value = bytes.reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
   return canonical(bytes.length === 4 ? 4 : 6, value);
+}
+
+/** An address in a netlink attribute: its AF_* family and 4 or 16 bytes. */
+export interface IpBytes {
+  family: typeof AF_INET | typeof AF_INET6;
+  bytes: Buffer;
+}
+
+export interface CidrBytes extends IpBytes {
+  prefixLen: number;
+}
+
+const afOf = (ip: Ip) => (ip.family === 4 ? AF_INET : AF_INET6);
+
+/** A bare address as netlink carries it; throws naming the text. */
+export function toIpBytes(text: string): IpBytes {
+  const ip = parseIp(text);
+  if (!ip) throw new Error(`${JSON.stringify(text)} is not an IP address`);
+  return { family: afOf(ip), bytes: ipToBytes(ip) };
+}
+
+function cidrOrHost(text: string): Cidr {
+  const ip = text.includes('/') ? undefined : parseIp(text);
+  const c = ip ? { ip, prefix: familyBits(ip.family) } : parseCidr(text);
+  if (typeof c === 'string') throw new Error(`${JSON.stringify(text)}: ${c.replace(/^prefix length/, 'bad prefix length')}`);
+  return c;
+}
+
+/** "10.1.2.3/24" with its host bits (an interface address); a bare address is a host prefix. */
+export function toCidrBytes(text: string): CidrBytes {
+  const c = cidrOrHost(text);
+  return { family: afOf(c.ip), bytes: ipToBytes(c.ip), prefixLen: c.prefix };
+}
+
+/** The network of "10.1.2.3/24", host bits cleared (a route destination). */
+export function toNetworkBytes(text: string): CidrBytes {
+  const c = networkOf(cidrOrHost(text));
+  return { family: afOf(c.ip), bytes: ipToBytes(c.ip), prefixLen: c.prefix };
+}
+
+/** 4 or 16 bytes from the kernel as Go's net.IP.String() prints them. */
+export function ipBytesToString(bytes: Uint8Array): string {
+  return formatIp(ipFromBytes(bytes));
+}
+
+const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+/** "0a:58:0a:f4:01:02": six colon-separated hex pairs, either case. */
+export function isMac(text: string): boolean {
+  return MAC_RE.test(text);
+}
+
+export function toMacBytes(text: string): Buffer {
+  if (!isMac(text)) throw new Error(`${JSON.stringify(text)} is not a MAC address`);
+  return Buffer.from(text.split(':').map((h) => parseInt(h, 16)));
+}
+
+export function macBytesToString(bytes: Uint8Array): string {
+  return Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join(':');
 }

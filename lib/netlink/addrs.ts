@@ -3,7 +3,7 @@ import { AttrStream, formatAddressMessage, type AddressMessage, type AddressFlag
 import type { RtnlChannel } from './channel';
 import { AF_INET, AF_INET6, NLM_F, ROUTE_SCOPE, RTM, type RouteScopeName } from './constants';
 import { isNetlinkErrno } from './errors';
-import { formatIp, parseCidr } from './ip';
+import { ipBytesToString, toCidrBytes } from '../ip/address';
 import type { LinkRef, Links } from './links';
 
 export interface Address {
@@ -53,7 +53,7 @@ export class Addresses {
   }
 
   private async message(link: LinkRef, cidr: string, o: AddAddressOptions = {}): Promise<Omit<AddressMessage, 'kind'>> {
-    const c = parseCidr(cidr);
+    const c = toCidrBytes(cidr);
     const index = await this.links.index(link);
     const flags: AddressFlags = {};
     if (o.nodad) flags.nodad = true;
@@ -97,7 +97,7 @@ export class Addresses {
       if (index !== undefined && m.data.index !== index) continue;
       const raw = m.attrs.local ?? m.attrs.address;
       if (!raw) continue;
-      const ip = formatIp(raw);
+      const ip = ipBytesToString(raw);
       const prefixLen = m.data.prefixlen ?? 0;
       // IFA_FLAGS (32 bits) supersedes the 8-bit ifa_flags when present.
       const f = m.attrs.flags ?? m.data.flags ?? {};

@@ -19,6 +19,5 @@ export {
   decodeLinkInfo,
 } from './linkinfo';
 export type { VethPeer, BridgeOptions, VxlanOptions, VxlanInfo, IpipOptions } from './linkinfo';
-export { parseIp, formatIp, parseCidr, maskCidr, parseMac, formatMac } from './ip';
 export type { MacvlanMode, RouteScopeName, RouteTypeName } from './constants';
 export { RTPROT, RT_TABLE } from './constants';

@@ -1,7 +1,7 @@
 // RTM_NEWLINK answers turned into the Link objects tscni works with.
 import type { LinkMessage } from './rt-package';
 import { decodeLinkInfo, type VxlanInfo } from './linkinfo';
-import { formatMac } from './ip';
+import { macBytesToString } from '../ip/address';
 import type { MacvlanMode } from './constants';
 
 const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'] as const;
@@ -50,7 +50,7 @@ export function decodeLink(m: LinkMessage): Link {
   };
   if (info.kind) link.kind = info.kind;
   if (a.mtu !== undefined) link.mtu = a.mtu;
-  if (a.address && a.address.length === 6) link.mac = formatMac(a.address);
+  if (a.address && a.address.length === 6) link.mac = macBytesToString(a.address);
   if (a.master) link.master = a.master;
   const linkIndex = a.link && a.link.length >= 4 ? a.link.readUInt32LE(0) : undefined;
   if (linkIndex) {

@@ -29,7 +29,7 @@ import {
   VETH_INFO_PEER,
   type MacvlanMode,
 } from './constants';
-import { formatIp, parseIp, parseMac } from './ip';
+import { ipBytesToString, toIpBytes, toMacBytes } from '../ip/address';
 
 function linkInfo(kind: string, data: readonly Buffer[]): Buffer {
   const kindAttr = bareStringAttr(IFLA_INFO.KIND, kind);
@@ -53,7 +53,7 @@ export function encodeVethLinkInfo(peer: VethPeer): Buffer {
   // like the device in an RTM_NEWLINK message (hence no NLA_F_NESTED).
   const attrs: Buffer[] = [EMPTY_IFINFOMSG];
   if (peer.mtu !== undefined) attrs.push(u32attr(IFLA.MTU, peer.mtu));
-  if (peer.mac !== undefined) attrs.push(nlattr(IFLA.ADDRESS, parseMac(peer.mac)));
+  if (peer.mac !== undefined) attrs.push(nlattr(IFLA.ADDRESS, toMacBytes(peer.mac)));
   attrs.push(stringAttr(IFLA.IFNAME, peer.name));
   if (peer.netnsFd !== undefined) attrs.push(u32attr(IFLA.NET_NS_FD, peer.netnsFd));
   return linkInfo('veth', [nlattr(VETH_INFO_PEER, Buffer.concat(attrs))]);
@@ -94,7 +94,7 @@ export function encodeVxlanLinkInfo(o: VxlanOptions): Buffer {
   if (o.underlayIndex !== undefined) data.push(u32attr(IFLA_VXLAN.LINK, o.underlayIndex));
   data.push(u32attr(IFLA_VXLAN.ID, o.vni));
   if (o.local !== undefined) {
-    const ip = parseIp(o.local);
+    const ip = toIpBytes(o.local);
     data.push(nlattr(ip.family === AF_INET ? IFLA_VXLAN.LOCAL : IFLA_VXLAN.LOCAL6, ip.bytes));
   }
   if (o.ttl !== undefined) data.push(u8attr(IFLA_VXLAN.TTL, o.ttl));
@@ -119,8 +119,8 @@ export interface IpipOptions {
 export function encodeIpipLinkInfo(o: IpipOptions = {}): Buffer {
   const data: Buffer[] = [];
   if (o.underlayIndex !== undefined) data.push(u32attr(IFLA_IPTUN.LINK, o.underlayIndex));
-  if (o.local !== undefined) data.push(nlattr(IFLA_IPTUN.LOCAL, parseIp(o.local).bytes));
-  if (o.remote !== undefined) data.push(nlattr(IFLA_IPTUN.REMOTE, parseIp(o.remote).bytes));
+  if (o.local !== undefined) data.push(nlattr(IFLA_IPTUN.LOCAL, toIpBytes(o.local).bytes));
+  if (o.remote !== undefined) data.push(nlattr(IFLA_IPTUN.REMOTE, toIpBytes(o.remote).bytes));
   if (o.ttl !== undefined) data.push(u8attr(IFLA_IPTUN.TTL, o.ttl));
   // Path MTU discovery on, as iproute2 does unless "nopmtudisc".
   data.push(u8attr(IFLA_IPTUN.PMTUDISC, 1));
@@ -171,7 +171,7 @@ export function decodeLinkInfo(payload: Buffer | undefined): DecodedLinkInfo {
     const local = data.get(IFLA_VXLAN.LOCAL) ?? data.get(IFLA_VXLAN.LOCAL6);
     out.vxlan = {
       vni: attrU32(data.get(IFLA_VXLAN.ID)),
-      local: local ? formatIp(local) : undefined,
+      local: local ? ipBytesToString(local) : undefined,
       port: attrBe16(data.get(IFLA_VXLAN.PORT)),
       underlayIndex: attrU32(data.get(IFLA_VXLAN.LINK)),
       learning: attrU8(data.get(IFLA_VXLAN.LEARNING)) === 1,

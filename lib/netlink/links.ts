@@ -5,7 +5,7 @@ import { u32 } from './attr';
 import type { RtnlChannel } from './channel';
 import { AF_UNSPEC, NLM_F, RTM, type MacvlanMode } from './constants';
 import { isNetlinkErrno, NetlinkError } from './errors';
-import { parseMac } from './ip';
+import { toMacBytes } from '../ip/address';
 import { decodeLink, type Link } from './link-decode';
 import {
   encodeBridgeLinkInfo,
@@ -81,7 +81,7 @@ export class Links {
   private async create(what: string, c: NewLinkCommon, linkinfo: Buffer, extra: LinkAttrs = {}): Promise<void> {
     const attrs: LinkAttrs = { ...extra, ifname: c.name, linkinfo };
     if (c.mtu !== undefined) attrs.mtu = c.mtu;
-    if (c.mac !== undefined) attrs.address = parseMac(c.mac);
+    if (c.mac !== undefined) attrs.address = toMacBytes(c.mac);
     if (c.netnsFd !== undefined) attrs.netNsFd = c.netnsFd;
     await this.send(`create ${what}`, RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, {}, attrs);
   }
@@ -146,7 +146,7 @@ export class Links {
   }
 
   setMac(ref: LinkRef, mac: string): Promise<void> {
-    return this.change(`set address ${mac} on`, ref, {}, { address: parseMac(mac) });
+    return this.change(`set address ${mac} on`, ref, {}, { address: toMacBytes(mac) });
   }
 
   /** Renames a link (the kernel wants it down; IFLA_IFNAME is the new name, so select by index). */

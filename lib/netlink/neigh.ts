@@ -5,7 +5,7 @@ import { AttrStream, formatNeighborMessage, type NeighborMessage, type NeighborA
 import type { RtnlChannel } from './channel';
 import { AF_BRIDGE, AF_INET, AF_INET6, NLM_F, NUD, RTM } from './constants';
 import { isNetlinkErrno } from './errors';
-import { formatIp, formatMac, parseIp, parseMac } from './ip';
+import { ipBytesToString, macBytesToString, toIpBytes, toMacBytes } from '../ip/address';
 import type { LinkRef, Links } from './links';
 
 type Msg = Omit<NeighborMessage, 'kind'>;
@@ -46,9 +46,9 @@ export class Neighbors {
   ) {}
 
   private async message(n: { dev: LinkRef; ip: string; mac?: string }): Promise<Msg> {
-    const ip = parseIp(n.ip);
+    const ip = toIpBytes(n.ip);
     const attrs: NeighborAttrs = { dst: ip.bytes };
-    if (n.mac !== undefined) attrs.lladdr = parseMac(n.mac);
+    if (n.mac !== undefined) attrs.lladdr = toMacBytes(n.mac);
     return { data: { family: ip.family, ifindex: await this.links.index(n.dev), state: { permanent: true } }, attrs };
   }
 
@@ -78,8 +78,8 @@ export class Neighbors {
     for (const m of answers) {
       if (m.data.family !== AF_INET && m.data.family !== AF_INET6) continue;
       if (!m.attrs.dst || (dev !== undefined && m.data.ifindex !== dev)) continue;
-      const n: Neighbor = { dev: m.data.ifindex ?? 0, ip: formatIp(m.attrs.dst), permanent: !!m.data.state?.permanent, state: stateNumber(m) };
-      if (m.attrs.lladdr?.length === 6) n.mac = formatMac(m.attrs.lladdr);
+      const n: Neighbor = { dev: m.data.ifindex ?? 0, ip: ipBytesToString(m.attrs.dst), permanent: !!m.data.state?.permanent, state: stateNumber(m) };
+      if (m.attrs.lladdr?.length === 6) n.mac = macBytesToString(m.attrs.lladdr);
       out.push(n);
     }
     return out;
@@ -117,8 +117,8 @@ export class Fdb {
   ) {}
 
   private async message(f: { dev: LinkRef; mac: string; dst?: string }): Promise<Msg> {
-    const attrs: NeighborAttrs = { lladdr: parseMac(f.mac) };
-    if (f.dst !== undefined) attrs.dst = parseIp(f.dst).bytes;
+    const attrs: NeighborAttrs = { lladdr: toMacBytes(f.mac) };
+    if (f.dst !== undefined) attrs.dst = toIpBytes(f.dst).bytes;
     const ifindex = await this.links.index(f.dev);
     return { data: { family: AF_BRIDGE, ifindex, state: { permanent: true }, flags: { self: true } }, attrs };
   }
@@ -155,11 +155,11 @@ export class Fdb {
       if (dev !== undefined && m.data.ifindex !== dev) continue;
       const e: FdbEntry = {
         dev: m.data.ifindex ?? 0,
-        mac: formatMac(m.attrs.lladdr),
+        mac: macBytesToString(m.attrs.lladdr),
         permanent: !!m.data.state?.permanent,
         self: !!m.data.flags?.self,
       };
-      if (m.attrs.dst) e.dst = formatIp(m.attrs.dst);
+      if (m.attrs.dst) e.dst = ipBytesToString(m.attrs.dst);
       if (m.attrs.master) e.master = m.attrs.master;
       out.push(e);
     }

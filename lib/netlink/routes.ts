@@ -25,7 +25,7 @@ import {
   type RouteTypeName,
 } from './constants';
 import { isNetlinkErrno } from './errors';
-import { formatIp, maskCidr, parseCidr, parseIp } from './ip';
+import { ipBytesToString, toIpBytes, toNetworkBytes } from '../ip/address';
 import type { LinkRef, Links } from './links';
 
 export interface RouteSpec {
@@ -73,19 +73,19 @@ export class Routes {
   ) {}
 
   private async message(r: RouteSpec, forDelete: boolean): Promise<Omit<RouteMessage, 'kind'>> {
-    const dst = maskCidr(parseCidr(r.dst));
+    const dst = toNetworkBytes(r.dst);
     const type = r.type ?? 'unicast';
     const table = r.table ?? RT_TABLE.MAIN;
     const attrs: RouteAttrs = { table };
     if (dst.prefixLen > 0) attrs.dst = dst.bytes;
     if (r.gw !== undefined) {
-      const gw = parseIp(r.gw);
+      const gw = toIpBytes(r.gw);
       if (gw.family !== dst.family) throw new Error(`route ${r.dst}: gateway ${r.gw} is of another address family`);
       attrs.gateway = gw.bytes;
     }
     if (r.dev !== undefined) attrs.oif = await this.links.index(r.dev);
     if (r.metric !== undefined) attrs.priority = r.metric;
-    if (r.src !== undefined) attrs.prefsrc = parseIp(r.src).bytes;
+    if (r.src !== undefined) attrs.prefsrc = toIpBytes(r.src).bytes;
     if (r.mtu !== undefined || r.advmss !== undefined) {
       attrs.metrics = {};
       if (r.mtu !== undefined) attrs.metrics.mtu = u32(r.mtu);
@@ -149,7 +149,7 @@ export class Routes {
       const d = m.data;
       const rt: Route = {
         family: d.family === AF_INET6 ? 6 : 4,
-        dst: m.attrs.dst ? `${formatIp(m.attrs.dst)}/${d.dstLen ?? 0}` : d.family === AF_INET6 ? '::/0' : '0.0.0.0/0',
+        dst: m.attrs.dst ? `${ipBytesToString(m.attrs.dst)}/${d.dstLen ?? 0}` : d.family === AF_INET6 ? '::/0' : '0.0.0.0/0',
         scope: enumNumber(RouteScope, d.scope),
         protocol: enumNumber(RouteProtocol, d.protocol),
         table: m.attrs.table ?? d.table ?? 0,
@@ -158,10 +158,10 @@ export class Routes {
       };
       const typeNum = enumNumber(RouteType, d.type);
       rt.type = (Object.keys(ROUTE_TYPE) as RouteTypeName[]).find((k) => ROUTE_TYPE[k] === typeNum) ?? typeNum;
-      if (m.attrs.gateway) rt.gw = formatIp(m.attrs.gateway);
+      if (m.attrs.gateway) rt.gw = ipBytesToString(m.attrs.gateway);
       if (m.attrs.oif) rt.dev = m.attrs.oif;
       if (m.attrs.priority !== undefined) rt.metric = m.attrs.priority;
-      if (m.attrs.prefsrc) rt.src = formatIp(m.attrs.prefsrc);
+      if (m.attrs.prefsrc) rt.src = ipBytesToString(m.attrs.prefsrc);
       if (table !== 'all' && rt.table !== table) continue;
       if (dev !== undefined && rt.dev !== dev) continue;
       out.push(rt);

@@ -5,11 +5,10 @@ import { invalidConfig } from '../../lib/cni/errors';
 import { dnsSchema, parseOrThrow } from '../../lib/cni/schemas';
 import type { Dns } from '../../lib/cni/types';
 import { ifnameProblem } from '../../lib/cni/validate';
-
-const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+import { isMac } from '../../lib/ip/address';
 
 const ifname = z.string().check(z.refine((s) => ifnameProblem(s) === undefined, 'must be a valid interface name (1-15 bytes, no "/", ":" or whitespace)'));
-const mac = z.string().check(z.refine((s) => MAC_RE.test(s), 'must be a MAC address such as "0a:58:0a:f4:01:02"'));
+const mac = z.string().check(z.refine(isMac, 'must be a MAC address such as "0a:58:0a:f4:01:02"'));
 
 const bridgeSchema = z.looseObject({
   cniVersion: z.string(),
@@ -89,6 +88,6 @@ export function parseBridgeConfig(raw: Record<string, unknown>): BridgeConfig {
 export function containerMac(config: BridgeConfig, cniArgs: Record<string, string>): string | undefined {
   if (config.mac) return config.mac;
   if (cniArgs.MAC === undefined || cniArgs.MAC === '') return undefined;
-  if (!MAC_RE.test(cniArgs.MAC)) throw invalidConfig('CNI_ARGS MAC', 'must be a MAC address');
+  if (!isMac(cniArgs.MAC)) throw invalidConfig('CNI_ARGS MAC', 'must be a MAC address');
   return cniArgs.MAC.toLowerCase();
 }

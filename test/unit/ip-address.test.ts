@@ -1,6 +1,12 @@
+// Oracles that are not this code: node:net for what is an address, the
+// ip-address package for the RFC 5952 printed form (Go's net.IP.String()).
+import { Address6 } from 'ip-address';
 import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { formatCidr, formatIp, ipFromBytes, ipToBytes, networkOf, parseCidr, parseIp, type Cidr } from '../../lib/ip/address';
+import {
+  formatCidr, formatIp, ipBytesToString, ipFamily, ipFromBytes, ipToBytes, isMac, macBytesToString, networkOf, parseCidr,
+  parseIp, toCidrBytes, toIpBytes, toMacBytes, toNetworkBytes, type Cidr,
+} from '../../lib/ip/address';
 
 describe('lib/ip/address: the one address parser', () => {
   it.each([
@@ -34,5 +40,50 @@ describe('lib/ip/address: the one address parser', () => {
     expect(parseCidr('10.0.0.0/33')).toMatch(/out of range for IPv4 \(0-32\)/);
     expect(parseCidr('10.0.0.0')).toMatch(/not in CIDR notation/);
     expect(parseCidr('x/8')).toMatch(/"x" is not an IP address/);
+  });
+
+  it('prints 5,000 random IPv6 addresses with zero runs as ip-address prints RFC 5952', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let n = 0; n < 5000; n++) {
+      const groups = Array.from({ length: 8 }, () => (random() < 0.5 ? 0 : Math.floor(random() * 0x10000)));
+      // ::ffff:a.b.c.d is IPv4 to Go (and to us)
+      if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) continue;
+      const text = groups.map((g) => g.toString(16)).join(':');
+      expect(formatIp(parseIp(text)!), text).toBe(new Address6(text).correctForm());
+    }
+  });
+
+  it('family of an address or a CIDR, and no guess for anything else', () => {
+    expect([ipFamily('10.0.0.1'), ipFamily('10.0.0.0/8'), ipFamily('fd00::1/64'), ipFamily('::ffff:10.0.0.1')]).toEqual([4, 4, 6, 4]);
+    for (const garbage of ['', 'nope', '10.0.0', '10.0.0.256/24', 'fd00::1::2']) {
+      expect(() => ipFamily(garbage), garbage).toThrow(/is not an IP address or CIDR/);
+    }
+  });
+});
+
+describe('lib/ip/address: the kernel byte forms', () => {
+  it('parses and prints IPv6 canonically; IPv4-mapped addresses are 4 bytes', () => {
+    expect(ipBytesToString(toIpBytes('fd00:244:0:0:0:0:0:1').bytes)).toBe('fd00:244::1');
+    expect(toIpBytes('::ffff:10.1.2.3')).toEqual({ family: 2, bytes: Buffer.from([10, 1, 2, 3]) });
+    expect(toIpBytes('fd00::1').family).toBe(10);
+    expect(ipBytesToString(Buffer.from('00000000000000000000ffff0a010203', 'hex'))).toBe('10.1.2.3');
+    expect(() => toIpBytes('10.0.0')).toThrow(/not an IP/);
+  });
+
+  it('an interface address keeps its host bits, a route destination loses them; a bare IP is a host prefix', () => {
+    expect(toCidrBytes('10.244.1.77/26')).toEqual({ family: 2, bytes: Buffer.from([10, 244, 1, 77]), prefixLen: 26 });
+    expect(ipBytesToString(toNetworkBytes('10.244.1.77/26').bytes)).toBe('10.244.1.64');
+    expect(ipBytesToString(toNetworkBytes('fd00:244::1:2/112').bytes)).toBe('fd00:244::1:0');
+    expect(toCidrBytes('10.0.0.1').prefixLen).toBe(32);
+    expect(toNetworkBytes('fd00::1').prefixLen).toBe(128);
+    expect(() => toCidrBytes('10.0.0.1/33')).toThrow(/bad prefix length/);
+  });
+
+  it('MACs: six hex pairs, either case, to bytes and back in lower case', () => {
+    expect(isMac('0A:58:0a:f4:01:02')).toBe(true);
+    expect(['0a:58:0a:f4:01', '0a-58-0a-f4-01-02', '0a:58:0a:f4:01:0g', '0a:58:0a:f4:01:02:03', ''].some(isMac)).toBe(false);
+    expect(macBytesToString(toMacBytes('0A:58:0a:f4:01:02'))).toBe('0a:58:0a:f4:01:02');
+    expect(() => toMacBytes('0a:58')).toThrow(/not a MAC address/);
   });
 });

@@ -18,7 +18,6 @@ import {
   decodeLinkInfo,
 } from '../../lib/netlink/linkinfo';
 import { nested, nlattr, parseAttrs, u8attr, u16attr, be16attr, stringAttr, bareStringAttr, NLA_F_NESTED } from '../../lib/netlink/attr';
-import { formatIp, maskCidr, parseCidr, parseIp } from '../../lib/netlink/ip';
 
 /** "09 00 01 00 ..." -> bytes; whitespace and line breaks are ignored. */
 const hex = (s: string): string => s.replace(/\s+/g, '');
@@ -166,25 +165,5 @@ describe('decodeLinkInfo', () => {
     expect(decodeLinkInfo(encodeMacvlanLinkInfo('vepa'))).toEqual({ kind: 'macvlan', macvlanMode: 'vepa' });
     const port = Buffer.concat([encodeVethLinkInfo({ name: 'p' }), encodeBridgePortHairpin(true)]);
     expect(decodeLinkInfo(port)).toMatchObject({ kind: 'veth', slaveKind: 'bridge_slave' });
-  });
-});
-
-describe('address helpers', () => {
-  it('parses and prints IPv6 canonically (RFC 5952)', () => {
-    expect(formatIp(parseIp('fd00:244:0:0:0:0:0:1').bytes)).toBe('fd00:244::1');
-    expect(formatIp(parseIp('::').bytes)).toBe('::');
-    // IPv4-mapped addresses are IPv4 (Go's IP.To4), printed as Go prints them
-    expect(parseIp('::ffff:10.1.2.3').bytes.length).toBe(4);
-    expect(formatIp(Buffer.from('00000000000000000000ffff0a010203', 'hex'))).toBe('10.1.2.3');
-    expect(formatIp(parseIp('1:0:0:2:0:0:0:3').bytes)).toBe('1:0:0:2::3');
-    expect(formatIp(parseIp('1:0:2:3:4:5:6:7').bytes)).toBe('1:0:2:3:4:5:6:7');
-  });
-
-  it('masks host bits of a route destination and defaults bare IPs to host prefixes', () => {
-    expect(formatIp(maskCidr(parseCidr('10.244.1.77/26')).bytes)).toBe('10.244.1.64');
-    expect(formatIp(maskCidr(parseCidr('fd00:244::1:2/112')).bytes)).toBe('fd00:244::1:0');
-    expect(parseCidr('10.0.0.1').prefixLen).toBe(32);
-    expect(() => parseCidr('10.0.0.1/33')).toThrow(/prefix/);
-    expect(() => parseIp('10.0.0')).toThrow(/not an IP/);
   });
 });
