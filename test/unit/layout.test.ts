@@ -1,0 +1,52 @@
+// Rules about the source tree itself: what product code may import, what
+// package.json must list, and which module owns address parsing.
+import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const PRODUCT_DIRS = ['cli', 'lib', 'plugins', 'agent'];
+
+function sources(dir: string): string[] {
+  let entries;
+  try {
+    entries = readdirSync(join(ROOT, dir), { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'build' || e.name === 'node_modules' ? [] : sources(path);
+    return /\.(ts|mts|js|mjs)$/.test(e.name) ? [path] : [];
+  });
+}
+
+const product = PRODUCT_DIRS.flatMap(sources);
+const text = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+
+/** Every module specifier a file imports, statically or with import(). */
+function imports(file: string): string[] {
+  return [...text(file).matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"]([@\w.][\w@./:+-]*)['"]/gm)].map((m) => m[1]!);
+}
+
+/** "zod/mini" -> "zod", "@noble/hashes/sha2.js" -> "@noble/hashes". */
+const packageOf = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+const builtin = (spec: string) => spec.startsWith('node:') || builtinModules.includes(spec);
+
+describe('source layout', () => {
+  it('finds the product code', () => expect(product).toEqual(expect.arrayContaining(['lib/ip/address.ts', 'plugins/bridge/add.ts', 'cli/main.ts'])));
+
+  it('package.json dependencies are exactly the packages product code imports', () => {
+    const imported = new Set(product.flatMap((file) => imports(file).filter((s) => !s.startsWith('.') && !builtin(s)).map(packageOf)));
+    const declared = Object.keys(JSON.parse(text('package.json')).dependencies ?? {});
+    expect(declared.sort()).toEqual([...imported].sort());
+  });
+
+  it('address parsing and printing live in lib/ip/address.ts alone', () => {
+    const definitions = /\bfunction\s+(parseIp|parseCidr|formatIp|formatCidr|parseMac|formatMac|maskCidr|toIpBytes|toMacBytes)\b|\[0-9a-fA-F\]\{2\}\(:/;
+    const elsewhere = product.filter((file) => file !== 'lib/ip/address.ts' && definitions.test(text(file)));
+    expect(elsewhere).toEqual([]);
+  });
+});
