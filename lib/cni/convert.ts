@@ -82,11 +82,6 @@ export function resultToVersion(result: Result, to: SpecVersion): Json {
   return out;
 }
 
-/** Converts a result of one version straight into another (both must be supported). */
-export function convertResult(raw: unknown, to: SpecVersion, fallbackVersion?: string): Json {
-  return resultToVersion(parseResult(raw, fallbackVersion), to);
-}
-
 /** The stdout form of a result: 4-space indented, no trailing newline, like the reference plugins. */
 export function formatResult(result: Result, to: SpecVersion): string {
   return JSON.stringify(resultToVersion(result, to), null, 4);

@@ -21,13 +21,6 @@ export class Rollback {
     this.undos.push({ what, undo });
   }
 
-  /** Runs `step`, and registers `undo` only if it succeeded. */
-  async step<T>(what: string, step: () => Promise<T>, undo: Undo): Promise<T> {
-    const value = await step();
-    this.push(what, undo);
-    return value;
-  }
-
   /**
    * Undoes everything, newest first. Returns what was undone and what could
    * not be (the latter for the log: the caller still throws the original error).

@@ -5,7 +5,6 @@ export {
   isNetnsGone,
   isNetnsMissing,
   openNetns,
-  assertNetns,
   currentNetnsPath,
   netnsInode,
   withNetns,

@@ -105,11 +105,6 @@ export function openNetns(path: string): NetnsHandle {
   }
 }
 
-/** Throws NetnsError unless `path` is a network namespace the thread can enter. */
-export function assertNetns(path: string): void {
-  withNetns(path, () => undefined);
-}
-
 /** Path of the calling thread's current network namespace. */
 export function currentNetnsPath(): string {
   // /proc/thread-self -> "<pid>/task/<tid>": the thread's own view, which is

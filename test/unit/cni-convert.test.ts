@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { convertResult, formatResult, parseResult, resultToVersion } from '../../lib/cni/convert';
+import { formatResult, parseResult, resultToVersion } from '../../lib/cni/convert';
 import { CniError } from '../../lib/cni/errors';
 import { SUPPORTED_VERSIONS, type SpecVersion } from '../../lib/cni/types';
 import { compareVersions } from '../../lib/cni/version';
 import { result10, result11, resultIn } from './cni-fixtures';
+
+const convertResult = (raw: unknown, to: SpecVersion) => resultToVersion(parseResult(raw), to);
 
 const is0x = (v: string) => compareVersions(v, '1.0.0') < 0;
 
