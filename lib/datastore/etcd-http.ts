@@ -59,6 +59,14 @@ export function endpointProblem(endpoint: string): string | undefined {
   return undefined;
 }
 
+/** What went wrong on the way to an endpoint, in one line (OpenSSL's messages carry a source location). */
+function reasonOf(e: Error & { code?: string; reason?: string }): string {
+  if (!e.code?.startsWith('ERR_SSL_')) return e.message;
+  const reason = e.reason ?? e.code;
+  const hint = /bad certificate|certificate required|unknown ca/.test(reason) ? ' (the member did not accept our client certificate, or got none)' : '';
+  return `TLS handshake failed: ${reason}${hint}`;
+}
+
 export interface StreamHandle {
   /** ends the stream; no more messages are delivered */
   close(): void;
@@ -94,7 +102,7 @@ export class EtcdTransport {
       try {
         answer = await this.post(endpoint, path, body);
       } catch (e) {
-        failures.push({ endpoint, reason: (e as Error).message });
+        failures.push({ endpoint, reason: reasonOf(e as Error) });
         continue;
       }
       const { status, json } = answer;
@@ -127,7 +135,7 @@ export class EtcdTransport {
         this.current = index;
         return handle;
       } catch (e) {
-        failures.push({ endpoint, reason: (e as Error).message });
+        failures.push({ endpoint, reason: reasonOf(e as Error) });
       }
     }
     throw new EtcdUnreachableError(failures);

@@ -78,10 +78,19 @@ export class ProcessRegistry {
     return child;
   }
 
-  killAll(): void {
+  /** SIGKILL to each child still running; resolves once they have exited (and been reaped). */
+  async killAll(): Promise<void> {
+    const exits: Promise<unknown>[] = [];
     for (const child of this.children) {
-      if (child.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        exits.push(new Promise((r) => {
+          child.once('exit', r);
+          setTimeout(r, 5_000).unref();
+        }));
+        child.kill('SIGKILL');
+      }
     }
     this.children.clear();
+    await Promise.all(exits);
   }
 }

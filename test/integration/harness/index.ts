@@ -5,13 +5,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessRegistry, type ExecOptions, type ExecResult } from './exec';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { childEnv, ProcessRegistry, type ExecOptions, type ExecResult } from './exec';
 import {
   addAddress, addNetns, addVeth, deleteNetns, execIn, ip, linkUp, listNetns, sysctl, type Netns,
 } from './netns';
 import { runCniPlugin, type CniOutcome, type CniRun } from './plugin';
 import { ping, startTcpServer, tcpRequest, type PingResult, type TcpServer, type TcpServerOptions } from './traffic';
 
+export * from './certs';
+export * from './cluster';
+export * from './etcd';
 export * from './exec';
 export * from './netns';
 export * from './plugin';
@@ -91,6 +95,17 @@ export class Harness {
     return tcpRequest(from, host, port, timeoutMs);
   }
 
+  /**
+   * A long-running process inside `ns` (etcd, an agent), killed by PID in
+   * cleanup() if the test has not stopped it. `ip netns exec` execs the
+   * command in place, so the child's PID is the daemon's own.
+   */
+  startDaemon(ns: Netns, cmd: string, args: string[], opts: { env?: Record<string, string>; stdin?: boolean } = {}): ChildProcess {
+    return this.processes.track(spawn('ip', ['netns', 'exec', ns.name, cmd, ...args], {
+      env: childEnv(opts.env), stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    }));
+  }
+
   /** A temp dir named with the run prefix (e.g. an IPAM dataDir), removed by cleanup(). */
   async tempDir(role = 'tmp'): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), `${this.prefix}${role}-`));
@@ -100,7 +115,7 @@ export class Harness {
 
   /** Kills our processes, deletes every netns with our prefix, removes our temp dirs. */
   async cleanup(): Promise<void> {
-    this.processes.killAll();
+    await this.processes.killAll();
     for (const name of await listNetns()) {
       if (name.startsWith(this.prefix)) await deleteNetns(name);
     }
