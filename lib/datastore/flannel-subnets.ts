@@ -4,7 +4,7 @@
 // (field names, order, PublicIPv6 null), so flanneld and tscni nodes read each
 // other's leases.
 import * as z from 'zod/mini';
-import { formatIp, networkOf, parseCidr, parseIp, type Cidr } from '../ip/address';
+import { formatIp, isMac, networkOf, parseCidr, parseIp, type Cidr } from '../ip/address';
 import type { FlannelConfig } from './flannel-config';
 
 /** The key of a subnet's lease. */
@@ -36,7 +36,6 @@ export interface SubnetLease {
   BackendData?: VxlanBackendData | Record<string, unknown>;
 }
 
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const leaseSchema = z.looseObject({
   PublicIP: z.string().check(z.refine((v) => parseIp(v)?.family === 4, 'must be an IPv4 address')),
   PublicIPv6: z.optional(z.nullable(z.string())),
@@ -72,7 +71,7 @@ export function decodeSubnetLease(text: string): SubnetLease | string {
   if (BackendType === 'vxlan') {
     const d = BackendData ?? {};
     if (typeof d.VNI !== 'number' || !Number.isInteger(d.VNI)) return 'BackendData.VNI: must be an integer';
-    if (typeof d.VtepMAC !== 'string' || !MAC.test(d.VtepMAC.toLowerCase())) return 'BackendData.VtepMAC: must be a MAC address';
+    if (typeof d.VtepMAC !== 'string' || !isMac(d.VtepMAC)) return 'BackendData.VtepMAC: must be a MAC address';
     return { PublicIP, BackendType, BackendData: { VNI: d.VNI, VtepMAC: d.VtepMAC.toLowerCase() } };
   }
   return BackendData ? { PublicIP, BackendType, BackendData } : { PublicIP, BackendType };
