@@ -72,58 +72,50 @@ test-runtime: runtime-debs build
 	npx vitest run --project runtime
 
 demo: deps build
-	node dist/bin/tscni demo --mode bridge
+	dist/bin/tscni demo --mode bridge
 
 bench: deps build
 	node bench/run.mjs
 
 # --- installing on a node -------------------------------------------------
-# make install: the plugins, and nothing else, into CNI_BIN_DIR; the tscni CLI
-# into $(PREFIX)/bin; what they load at run time (native addons) into
-# $(PREFIX)/lib/tscni. Each plugin finds that directory through the path
-# scripts/build.mjs marks with @tscni-lib-dir, rewritten here to the path from
-# CNI_BIN_DIR to it, relative, so a DESTDIR tree works where it is staged and
-# once copied to /. Files are replaced by rename: a runtime running the old
-# plugin never reads a half-written one. No conflist is installed or
-# overwritten: install-conf copies one example, on request.
+# make build makes one self-contained executable, dist/bin/tscni, and the
+# plugins as hard links to it (scripts/build.mjs): it needs nothing else on the
+# node, no Node.js and no support directory. make install puts the plugins,
+# and nothing else, into CNI_BIN_DIR as one file with one hard link per plugin
+# name, and the tscni CLI into $(PREFIX)/bin (a hard link to the same file
+# when both are on one file system, a copy otherwise). Files are replaced by
+# rename: a runtime running the old plugin never reads a half-written one. No
+# conflist is installed or overwritten: install-conf copies one example, on
+# request.
 CNI_CONF_DIR ?= /etc/cni/net.d
-TSCNI_LIB_DIR = $(PREFIX)/lib/tscni
 PLUGINS := $(sort $(notdir $(patsubst %/main.ts,%,$(wildcard plugins/*/main.ts))))
-PROGRAMS := tscni tscni-agent
+PROGRAMS := tscni $(if $(wildcard agent/main.ts),tscni-agent)
+# Every tscni executable says this in its usage line; a file without it is not ours.
+TSCNI_MARKER := tscni multi-call executable
 
 install:
 	@test -x dist/bin/tscni || { echo "dist/bin is not built: run 'make build' first" >&2; exit 1; }
+	@grep -qF '$(TSCNI_MARKER)' dist/bin/tscni || { echo "dist/bin/tscni is not a tscni executable: run 'make build'" >&2; exit 1; }
 	@case "$(CNI_BIN_DIR):$(PREFIX)" in /*:/*) ;; *) echo "CNI_BIN_DIR and PREFIX must be absolute paths" >&2; exit 1;; esac
-	install -d -m 0755 "$(DESTDIR)$(CNI_BIN_DIR)" "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(TSCNI_LIB_DIR)"
-	install -m 0644 dist/lib/tscni/* "$(DESTDIR)$(TSCNI_LIB_DIR)/"
-	@rel=$$(realpath -m -s --relative-to="$(CNI_BIN_DIR)" "$(TSCNI_LIB_DIR)"); \
-	case "$$rel" in *[\"\\\|\&]*) echo "unsupported characters in $(TSCNI_LIB_DIR)" >&2; exit 1;; esac; \
+	install -d -m 0755 "$(DESTDIR)$(CNI_BIN_DIR)" "$(DESTDIR)$(PREFIX)/bin"
+	@set -e; bin="$(DESTDIR)$(CNI_BIN_DIR)"; staged="$$bin/.tscni-new.$$$$"; \
+	install -m 0755 dist/bin/tscni "$$staged"; \
+	trap 'rm -f "$$staged" "$$bin"/*.tscni-new' EXIT; \
 	for p in $(PLUGINS); do \
-		[ -f "dist/bin/$$p" ] || continue; \
-		dst="$(DESTDIR)$(CNI_BIN_DIR)/$$p"; tmp="$$dst.tscni-new"; \
-		sed 's|/\*@tscni-lib-dir\*/"[^"]*"|/*@tscni-lib-dir*/"'"$$rel"'"|' "dist/bin/$$p" > "$$tmp"; \
-		if [ "$$(grep -cF "/*@tscni-lib-dir*/\"$$rel\"" "$$tmp")" != 1 ]; then \
-			rm -f "$$tmp"; echo "dist/bin/$$p: the @tscni-lib-dir marker is not there exactly once" >&2; exit 1; fi; \
-		chmod 0755 "$$tmp" && mv -f "$$tmp" "$$dst" && echo "installed $$dst"; \
+		ln -f "$$staged" "$$bin/$$p.tscni-new" && mv -f "$$bin/$$p.tscni-new" "$$bin/$$p" && echo "installed $$bin/$$p"; \
 	done; \
 	for p in $(PROGRAMS); do \
-		[ -f "dist/bin/$$p" ] || continue; \
-		install -m 0755 "dist/bin/$$p" "$(DESTDIR)$(PREFIX)/bin/$$p.tscni-new" && \
-		mv -f "$(DESTDIR)$(PREFIX)/bin/$$p.tscni-new" "$(DESTDIR)$(PREFIX)/bin/$$p" && echo "installed $(DESTDIR)$(PREFIX)/bin/$$p"; \
+		dst="$(DESTDIR)$(PREFIX)/bin/$$p"; \
+		ln -f "$$staged" "$$dst.tscni-new" 2>/dev/null || install -m 0755 dist/bin/tscni "$$dst.tscni-new"; \
+		mv -f "$$dst.tscni-new" "$$dst" && echo "installed $$dst"; \
 	done
 
-# Removes only what install put there: a plugin file without our marker (say,
-# the reference bridge installed after ours) stays, and so do conflists.
+# Removes only what install put there: a file without our marker (say, the
+# reference bridge installed after ours) stays, and so do conflists.
 uninstall:
-	@for p in $(PLUGINS); do \
-		f="$(DESTDIR)$(CNI_BIN_DIR)/$$p"; \
-		if [ -f "$$f" ] && grep -qF '/*@tscni-lib-dir*/' "$$f"; then rm -f "$$f" && echo "removed $$f"; fi; \
-	done; \
-	for p in $(PROGRAMS); do \
-		f="$(DESTDIR)$(PREFIX)/bin/$$p"; \
-		if [ -f "$$f" ]; then rm -f "$$f" && echo "removed $$f"; fi; \
+	@for f in $(foreach p,$(PLUGINS),"$(DESTDIR)$(CNI_BIN_DIR)/$(p)") $(foreach p,$(PROGRAMS),"$(DESTDIR)$(PREFIX)/bin/$(p)"); do \
+		if [ -f "$$f" ] && grep -qF '$(TSCNI_MARKER)' "$$f"; then rm -f "$$f" && echo "removed $$f"; fi; \
 	done
-	rm -rf "$(DESTDIR)$(TSCNI_LIB_DIR)"
 
 # make install-conf NET=bridge: conf-examples/<nn>-bridge.conflist into
 # CNI_CONF_DIR, refusing to replace a file that is already there.

@@ -27,8 +27,8 @@ try {
         // CommonJS dependencies inside an ES module bundle still call require().
         "import { createRequire as __benchCreateRequire } from 'node:module';",
         'const require = __benchCreateRequire(import.meta.url);',
-        // lib/native finds its addon through this when bundled; `make bench` has built dist/.
-        `globalThis.__TSCNI_LIB_DIR = ${JSON.stringify(join(repo, 'dist/lib/tscni'))};`,
+        // lib/native's loader, as the executables' entry provides it: the source tree's addon.
+        `globalThis.__tscniLoadNative = () => require(${JSON.stringify(join(repo, 'lib/native/build/Release/tscni_native.node'))});`,
       ].join('\n'),
     },
     logLevel: 'warning',

@@ -1,123 +1,80 @@
-// Bundles every executable with esbuild: one self-contained CommonJS bundle per
-// plugin, run by a small launcher in dist/bin (run bit set, shebang to this
-// machine's node), with the native addons, the bundles and their V8 code
-// caches in dist/lib/tscni. Start-up time is the cost of every CNI call, so
-// each bundle carries only what its own entry point imports, and the launcher
-// compiles it from the code cache instead of from source.
-import { build } from 'esbuild';
-import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+// Builds every executable into one self-contained file: Bun compiles the
+// TypeScript, its runtime and tscni's native addon into dist/bin/tscni, a
+// multi-call executable (as busybox is), and every plugin is a hard link to
+// it named after the plugin. The name it was started by (argv[0]) picks the
+// program. Nothing else is needed on a node: no Node.js, no support
+// directory. One file instead of one per program keeps the installed size
+// that of one (the Bun runtime is most of it), and measured here the
+// multi-call start-up costs nothing over a single program's (README,
+// Performance). Entry points are found, not listed: plugins/*/main.ts, and
+// cli/main.ts and agent/main.ts as tscni and tscni-agent.
+import { spawnSync } from 'node:child_process';
+import { existsSync, linkSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const root = join(dirname(new URL(import.meta.url).pathname), '..');
 const binDir = join(root, 'dist/bin');
-const libDir = join(root, 'dist/lib/tscni');
+const workDir = join(root, 'dist/.entry');
+const addon = join(root, 'lib/native/build/Release/tscni_native.node');
 const require = createRequire(import.meta.url);
+/** The file every program is a link to; `make uninstall` looks for MARKER in it. */
+export const MULTICALL = 'tscni';
+const MARKER = 'tscni multi-call executable';
 
-async function exists(p) {
-  try { await stat(p); return true; } catch { return false; }
-}
-
-async function entryPoints() {
+function entryPoints() {
   const entries = [];
-  for (const name of (await readdir(join(root, 'plugins'))).sort()) {
+  for (const name of readdirSync(join(root, 'plugins')).sort()) {
     const main = join(root, 'plugins', name, 'main.ts');
-    if (await exists(main)) entries.push({ name, main });
+    if (existsSync(main)) entries.push({ name, main });
   }
   for (const [name, main] of [['tscni', 'cli/main.ts'], ['tscni-agent', 'agent/main.ts']]) {
-    if (await exists(join(root, main))) entries.push({ name, main: join(root, main) });
+    if (existsSync(join(root, main))) entries.push({ name, main: join(root, main) });
   }
   return entries;
 }
 
-// dist/bin/<name>: the launcher. It compiles dist/lib/tscni/<name>.js with
-// the code cache kept beside it (V8 skips parsing and compiling what the cache
-// holds; a cache that does not match this node is ignored, and the bundle
-// compiles from source) and runs it with the launcher's own require and
-// paths. The support directory is relative to the executable: `make install`
-// rewrites the string after the marker, in the executables only, to the path
-// from CNI_BIN_DIR to $(PREFIX)/lib/tscni — keep the marker and the quoted
-// relative path on one line.
-const launcher = (name) => `#!${process.execPath}
-"use strict";
-globalThis.__TSCNI_LIB_DIR = require("path").join(__dirname, /*@tscni-lib-dir*/"../lib/tscni");
-{
-  const fs = require("fs"), file = globalThis.__TSCNI_LIB_DIR + "/${name}.js";
-  let cachedData;
-  try { cachedData = fs.readFileSync(file + ".cache"); } catch {}
-  const script = new (require("vm").Script)(fs.readFileSync(file, "utf8"), { filename: file, cachedData });
-  script.runInThisContext()(require, module, exports, __filename, __dirname);
-}
-`;
-
-// The bundle is one function expression taking what a CommonJS module gets.
-const wrapper = {
-  banner: [
-    '(function (require, module, exports, __filename, __dirname) {',
-    '"use strict";',
-    'var __tscni_import_meta_url = require("url").pathToFileURL(__filename).href;',
-  ].join('\n'),
-  footer: '})',
+// The entry: the loader of the embedded addon (a static require, so that the
+// compiler embeds the file), the directory the executable sits in (the demo
+// finds the plugins there), then the program by the invoked name. A plugin's
+// main runs when it is imported, so each is imported only when chosen.
+// argv[0] is the name a runtime exec'd; /proc/self/exe names the link for a
+// hard link too, which covers a caller that passes some other argv[0].
+const entrySource = (entries) => `import { basename, dirname } from 'node:path';
+globalThis.__tscniLoadNative = () => require(${JSON.stringify(addon)});
+globalThis.__TSCNI_BIN_DIR = dirname(process.execPath);
+const programs = {
+${entries.map((e) => `  ${JSON.stringify(e.name)}: () => import(${JSON.stringify(e.main)}),`).join('\n')}
 };
-
-// Generates <bundle>.cache in a child node: compile the bundle as the launcher
-// does, run it (plugins answer VERSION, with an empty environment as a
-// runtime gives), and keep what V8 compiled by then — the start-up path every
-// call shares. Anything else (the CLI, the agent) is compiled, not run.
-const codeCacheWriter = `
-const fs = require("fs"), vm = require("vm"), path = require("path");
-const [file, launcherPath, run] = process.argv.slice(1);
-globalThis.__TSCNI_LIB_DIR = path.dirname(file);
-const script = new vm.Script(fs.readFileSync(file, "utf8"), { filename: file });
-const write = () => fs.writeFileSync(file + ".cache", script.createCachedData());
-if (run !== "run") { write(); process.exit(0); }
-process.on("exit", write);
-const m = { exports: {} };
-script.runInThisContext()(require, m, m.exports, launcherPath, path.dirname(launcherPath));
+const run = programs[basename(process.argv0)] ?? programs[basename(process.execPath)];
+if (run) {
+  run();
+} else {
+  process.stderr.write('${MARKER}: started as ' + JSON.stringify(basename(process.argv0)) + '; link or copy it as one of: ' + Object.keys(programs).join(', ') + '\\n');
+  process.exitCode = 1;
+}
 `;
 
-async function writeCodeCache(name, plugin) {
-  const file = join(libDir, `${name}.js`);
-  const args = ['-e', codeCacheWriter, file, join(binDir, name), plugin ? 'run' : 'compile'];
-  const env = plugin ? { CNI_COMMAND: 'VERSION' } : {};
-  await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'ignore', 'inherit'] });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`code cache for ${name}: exit ${code}`))));
-    child.stdin.end('{"cniVersion":"1.1.0"}');
-  });
+function bunPath() {
+  try {
+    return join(dirname(require.resolve('@oven/bun-linux-x64/package.json')), 'bin/bun');
+  } catch {
+    throw new Error('the Bun compiler is not installed: run `npm ci` (devDependency @oven/bun-linux-x64)');
+  }
 }
 
-await rm(join(root, 'dist'), { recursive: true, force: true });
-await mkdir(binDir, { recursive: true });
-await mkdir(libDir, { recursive: true });
-// The repository is "type": "module"; without this, Node would read the
-// extensionless bundles below dist/ as ES modules.
-await writeFile(join(root, 'dist/package.json'), '{ "type": "commonjs" }\n');
-
-await copyFile(join(root, 'lib/native/build/Release/tscni_native.node'), join(libDir, 'tscni_native.node'));
-
-const entries = await entryPoints();
-await Promise.all(entries.map(async ({ name, main }) => {
-  await build({
-    entryPoints: [main],
-    outfile: join(libDir, `${name}.js`),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    // import() of a builtin becomes require(): a vm.Script has no ES module loader
-    supported: { 'dynamic-import': false },
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    banner: { js: wrapper.banner },
-    footer: { js: wrapper.footer },
-    define: { 'import.meta.url': '__tscni_import_meta_url' },
-    logLevel: 'warning',
-  });
-  await writeFile(join(binDir, name), launcher(name), { mode: 0o755 });
-  await writeCodeCache(name, main.includes('/plugins/'));
-}));
-console.log(`built ${entries.map((e) => e.name).join(' ')} -> dist/bin (bundles and code caches in dist/lib/tscni)`);
+if (!existsSync(addon)) throw new Error(`${addon} is missing: run \`npx node-gyp rebuild --directory=lib/native\``);
+rmSync(join(root, 'dist'), { recursive: true, force: true });
+mkdirSync(binDir, { recursive: true });
+mkdirSync(workDir, { recursive: true });
+const entries = entryPoints();
+const entry = join(workDir, 'main.ts');
+writeFileSync(entry, entrySource(entries));
+const out = join(binDir, MULTICALL);
+const r = spawnSync(bunPath(), ['build', '--compile', '--bytecode', '--minify', '--format=cjs', '--outfile', out, entry], {
+  cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
+});
+if (r.status !== 0) throw new Error(`bun build --compile failed (exit ${r.status})`);
+for (const { name } of entries) if (name !== MULTICALL) linkSync(out, join(binDir, name));
+rmSync(workDir, { recursive: true, force: true });
+console.log(`built ${entries.map((e) => e.name).join(' ')} -> dist/bin (one executable, ${entries.length - 1} hard links)`);

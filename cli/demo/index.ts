@@ -3,8 +3,7 @@
 // connectivity matrix, and removes everything again (unless --keep). The exit
 // status is non-zero when any expected path fails or something is left behind.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { createHarness, DIST_BIN, REPO_ROOT } from '../../test/integration/harness/index';
 import { renderMatrix, runMatrix } from './matrix';
 import type { DemoEnv, DemoMode, Scenario } from './types';
@@ -36,9 +35,8 @@ const print = (lines: string | string[]): void => {
  * the executable itself; from source, in the repository's dist/bin.
  */
 function locate(): { binDir: string; confDir: string } {
-  const bundled = (globalThis as { __TSCNI_LIB_DIR?: string }).__TSCNI_LIB_DIR !== undefined;
-  if (!bundled) return { binDir: DIST_BIN, confDir: join(REPO_ROOT, 'conf-examples') };
-  const binDir = dirname(fileURLToPath(import.meta.url));
+  const binDir = (globalThis as { __TSCNI_BIN_DIR?: string }).__TSCNI_BIN_DIR;
+  if (binDir === undefined) return { binDir: DIST_BIN, confDir: join(REPO_ROOT, 'conf-examples') };
   return { binDir, confDir: resolve(binDir, '../../conf-examples') };
 }
 

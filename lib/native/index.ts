@@ -1,8 +1,9 @@
-// Loads tscni's native addon (setns, flock, netlink sockets, runProgram). In a bundle (dist/bin/<plugin>)
-// the build banner sets __TSCNI_LIB_DIR to the directory shipped beside the
-// executables; from source (tests) the node-gyp output is used.
+// Loads tscni's native addon (setns, flock, netlink sockets, runProgram). In
+// a built executable (dist/bin) the addon is embedded, and the executable's
+// entry (scripts/build.mjs) provides the loader; from source (tests) the
+// node-gyp output beside this file is used. Loaded on first use: VERSION and
+// configuration errors need no dlopen.
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface TscniNative {
@@ -29,19 +30,14 @@ export interface TscniNative {
 
 declare global {
   // eslint-disable-next-line no-var
-  var __TSCNI_LIB_DIR: string | undefined;
-}
-
-/** Path of a native addon: shipped beside the bundle, or built in the source tree. */
-export function nativeAddonPath(bundledName: string, sourcePath: string): string {
-  return globalThis.__TSCNI_LIB_DIR ? join(globalThis.__TSCNI_LIB_DIR, bundledName) : sourcePath;
+  var __tscniLoadNative: (() => TscniNative) | undefined;
 }
 
 let loaded: TscniNative | undefined;
 
 export function native(): TscniNative {
-  loaded ??= createRequire(import.meta.url)(
-    nativeAddonPath('tscni_native.node', fileURLToPath(new URL('./build/Release/tscni_native.node', import.meta.url))),
-  ) as TscniNative;
+  loaded ??= globalThis.__tscniLoadNative?.() ?? (createRequire(import.meta.url)(
+    fileURLToPath(new URL('./build/Release/tscni_native.node', import.meta.url)),
+  ) as TscniNative);
   return loaded;
 }

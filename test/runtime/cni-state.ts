@@ -62,7 +62,7 @@ export function traceOf(state: CniState, containerId: string) {
 export async function foreignPlugins(node: RuntimeNode): Promise<string[]> {
   const { stdout } = await node.exec('sh', ['-c',
     'for f in /usr/lib/cni/* /opt/cni/bin/*; do [ -e "$f" ] || continue; ' +
-    'case "$f" in /opt/*) grep -q "@tscni-lib-dir" "$f" && continue;; esac; echo "$f"; done']);
+    'case "$f" in /opt/*) grep -qF "tscni multi-call executable" "$f" && continue;; esac; echo "$f"; done']);
   return stdout.split('\n').filter(Boolean);
 }
 

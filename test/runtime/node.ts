@@ -39,7 +39,7 @@ for d in /opt/cni/bin /usr/lib/cni /var/lib/cni; do
 done
 for top in "$tree"/*; do
   case "$(basename "$top")" in etc|opt|usr|var) ;; *) echo "install tree writes outside the overlays: $top" >&2; exit 1 ;; esac
-  cp -R --preserve=mode,timestamps "$top/." "/$(basename "$top")/"
+  cp -R --preserve=mode,timestamps,links "$top/." "/$(basename "$top")/"
 done
 mount -o remount,ro /usr/lib/cni
 mkdir -p /etc/cni/net.d

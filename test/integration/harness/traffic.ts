@@ -62,10 +62,15 @@ export interface TcpServerOptions {
   lifetimeMs?: number;
 }
 
+// The server and client are scripts for the JavaScript runtime this process
+// runs on: Node under vitest, or the compiled tscni executable (the demo),
+// which runs a script as Bun itself does when BUN_BE_BUN is set.
+const scriptEnv = (): Record<string, string> => ('bun' in process.versions ? { BUN_BE_BUN: '1' } : {});
+
 export function startTcpServer(registry: ProcessRegistry, ns: Netns, opts: TcpServerOptions = {}): Promise<TcpServer> {
   const args = ['netns', 'exec', ns.name, process.execPath, '-e', SERVER,
     String(opts.port ?? 0), opts.host ?? '::', String(opts.lifetimeMs ?? 60_000)];
-  const child = registry.track(spawn('ip', args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = registry.track(spawn('ip', args, { env: childEnv(scriptEnv()), stdio: ['ignore', 'pipe', 'pipe'] }));
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -89,7 +94,7 @@ export function startTcpServer(registry: ProcessRegistry, ns: Netns, opts: TcpSe
 /** Connects from `ns` and returns the peer address the server reported. */
 export async function tcpRequest(ns: Netns, host: string, port: number, timeoutMs = 5_000): Promise<string> {
   const r = await run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', CLIENT, host, String(port), String(timeoutMs)], {
-    timeout: timeoutMs + 5_000,
+    env: scriptEnv(), timeout: timeoutMs + 5_000,
   });
   return r.stdout.trim();
 }
