@@ -53,8 +53,8 @@ export function ret(): Expr {
   return { return: null };
 }
 
-export function accept(): Expr {
-  return { accept: null };
+export function drop(): Expr {
+  return { drop: null };
 }
 
 export function masquerade(): Expr {
@@ -68,10 +68,6 @@ export function dnat(family: AddressFamily, addr: unknown, port?: unknown): Expr
   return { dnat: body };
 }
 
-export function snat(family: AddressFamily, addr: unknown): Expr {
-  return { snat: { family: family === 4 ? 'ip' : 'ip6', addr } };
-}
-
 /** `<key> map @<map>`: a value looked up by key, e.g. as a dnat target. */
 export function mapLookup(key: Expr, map: string): Expr {
   return { map: { key, data: `@${map}` } };
@@ -80,10 +76,6 @@ export function mapLookup(key: Expr, map: string): Expr {
 /** `a . b`: a concatenated key, of expressions or (in set elements) values. */
 export function concat(...parts: unknown[]): Expr {
   return { concat: parts };
-}
-
-export function counter(): Expr {
-  return { counter: null };
 }
 
 /** A set or map element carrying a comment, e.g. the owner of a pod entry. */

@@ -23,7 +23,8 @@
 // for a taken host port fails in the kernel, race-free, and ADD stays one call.
 import { parsePodCidr } from './cidr';
 import {
-  commentedElement, concat, ct, daddr, fib, match, meta, payload, prefix, saddr, masquerade, type AddressFamily,
+  commentedElement, concat, ct, daddr, dnat, drop, fib, jump, mapLookup, match, meta, payload, prefix, saddr, masquerade,
+  type AddressFamily,
 } from './expr';
 import {
   addSet, addTable, createElements, defineChain, deleteElements, PRIORITY, replaceElements,
@@ -72,8 +73,7 @@ const portKey = (): Expr[] => [meta('l4proto'), payload('th', 'dport')];
 function dnatRule(f: AddressFamily, hostIp: boolean): Expr[] {
   const key = concat(...(hostIp ? [daddr(f)] : []), ...portKey());
   const m = mapNames(f, hostIp);
-  const lookup = (map: string): Expr => ({ map: { key, data: `@${map}` } });
-  return [nfproto(f), { dnat: { family: f === 4 ? 'ip' : 'ip6', addr: lookup(m.addr), port: lookup(m.port) } }];
+  return [nfproto(f), dnat(f, mapLookup(key, m.addr), mapLookup(key, m.port))];
 }
 
 /** Table, sets, maps and chains; safe to repeat, and repairs flushed chains. */
@@ -83,7 +83,7 @@ export function portmapBaseCommands(): NftCommand[] {
     const m = mapNames(f, hostIp);
     return [addSet(T, { name: m.addr, type: key, map: addrType(f) }), addSet(T, { name: m.port, type: key, map: 'inet_service' })];
   }).concat(addSet(T, { name: masqSet(f), type: [addrType(f), addrType(f)], flags: ['interval'] })));
-  const toLocal = [match(fib(['daddr'], 'type'), '==', 'local'), { jump: { target: 'pm_dnat' } }];
+  const toLocal = [match(fib(['daddr'], 'type'), '==', 'local'), jump('pm_dnat')];
   const masq = (f: AddressFamily): Expr[] => [
     match(ct('status'), 'in', 'dnat'), match(concat(saddr(f), daddr(f)), '==', `@${masqSet(f)}`), masquerade(),
   ];
@@ -96,7 +96,7 @@ export function portmapBaseCommands(): NftCommand[] {
     ...defineChain(T, 'pm_postrouting', [masq(4), masq(6)], { type: 'nat', hook: 'postrouting', prio: PRIORITY.srcnat }),
     ...defineChain(T, 'pm_input', [[
       match(meta('iifname'), '!=', 'lo'), match(daddr(4), '==', prefix('127.0.0.0', 8)),
-      match(saddr(4), '!=', prefix('127.0.0.0', 8)), match(ct('state'), 'in', 'new'), { drop: null },
+      match(saddr(4), '!=', prefix('127.0.0.0', 8)), match(ct('state'), 'in', 'new'), drop(),
     ]], { type: 'filter', hook: 'input', prio: 0 }),
   ];
 }

@@ -8,7 +8,7 @@
 //   spoofchk          prerouting filter chain:
 //                     `iifname @spoofchk_ports iifname . ether saddr != @spoofchk_allowed drop`
 // Both sets carry the owner comment, so DEL and GC remove exactly one pod.
-import { commentedElement, concat, match, meta, payload } from './expr';
+import { commentedElement, concat, drop, match, meta, payload } from './expr';
 import { addSet, addTable, defineChain, replaceElements, type NftCommand, type TableRef } from './json';
 import { removeOwnedElements, removeStaleElements } from './owned';
 import { isOwnedBy, ownedBy, ownerComment, type PodAttachment } from './owner';
@@ -38,7 +38,7 @@ export function addSpoofCheckCommands(t: SpoofCheckTarget): NftCommand[] {
       [[
         match(meta('iifname'), '==', `@${PORTS}`),
         match(concat(meta('iifname'), payload('ether', 'saddr')), '!=', `@${ALLOWED}`),
-        { drop: null },
+        drop(),
       ]],
       { type: 'filter', hook: 'prerouting', prio: PRIO_BEFORE_ALL },
     ),
