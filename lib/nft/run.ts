@@ -3,11 +3,13 @@
 // addon's posix_spawn rather than node:child_process (or execa, which adds
 // ~40 ms of start-up): measured here, `nft --version` from a plugin cost
 // 6 ms to load child_process plus 18 ms to spawn and reap, against 9 ms in
-// all through posix_spawn — and ADD makes one nft call, DEL two. A plugin
-// has nothing else to do while nft runs, so waiting synchronously costs nothing.
+// all through posix_spawn. nft writes a ruleset's first version (and any
+// change of it); element changes of later pods, and all of DEL, go over
+// nfnetlink (elements.ts, add-elements.ts). A plugin has nothing else to do
+// while nft runs, so waiting synchronously costs nothing.
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { CniError, UNKNOWN_ERROR_CODE } from '../cni/errors';
 import { native } from '../native';
 import type { NftCommand, TableRef } from './json';
@@ -25,11 +27,15 @@ export class NftError extends CniError {
   }
 }
 
-// Runtimes pass their own PATH, which may lack the sbin directories.
-function nftPath(): string {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
+/**
+ * Runtimes pass their own PATH, which may lack the sbin directories. Only
+ * absolute entries count: an empty or relative one would name a program
+ * relative to whatever directory the runtime started the plugin in.
+ */
+export function nftPath(searchPath = process.env.PATH ?? ''): string {
+  const dirs = [...searchPath.split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
   for (const dir of dirs) {
-    if (dir === '') continue;
+    if (!isAbsolute(dir)) continue;
     try {
       accessSync(`${dir}/nft`, constants.X_OK);
       return `${dir}/nft`;
