@@ -18,7 +18,7 @@ const NFNL_MSG_BATCH_END = 17;
 const NFGENMSG_LEN = 4;
 
 /** nf_tables message types (linux/netfilter/nf_tables.h), without the subsystem byte. */
-export const NFT_MSG = { GETSETELEM: 13, DELSETELEM: 14, GETGEN: 16 } as const;
+export const NFT_MSG = { GETRULE: 7, NEWSETELEM: 12, GETSETELEM: 13, DELSETELEM: 14, GETGEN: 16 } as const;
 
 /** nfgen_family values: nftables' table families; conntrack uses ip and ip6. */
 export const NFPROTO = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 } as const;
@@ -29,6 +29,8 @@ export interface NftMessage {
   type: number;
   family: NfFamily;
   attrs: Uint8Array[];
+  /** nlmsghdr flags beyond REQUEST|ACK, e.g. CREATE|EXCL for an element that must not exist yet */
+  flags?: number;
 }
 
 function nfgenmsg(family: number, resId = 0): Buffer {
@@ -89,7 +91,7 @@ export class NfnlChannel {
     };
     const batch = [
       nlmsg(NFNL_MSG_BATCH_BEGIN, NLM_F.REQUEST, seq(), [nfgenmsg(0, NFNL_SUBSYS.NFTABLES)]),
-      ...messages.map((m) => nlmsg(messageType(NFNL_SUBSYS.NFTABLES, m.type), NLM_F.REQUEST | NLM_F.ACK, seq(), [nfgenmsg(NFPROTO[m.family]), ...m.attrs])),
+      ...messages.map((m) => nlmsg(messageType(NFNL_SUBSYS.NFTABLES, m.type), NLM_F.REQUEST | NLM_F.ACK | (m.flags ?? 0), seq(), [nfgenmsg(NFPROTO[m.family]), ...m.attrs])),
       nlmsg(NFNL_MSG_BATCH_END, NLM_F.REQUEST, seq(), [nfgenmsg(0, NFNL_SUBSYS.NFTABLES)]),
     ];
     this.sock.send(operation, Buffer.concat(batch));

@@ -1,17 +1,19 @@
-// Set and map elements as the kernel holds them, read and deleted over
-// nfnetlink (lib/netlink/nfnetlink) — the DEL and GC side of every tscni
-// ruleset. An element is named to the kernel by its key (and, in an interval
+// Set and map elements as the kernel holds them, read, added and deleted over
+// nfnetlink (lib/netlink/nfnetlink): all of DEL and GC, and ADD once the
+// ruleset is in place (add-elements.ts). An element is named to the kernel by its key (and, in an interval
 // set, its key end); the listing keeps those bytes as the kernel gave them, so
 // deleting needs no knowledge of the set's key type. What decides which
 // elements go is the owner comment nft stored in the element's user data.
 import { attrBe32, attrString, be32attr, nested, nlattr, parseAttrList, parseAttrs, stringAttr } from '../netlink/attr';
 import { isNotFound } from '../netlink/errors';
+import { NLM_F } from '../netlink/constants';
 import { NFNL_SUBSYS, NFT_MSG, type NfnlChannel, type NftMessage } from '../netlink/nfnetlink';
+import type { ElementKey } from './element-values';
 import type { TableRef } from './json';
 
 const NFTA_LIST_ELEM = 1;
 const NFTA_SET_ELEM_LIST = { TABLE: 1, SET: 2, ELEMENTS: 3 } as const;
-const NFTA_SET_ELEM = { KEY: 1, FLAGS: 3, USERDATA: 6, KEY_END: 10 } as const;
+const NFTA_SET_ELEM = { KEY: 1, DATA: 2, FLAGS: 3, USERDATA: 6, KEY_END: 10 } as const;
 const NFTA_DATA_VALUE = 1;
 // libnftnl's user data TLVs on an element: { u8 type, u8 len, value }; the comment is type 0, NUL included.
 const NFTNL_UDATA_SET_ELEM_COMMENT = 0;
@@ -37,6 +39,13 @@ export function userdataComment(udata: Buffer | undefined): string | undefined {
     if (type === NFTNL_UDATA_SET_ELEM_COMMENT) return attrString(udata.subarray(off + 2, off + 2 + len));
   }
   return undefined;
+}
+
+/** The user data nft writes for an element's comment: one TLV, the comment NUL-terminated. */
+export function commentUserdata(comment: string): Buffer {
+  const text = Buffer.from(`${comment}\0`, 'utf8');
+  if (text.length > 0xff) throw new RangeError(`element comment of ${text.length} bytes`);
+  return Buffer.concat([Buffer.of(NFTNL_UDATA_SET_ELEM_COMMENT, text.length), text]);
 }
 
 const dataValue = (nestedData: Buffer | undefined): Buffer | undefined =>
@@ -73,6 +82,32 @@ export function deleteElementsMessage(t: TableRef, set: string, elements: readon
   return {
     type: NFT_MSG.DELSETELEM,
     family: t.family,
+    attrs: [stringAttr(NFTA_SET_ELEM_LIST.TABLE, t.name), stringAttr(NFTA_SET_ELEM_LIST.SET, set), nested(NFTA_SET_ELEM_LIST.ELEMENTS, elems)],
+  };
+}
+
+export interface NewElement extends ElementKey {
+  /** a map element's data: the attributes inside NFTA_SET_ELEM_DATA (element-values.ts encodeData) */
+  data?: Buffer;
+  comment?: string;
+}
+
+/**
+ * NFT_MSG_NEWSETELEM for some elements of one set, as nft sends `add element`;
+ * `exclusive` is nft's `create`: the kernel refuses a key that exists already
+ * (EEXIST), where `add` keeps an identical element.
+ */
+export function newElementsMessage(t: TableRef, set: string, elements: readonly NewElement[], exclusive: boolean): NftMessage {
+  const elems = elements.map((e) => nested(NFTA_LIST_ELEM, [
+    nested(NFTA_SET_ELEM.KEY, [nlattr(NFTA_DATA_VALUE, e.key)]),
+    ...(e.keyEnd ? [nested(NFTA_SET_ELEM.KEY_END, [nlattr(NFTA_DATA_VALUE, e.keyEnd)])] : []),
+    ...(e.data ? [nested(NFTA_SET_ELEM.DATA, [e.data])] : []),
+    ...(e.comment !== undefined ? [nlattr(NFTA_SET_ELEM.USERDATA, commentUserdata(e.comment))] : []),
+  ]));
+  return {
+    type: NFT_MSG.NEWSETELEM,
+    family: t.family,
+    flags: NLM_F.CREATE | (exclusive ? NLM_F.EXCL : 0),
     attrs: [stringAttr(NFTA_SET_ELEM_LIST.TABLE, t.name), stringAttr(NFTA_SET_ELEM_LIST.SET, set), nested(NFTA_SET_ELEM_LIST.ELEMENTS, elems)],
   };
 }

@@ -19,7 +19,8 @@ import {
 } from './json';
 import { isOwnedBy, ownerComment, type PodAttachment } from './owner';
 import { removeOwnedElements, removeStaleElements } from './owned';
-import { applyCommands, elementsOf, listTable } from './run';
+import { applyRuleset, type Applied } from './add-elements';
+import { elementsOf, listTable } from './run';
 
 export { ownerComment, type PodAttachment } from './owner';
 
@@ -60,7 +61,7 @@ function podElement(p: PodCidr, comment: string): unknown[] {
   return [commentedElement(p.address, comment), jump(subnetChain(p.subnet))];
 }
 
-/** Everything ADD needs, for one `nft -j -f -` call. */
+/** Everything ADD needs, in one batch (add-elements.ts applies it). */
 export function addMasqueradeCommands(t: MasqueradeTarget): NftCommand[] {
   const pods = t.addresses.map(parsePodCidr);
   const subnets = new Map(pods.map((p) => [p.subnet, p]));
@@ -72,8 +73,8 @@ export function addMasqueradeCommands(t: MasqueradeTarget): NftCommand[] {
   ];
 }
 
-export async function addMasquerade(t: MasqueradeTarget): Promise<void> {
-  await applyCommands(addMasqueradeCommands(t));
+export function addMasquerade(t: MasqueradeTarget): Promise<Applied> {
+  return applyRuleset(addMasqueradeCommands(t));
 }
 
 /** DEL: removes this attachment's elements only; a missing table or element is success. */

@@ -7,7 +7,8 @@ import { describeOwner, isOwnedBy, type PodAttachment } from './owner';
 import {
   addPortmapCommands, elementId, PM_CHAINS, PM_SETS, planElements, type PlannedElement, type PortmapTarget,
 } from './portmap';
-import { applyCommands, elementsOf, listTable, NftError, type ListedElement, type NftListing } from './run';
+import { applyRuleset, type Applied } from './add-elements';
+import { elementsOf, listTable, NftError, type ListedElement, type NftListing } from './run';
 
 const T = TSCNI_TABLE;
 
@@ -39,16 +40,18 @@ export function resolveClaims(listing: NftListing, t: PortmapTarget): Set<string
   return reclaim;
 }
 
-/** ADD: one nft call; only when a host port is taken does it list the table and decide. */
-export async function addPortmap(t: PortmapTarget): Promise<void> {
+/**
+ * ADD: one batch; only when a host port is taken (nft then reports it) does
+ * it list the table and decide.
+ */
+export async function addPortmap(t: PortmapTarget): Promise<Applied> {
   try {
-    await applyCommands(addPortmapCommands(t));
-    return;
+    return await applyRuleset(addPortmapCommands(t));
   } catch (e) {
     if (!(e instanceof NftError && /File exists/.test(e.stderr))) throw e;
   }
   const listing = (await listTable(T)) ?? [];
-  await applyCommands(addPortmapCommands(t, resolveClaims(listing, t)));
+  return applyRuleset(addPortmapCommands(t, resolveClaims(listing, t)));
 }
 
 /** DEL: this attachment's elements, whatever addresses it had; a missing table is success. */

@@ -9,8 +9,8 @@ import type { Result } from '../../lib/cni/types';
 import { configureInterface } from '../../lib/ipam/interface-config';
 import { Rtnl } from '../../lib/netlink';
 import { openNetns, writeSysctl, type NetnsHandle } from '../../lib/netns';
+import { applyRuleset } from '../../lib/nft/add-elements';
 import { addMasqueradeCommands, removeMasquerade } from '../../lib/nft/masquerade';
-import { applyCommands } from '../../lib/nft/run';
 import { addSpoofCheckCommands, removeSpoofCheck } from '../../lib/nft/spoofcheck';
 import type { NftCommand } from '../../lib/nft/json';
 import { ensureBridge, ensureBridgeAddress, enableForwarding } from './bridge-device';
@@ -67,9 +67,9 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
         nft.push(...addSpoofCheckCommands({ ...attachment, hostVeth: hostName, mac: podMac }));
       }
       if (nft.length > 0) {
-        // Masquerade and spoof check together: one nft call per ADD.
+        // Masquerade and spoof check together: one transaction per ADD.
         a.log.step('nftables');
-        await applyCommands(nft);
+        a.log.debug('nftables', { ...(await applyRuleset(nft)) });
         rb.push('nftables elements', async () => {
           if (c.ipMasq) await removeMasquerade(attachment);
           if (c.macSpoofCheck) await removeSpoofCheck(attachment);

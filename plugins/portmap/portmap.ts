@@ -96,7 +96,9 @@ export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
   if (c.mappings.length === 0 || addresses.length === 0) return prev;
   const t = target(a, addresses);
   try {
-    await addPortmap(t);
+    a.log.step('nftables');
+    a.log.debug('nftables', { ...(await addPortmap(t)) });
+    a.log.endStep();
   } catch (e) {
     if (e instanceof DuplicateMappingError) throw invalidConfig('runtimeConfig.portMappings', e.message);
     throw e;

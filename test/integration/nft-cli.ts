@@ -5,10 +5,15 @@
 import {
   addMasquerade, addMasqueradeCommands, checkMasquerade, gcMasquerade, removeMasquerade,
 } from '../../lib/nft/masquerade';
-import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { deleteSetElements, listSetElements, type KernelElement } from '../../lib/nft/elements';
 import type { NftCommand, TableRef } from '../../lib/nft/json';
 import { applyCommands } from '../../lib/nft/run';
+import { applyRuleset, withChainMarkers } from '../../lib/nft/add-elements';
+import { addSpoofCheckCommands } from '../../lib/nft/spoofcheck';
+import { addPortmapCommands, type PortmapTarget } from '../../lib/nft/portmap';
+import { addPortmap } from '../../lib/nft/portmap-state';
+import { parseAttrList, parseAttrs, stringAttr } from '../../lib/netlink/attr';
+import { NFNL_SUBSYS, NFT_MSG, NfnlChannel } from '../../lib/netlink/nfnetlink';
 
 type Request =
   | { op: 'add' | 'check'; network: string; containerId: string; ifname: string; addresses: string[] }
@@ -21,7 +26,14 @@ type Request =
   | { op: 'elements'; table: TableRef; set: string }
   | { op: 'delete-elements'; table: TableRef; sets: string[]; comments: string[] }
   // deleting elements as an earlier 'elements' answer showed them
-  | { op: 'delete-listed'; table: TableRef; elements: ReturnType<typeof shown>[] };
+  | { op: 'delete-listed'; table: TableRef; elements: ReturnType<typeof shown>[] }
+  // ADD's batches: the masquerade, spoof check and portmap builders' commands, applied as ADD applies
+  // them (nft or nfnetlink, as the ruleset decides) or, with viaNft, always through nft
+  | { op: 'add-ruleset'; viaNft?: boolean; masquerade?: Parameters<typeof addMasqueradeCommands>[0];
+      spoofcheck?: Parameters<typeof addSpoofCheckCommands>[0]; portmap?: PortmapTarget }
+  | { op: 'add-portmap'; target: PortmapTarget }
+  // every attribute of every element of a set, as the kernel lists it: type -> hex
+  | { op: 'raw-elements'; table: TableRef; set: string };
 
 const shown = (e: KernelElement) => ({
   set: e.set, key: e.key.toString('hex'), keyEnd: e.keyEnd?.toString('hex'), flags: e.flags, comment: e.comment,
@@ -56,6 +68,25 @@ async function main(): Promise<unknown> {
           addresses: [`10.244.${100 + (i >> 8)}.${i & 255}/16`] }));
       return applyCommands(pods.flat());
     }
+    case 'add-ruleset': {
+      const commands = [
+        ...(req.masquerade ? addMasqueradeCommands(req.masquerade) : []),
+        ...(req.spoofcheck ? addSpoofCheckCommands(req.spoofcheck) : []),
+        ...(req.portmap ? addPortmapCommands(req.portmap) : []),
+      ];
+      if (!req.viaNft) return applyRuleset(commands);
+      await applyCommands(withChainMarkers(commands));
+      return { via: 'nft' };
+    }
+    case 'add-portmap':
+      return addPortmap(req.target);
+    case 'raw-elements':
+      return NfnlChannel.use(async (ch) => {
+        const answers = await ch.dump('raw elements', NFNL_SUBSYS.NFTABLES, NFT_MSG.GETSETELEM, req.table.family,
+          [stringAttr(1, req.table.name), stringAttr(2, req.set)]);
+        return answers.flatMap((a) => parseAttrList(parseAttrs(a).get(3) ?? Buffer.alloc(0)).map((e) =>
+          Object.fromEntries(parseAttrList(e.payload).map((x) => [x.type, x.payload.toString('hex')]))));
+      });
     case 'delete-listed':
       return NfnlChannel.use((ch) => deleteSetElements(ch, req.table, req.elements.map((e) => ({
         ...e, key: Buffer.from(e.key, 'hex'), keyEnd: e.keyEnd === undefined ? undefined : Buffer.from(e.keyEnd, 'hex'),
