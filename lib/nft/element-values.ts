@@ -5,7 +5,7 @@
 // carries its last value as the key end. Anything else is not encoded here:
 // the caller then leaves the change to nft.
 import { ipToBytes, isMac, parseCidr, parseIp, prefixBounds, toMacBytes, withValue, type Family } from '../ip/address';
-import { align4, be32attr, nested, nlattr, stringAttr } from '../netlink/attr';
+import { align4, be32attr, nlattr, stringAttr } from '../netlink/attr';
 
 /** A value nft would accept but this module does not encode. */
 export class UnencodableValue extends Error {}
@@ -115,5 +115,6 @@ export function encodeData(type: string, value: unknown): Buffer {
   const v = (value ?? {}) as { jump?: { target?: unknown }; goto?: { target?: unknown } };
   const [code, target] = v.jump ? [NFT_JUMP, v.jump.target] : v.goto ? [NFT_GOTO, v.goto.target] : [0, undefined];
   if (typeof target !== 'string') throw new UnencodableValue(`verdict ${JSON.stringify(value)} is not encoded over nfnetlink`);
-  return nested(NFTA_DATA.VERDICT, [be32attr(NFTA_VERDICT.CODE, code), stringAttr(NFTA_VERDICT.CHAIN, target)]);
+  // Without NLA_F_NESTED, as nft sends it and the kernel lists it.
+  return nlattr(NFTA_DATA.VERDICT, Buffer.concat([be32attr(NFTA_VERDICT.CODE, code), stringAttr(NFTA_VERDICT.CHAIN, target)]));
 }
