@@ -71,7 +71,11 @@ const entries = entryPoints();
 const entry = join(workDir, 'main.ts');
 writeFileSync(entry, entrySource(entries));
 const out = join(binDir, MULTICALL);
-const r = spawnSync(bunPath(), ['build', '--compile', '--bytecode', '--minify', '--format=cjs', '--outfile', out, entry], {
+// A plugin runs in whatever directory its runtime has as cwd: it must never
+// read a .env (environment) or bunfig.toml (e.g. a preload script) from it.
+const compile = ['build', '--compile', '--bytecode', '--minify', '--format=cjs',
+  '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--outfile', out, entry];
+const r = spawnSync(bunPath(), compile, {
   cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
 });
 if (r.status !== 0) throw new Error(`bun build --compile failed (exit ${r.status})`);

@@ -4,7 +4,7 @@
 // runtime's bare environment, in its own mount namespace where every `node`
 // on the machine is covered by an empty, non-executable file: VERSION, and a
 // loopback + bridge + portmap ADD, CHECK and DEL that carry real packets.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -76,6 +76,19 @@ describe('installed executables, copied alone where no node runs', () => {
     const r = await callWithoutNode(plugin, 'VERSION', { cniVersion: '1.0.0' });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.json).toMatchObject({ cniVersion: '1.0.0', supportedVersions: expect.arrayContaining(['0.3.1', '1.0.0', '1.1.0']) });
+  });
+
+  it('read neither .env nor bunfig.toml from the directory they are started in', async () => {
+    const cwd = await h.tempDir('cwd');
+    const marker = join(cwd, 'preloaded');
+    writeFileSync(join(cwd, '.env'), 'CNI_COMMAND=VERSION\n');
+    writeFileSync(join(cwd, 'bunfig.toml'), 'preload = ["./preload.js"]\n');
+    writeFileSync(join(cwd, 'preload.js'), `require("fs").writeFileSync(${JSON.stringify(marker)}, "ran")\n`);
+    const r = await execIn(node, 'sh', ['-c', 'cd "$0" && exec env -i "$1"', cwd, join(bin, 'bridge')], { input: '{"cniVersion":"1.0.0"}' });
+    // without CNI_COMMAND a plugin prints its "about" text, as the reference plugins do
+    expect(`${r.stdout}${r.stderr}`).toMatch(/^CNI plugin bridge/);
+    expect(r.stdout).not.toContain('supportedVersions');
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('a hidden node really does not run there', async () => {
