@@ -6,7 +6,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createHarness, REFERENCE_BIN, type Harness } from '../test/integration/harness/index';
+import { createHarness, REFERENCE_BIN, type Harness } from '../lib/lab/index';
 import { openNetns, type NetnsHandle } from '../lib/netns/netns';
 import { median, printRatios, printTable, type Ratio, type Row } from './report';
 import { chainAdd, chainDel, Recorder, type Op, type Pod, type Suite } from './suite';

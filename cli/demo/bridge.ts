@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfList } from '../../lib/cni/conflist';
 import type { ConfList, Result } from '../../lib/cni/types';
-import { ipJson, type TcpServer } from '../../test/integration/harness/index';
+import { ipJson, type TcpServer } from '../../lib/lab/index';
 import { describeBridges, describeNftables, nftElementCount } from './inspect';
 import {
   externalToHostPort, hairpinHostPort, podToExternal, podToGateway, podToPod, POD_PORT, type DemoPod,

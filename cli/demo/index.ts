@@ -4,7 +4,7 @@
 // status is non-zero when any expected path fails or something is left behind.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createHarness, DIST_BIN, REPO_ROOT } from '../../test/integration/harness/index';
+import { createHarness, DIST_BIN, REPO_ROOT } from '../../lib/lab/index';
 import { renderMatrix, runMatrix } from './matrix';
 import type { DemoEnv, DemoMode, Scenario } from './types';
 

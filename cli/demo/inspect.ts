@@ -1,6 +1,6 @@
 // Reads back what the plugins built on a node, from the kernel itself (ip and
 // nft in the node's netns), so the demo shows state, not intentions.
-import { execIn, ipJson, type Netns } from '../../test/integration/harness/index';
+import { execIn, ipJson, type Netns } from '../../lib/lab/index';
 
 interface IpLink {
   ifname: string;

@@ -1,7 +1,7 @@
 // The traffic paths every mode promises, as matrix rows. Each one sends real
 // packets between namespaces and judges by what the far end saw: the TCP
 // servers answer with the peer address they observed, which shows NAT.
-import type { External, Harness, Netns } from '../../test/integration/harness/index';
+import type { External, Harness, Netns } from '../../lib/lab/index';
 import type { PathCheck } from './types';
 
 /** A pod as the demo sees it after ADD. */

@@ -8,7 +8,7 @@ import { parseResult } from '../../lib/cni/convert';
 import { CniError } from '../../lib/cni/errors';
 import { failureToError, findInPath } from '../../lib/cni/exec';
 import type { ConfList, Result } from '../../lib/cni/types';
-import { runCniPlugin, type CniCommand, type Netns } from '../../test/integration/harness/index';
+import { runCniPlugin, type CniCommand, type Netns } from '../../lib/lab/index';
 
 export interface PodAttachment {
   containerId: string;

@@ -2,7 +2,7 @@
 // builds its virtual cluster, says what it built, and lists the traffic paths
 // it promises; the driver prints, runs the paths with a time bound each, and
 // tears everything down. routed and overlay plug in as further DemoModes.
-import type { Harness } from '../../test/integration/harness/index';
+import type { Harness } from '../../lib/lab/index';
 
 /** Where the demo finds what `make build` produced. */
 export interface DemoEnv {

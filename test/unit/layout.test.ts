@@ -2,7 +2,7 @@
 // package.json must list, and which module owns address parsing.
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -37,6 +37,15 @@ const builtin = (spec: string) => spec.startsWith('node:') || builtinModules.inc
 
 describe('source layout', () => {
   it('finds the product code', () => expect(product).toEqual(expect.arrayContaining(['lib/ip/address.ts', 'plugins/bridge/add.ts', 'cli/main.ts'])));
+
+  it('product code imports no test code', () => {
+    const offending = product.flatMap((file) => imports(file)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => relative(ROOT, resolve(ROOT, dirname(file), spec)))
+      .filter((target) => target === 'test' || target.startsWith('test/'))
+      .map((target) => `${file} -> ${target}`));
+    expect(offending).toEqual([]);
+  });
 
   it('package.json dependencies are exactly the packages product code imports', () => {
     const imported = new Set(product.flatMap((file) => imports(file).filter((s) => !s.startsWith('.') && !builtin(s)).map(packageOf)));

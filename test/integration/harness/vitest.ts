@@ -1,6 +1,6 @@
-// Kept apart from index.ts so the demo can use the harness without vitest.
+// The lab's cleanup bound to vitest; lib/lab itself never loads vitest.
 import { afterAll } from 'vitest';
-import { Harness } from './index';
+import { Harness } from '../../../lib/lab/index';
 
 /** One harness per test file, cleaned up after the file's last test, pass or fail. */
 export function useHarness(): Harness {
