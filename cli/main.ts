@@ -13,6 +13,8 @@ const USAGE = `usage:
       network and then lets each plugin collect garbage, as cnitool's gc does.
   tscni version
       the plugins in CNI_PATH and the CNI versions each one supports
+  tscni overlay config set|get [flags]
+      flannel's network config in etcd (tscni overlay help: the flags)
   tscni demo [--mode bridge] [--keep]
       a virtual cluster in network namespaces, with a connectivity matrix
 
@@ -68,6 +70,14 @@ async function main(argv: string[]): Promise<number> {
       const { versionReport } = await import('./version');
       process.stdout.write(await versionReport(process.env));
       return 0;
+    }
+    case 'overlay': {
+      const { runOverlay, OVERLAY_USAGE } = await import('./overlay/config');
+      if (rest[0] === 'help' || rest[0] === '--help') {
+        process.stdout.write(OVERLAY_USAGE);
+        return 0;
+      }
+      return runOverlay(rest, process.env);
     }
     case 'demo':
       return demo(rest);
