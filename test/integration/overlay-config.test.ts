@@ -9,6 +9,7 @@ import { createCluster, DIST_BIN, INFRA_IP, startEtcd, useHarness, makeCertifica
 const h = useHarness();
 let cluster: Cluster;
 let etcd: EtcdServer;
+let badCase = 0;
 
 function tscni(args: string[], env: Record<string, string> = {}) {
   return h.execIn(cluster.nodes[0]!, join(DIST_BIN, 'tscni'), ['overlay', ...args], { reject: false, env, timeout: 20_000 });
@@ -76,11 +77,12 @@ describe('tscni overlay config', () => {
     [['--network', '10.244.0.0/16'], '--backend is required'],
     [['--network', '10.244.0.0/16', '--backend', 'vxlan', '--etcd-cafile', '/nonexistent.pem'], '--etcd-endpoints: TLS files are given'],
   ])('set %j is refused: %s, and nothing is written', async (args, message) => {
-    const r = await tscni(['config', 'set', ...args, '--etcd-prefix', '/tscni-test/bad', '--etcd-endpoints', etcd.endpoints[0]!]);
+    const prefix = `/tscni-test/bad-${++badCase}`;
+    const r = await tscni(['config', 'set', ...args, '--etcd-prefix', prefix, '--etcd-endpoints', etcd.endpoints[0]!]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`tscni: overlay config set: ${message}`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(await stored('/tscni-test/bad')).toEqual({});
+    expect(await stored(prefix)).toEqual({});
   });
 
   it('an unreachable etcd is a one-line error naming it, exit 1', async () => {
