@@ -82,7 +82,7 @@ describe('tscni overlay config', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`tscni: overlay config set: ${message}`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(await stored(prefix)).toEqual({});
+    expect(await stored(`${prefix}/`)).toEqual({});
   });
 
   it('an unreachable etcd is a one-line error naming it, exit 1', async () => {
