@@ -40,7 +40,8 @@ export async function cniState(node: RuntimeNode): Promise<CniState> {
   const cache = results.stdout.split('\n').filter(Boolean);
 
   const nft = await node.exec('nft', ['list', 'table', 'inet', 'tscni'], { reject: false });
-  const nftElements = [...nft.stdout.matchAll(/comment "([^"]*)"/g)].map((m) => m[1] ?? '');
+  // Element comments name their attachment; a rule's "tscni ruleset <hash>" marks the ruleset's version.
+  const nftElements = [...nft.stdout.matchAll(/comment "([^"]*)"/g)].map((m) => m[1] ?? '').filter((c) => !c.startsWith('tscni ruleset '));
 
   return { bridgePorts, reservations, cache, nftElements };
 }
