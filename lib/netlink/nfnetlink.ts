@@ -20,8 +20,8 @@ const NFGENMSG_LEN = 4;
 /** nf_tables message types (linux/netfilter/nf_tables.h), without the subsystem byte. */
 export const NFT_MSG = { GETRULE: 7, NEWSETELEM: 12, GETSETELEM: 13, DELSETELEM: 14, GETGEN: 16 } as const;
 
-/** nfgen_family values: nftables' table families; conntrack uses ip and ip6. */
-export const NFPROTO = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 } as const;
+/** nfgen_family values: nftables' table families; conntrack uses ip and ip6 (unspec: both, in one dump). */
+export const NFPROTO = { unspec: 0, inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 } as const;
 export type NfFamily = keyof typeof NFPROTO;
 
 /** One nf_tables message of a transaction: its type, its table's family, its attributes. */

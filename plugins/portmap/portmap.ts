@@ -3,9 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { CniError, invalidConfig, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
 import type { CmdArgs, GcArgs } from '../../lib/cni/skel';
+import { withRollback } from '../../lib/cni/transaction';
 import type { Result } from '../../lib/cni/types';
-import { ipFamily } from '../../lib/ip/address';
-import { deleteConntrackByDestinationPort, IPPROTO } from '../../lib/netlink/conntrack';
+import { formatIp, ipFamily, ipFromBytes, parseCidr, parseIp, prefixBounds } from '../../lib/ip/address';
+import { deleteConntrackEntries, IPPROTO, type OriginalDestination } from '../../lib/netlink/conntrack';
 import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { writeSysctl } from '../../lib/netns/sysctl';
 import { DuplicateMappingError, type PortmapTarget } from '../../lib/nft/portmap';
@@ -69,23 +70,67 @@ function enableRouteLocalnet(podIpv4: string): void {
 /**
  * UDP flows that reached the new host ports before the mapping existed would
  * keep bypassing it until their conntrack entries time out; as the reference,
- * delete them once the rules are in, and only log a failure.
+ * delete them once the rules are in, and only log a failure. Only flows to
+ * the node's own addresses are the mapping's: with hostPort 53, the pods' own
+ * DNS flows to a resolver elsewhere have that port too, and must stay.
  */
-async function deleteStaleUdpFlows(a: CmdArgs<PortmapConfig>, addresses: string[]): Promise<void> {
-  const ports = [...new Set(a.config.mappings.filter((m) => m.protocol === 'udp').map((m) => m.hostPort))];
-  if (ports.length === 0) return;
-  await NfnlChannel.use(async (ch) => {
-    for (const family of new Set(addresses.map(ipFamily))) {
-      for (const port of ports) {
-        try {
-          const n = await deleteConntrackByDestinationPort(ch, family, IPPROTO.udp, port);
-          if (n > 0) a.log.info('deleted stale UDP conntrack entries', { port, family: `IPv${family}`, entries: n });
-        } catch (e) {
-          a.log.warn('could not delete stale UDP conntrack entries', { port, family: `IPv${family}`, error: (e as Error).message });
-        }
-      }
-    }
-  });
+async function deleteStaleUdpFlows(a: CmdArgs<PortmapConfig>, t: PortmapTarget): Promise<void> {
+  const udp = t.mappings.filter((m) => m.protocol === 'udp');
+  if (udp.length === 0) return;
+  try {
+    const local = localAddressTest();
+    const families = new Set(t.addresses.map(ipFamily));
+    const ports = udp.map((m) => {
+      const hostIp = m.hostIP ? parseIp(m.hostIP) : undefined;
+      return { port: m.hostPort, family: hostIp?.family, address: hostIp && hostIp.value !== 0n ? formatIp(hostIp) : undefined };
+    });
+    const stale = (d: OriginalDestination): boolean =>
+      d.proto === IPPROTO.udp && families.has(d.family!) &&
+      ports.some((p) => p.port === d.port && (p.family ?? d.family) === d.family && (p.address ? p.address === d.address : local(d.address!)));
+    const n = await NfnlChannel.use((ch) => deleteConntrackEntries(ch, stale));
+    if (n > 0) a.log.info('deleted stale UDP conntrack entries', { ports: udp.map((m) => String(m.hostPort)), entries: n });
+  } catch (e) {
+    a.log.warn('could not delete stale UDP conntrack entries', { ports: udp.map((m) => String(m.hostPort)), error: (e as Error).message });
+  }
+}
+
+/**
+ * Whether an address is the node's own, as `fib daddr type local` decides,
+ * from /proc (no netlink to load): IPv4 from the LOCAL routes in fib_trie
+ * ("|-- 10.250.0.1" then "/32 host LOCAL"; 127.0.0.0/8 is one of them),
+ * IPv6 from the interface addresses in if_inet6.
+ */
+export function localAddressTest(
+  fibTrie = readFileSync('/proc/net/fib_trie', 'utf8'),
+  ifInet6 = readProcFile('/proc/net/if_inet6'),
+): (address: string) => boolean {
+  const v4: { first: bigint; last: bigint }[] = [];
+  let entry: string | undefined;
+  for (const line of fibTrie.split('\n')) {
+    const ip = /^\s*\|-- (\S+)\s*$/.exec(line);
+    if (ip) entry = ip[1];
+    const route = /^\s*\/(\d+) host LOCAL\s*$/.exec(line);
+    const cidr = route && entry ? parseCidr(`${entry}/${route[1]}`) : undefined;
+    if (cidr && typeof cidr !== 'string') v4.push(prefixBounds(cidr));
+  }
+  const v6 = new Set(ifInet6.split('\n').flatMap((line) => {
+    const hex = /^([0-9a-f]{32})\s/.exec(line)?.[1];
+    return hex ? [formatIp(ipFromBytes(Buffer.from(hex, 'hex')))] : [];
+  }));
+  return (address) => {
+    const ip = parseIp(address);
+    if (!ip) return false;
+    return ip.family === 6 ? v6.has(formatIp(ip)) : v4.some((r) => r.first <= ip.value && ip.value <= r.last);
+  };
+}
+
+/** A /proc file that is absent when its feature is off (if_inet6 without IPv6). */
+function readProcFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
@@ -95,24 +140,24 @@ export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
   const addresses = containerAddresses(prev, a.ifname);
   if (c.mappings.length === 0 || addresses.length === 0) return prev;
   const t = target(a, addresses);
-  try {
+  return withRollback(async (rb) => {
     a.log.step('nftables');
-    a.log.debug('nftables', { ...(await addPortmap(t)) });
-    a.log.endStep();
-  } catch (e) {
-    if (e instanceof DuplicateMappingError) throw invalidConfig('runtimeConfig.portMappings', e.message);
-    throw e;
-  }
-  const v4 = addresses.find((x) => !x.includes(':'));
-  const v4Mapped = c.mappings.some((m) => !m.hostIP?.includes(':'));
-  try {
-    if (c.snat && v4 && v4Mapped) enableRouteLocalnet(v4);
-  } catch (e) {
-    await removePortmap(t).catch(() => undefined);
-    throw e;
-  }
-  await deleteStaleUdpFlows(a, addresses);
-  return prev;
+    try {
+      a.log.debug('nftables', { ...(await addPortmap(t)) });
+    } catch (e) {
+      if (e instanceof DuplicateMappingError) throw invalidConfig('runtimeConfig.portMappings', e.message);
+      throw e;
+    }
+    rb.push('portmap elements', () => removePortmap(t));
+    const v4 = addresses.find((x) => !x.includes(':'));
+    if (c.snat && v4 && c.mappings.some((m) => !m.hostIP?.includes(':'))) {
+      a.log.step('route_localnet');
+      enableRouteLocalnet(v4);
+    }
+    a.log.step('stale UDP flows');
+    await deleteStaleUdpFlows(a, t);
+    return prev;
+  }, a.log);
 }
 
 /**

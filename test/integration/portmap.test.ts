@@ -69,6 +69,21 @@ describe('portmap chained after the reference bridge', () => {
     await u.detach();
   });
 
+  it('deletes only stale UDP flows to the node\'s own addresses, not a pod\'s flows elsewhere with that port', async () => {
+    const conntrack = async () => (await h.execIn(n.node, 'cat', ['/proc/net/nf_conntrack'])).stdout.split('\n');
+    // A pod's flow to a server elsewhere (as its DNS flows go to a resolver), and one to the node, both to port 5656.
+    await udpAsk(a.pod, n.ext.ip, 5656, 40200);
+    await udpAsk(n.ext, n.ext.nodeIp, 5656, 40201);
+    const podFlow = (l: string) => l.includes(`src=${a.v4} dst=${n.ext.ip} sport=40200 dport=5656 `);
+    const toNode = (l: string) => l.includes(`src=${n.ext.ip} dst=${n.ext.nodeIp} sport=40201 dport=5656 `);
+    expect((await conntrack()).filter(podFlow)).toHaveLength(1);
+    expect((await conntrack()).filter(toNode)).toHaveLength(1);
+    const u = await attach(h, n, 'ctr-dns', [{ hostPort: 5656, containerPort: 53, protocol: 'udp' }]);
+    expect((await conntrack()).filter(podFlow)).toHaveLength(1);
+    expect((await conntrack()).filter(toNode)).toEqual([]);
+    await u.detach();
+  });
+
   it('restricts a hostIP mapping to that address', async () => {
     expect(await h.tcpRequest(n.ext, NODE_EXTRA, 9090)).toBe(n.ext.ip);
     await expect(h.tcpRequest(n.ext, n.ext.nodeIp, 9090, 1500)).rejects.toThrow();
