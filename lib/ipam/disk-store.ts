@@ -70,15 +70,22 @@ export class DiskStore implements IpamStore {
       if (errnoCode(e) === 'EEXIST') return false;
       throw ioFailure(`cannot reserve ${name}`, e);
     }
+    // A reservation whose write failed in any part is taken back, so the
+    // failed ADD leaves no address held.
+    const last = join(this.dir, LAST_RESERVED_PREFIX + rangeSetId);
+    let failing = `cannot write reservation ${path}`;
+    let open = true;
     try {
       writeSync(fd, `${containerId.trim()}${LINE_BREAK}${ifname}`);
+      open = false;
       closeSync(fd);
+      failing = `cannot write ${last}`;
+      writeFileSync(last, name, { mode: 0o600 });
     } catch (e) {
-      try { closeSync(fd); } catch { /* already closed */ }
+      if (open) closeSync(fd);
       unlinkSync(path);
-      throw ioFailure(`cannot write reservation ${path}`, e);
+      throw ioFailure(failing, e);
     }
-    writeFileSync(join(this.dir, LAST_RESERVED_PREFIX + rangeSetId), name, { mode: 0o600 });
     return true;
   }
 

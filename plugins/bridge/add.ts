@@ -19,81 +19,82 @@ import { planGateways } from './gateway';
 import { createPodVeth, hostVethName, waitForOperUp } from './veth';
 
 export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
-  const c = a.config;
-  const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
   const pod = openNetns(a.netns);
-  const node = Rtnl.open();
-  const inPod = Rtnl.open(pod);
   try {
-    return await withRollback(async (rb) => {
-      a.log.step('bridge');
-      const bridge = await ensureBridge(node, c);
-
-      a.log.step('veth');
-      const hostName = hostVethName(a.containerId, a.ifname);
-      const mac = containerMac(c, a.args);
-      await createPodVeth(node, { hostName, podIfname: a.ifname, pod, ...(c.mtu ? { mtu: c.mtu } : {}), ...(mac ? { podMac: mac } : {}) });
-      rb.push(`veth ${hostName}`, () => node.links.delete(hostName, { ignoreMissing: true }));
-      await node.links.setMaster(hostName, bridge.index);
-      if (c.hairpinMode) await node.links.setHairpin(hostName, true);
-      await node.links.setUp(hostName);
-
-      const result: Result = { cniVersion: a.cniVersion, interfaces: [] };
-      const nft: NftCommand[] = [];
-      if (c.ipamType) {
-        a.log.step(`IPAM ${c.ipamType}`);
-        const ipamResult = await delegateAdd(c.ipamType, a.raw);
-        rb.push(`IPAM ${c.ipamType} reservation`, () => delegateDel(c.ipamType!, a.raw));
-        if (!ipamResult.ips?.length) throw new CniError(UNKNOWN_ERROR_CODE, 'IPAM plugin returned missing IP config');
-        const plan = planGateways(ipamResult, c);
-        Object.assign(result, { ips: plan.ips, routes: plan.routes, ...(ipamResult.dns ? { dns: ipamResult.dns } : {}) });
-
-        a.log.step('pod addresses and routes');
-        configurePodSysctls(pod, a.ifname, c.enableDad);
-        // Interfaces are filled in below; configureInterface needs the index → name mapping now.
-        result.interfaces = [{ name: c.bridge }, { name: hostName }, { name: a.ifname, sandbox: a.netns }];
-        await configureInterface(inPod, a.ifname, result, { dad: c.enableDad });
-
-        a.log.step('gateway addresses');
-        for (const cidr of plan.bridgeAddresses) await ensureBridgeAddress(node, bridge, cidr, c.forceAddress);
-        enableForwarding(plan.forwardingFamilies);
-        if (c.ipMasq) nft.push(...addMasqueradeCommands({ ...attachment, addresses: plan.ips.map((ip) => ip.address) }));
-      } else if (!c.disableContainerInterface) {
-        await inPod.links.setUp(a.ifname);
-      }
-
-      if (c.macSpoofCheck) {
-        const podMac = (await inPod.links.require(a.ifname)).mac!;
-        nft.push(...addSpoofCheckCommands({ ...attachment, hostVeth: hostName, mac: podMac }));
-      }
-      if (nft.length > 0) {
-        // Masquerade and spoof check together: one transaction per ADD.
-        a.log.step('nftables');
-        a.log.debug('nftables', { ...(await applyRuleset(nft)) });
-        rb.push('nftables elements', async () => {
-          if (c.ipMasq) await removeMasquerade(attachment);
-          if (c.macSpoofCheck) await removeSpoofCheck(attachment);
-        });
-      }
-
-      a.log.step('link state');
-      const hostVeth = c.disableContainerInterface ? await node.links.require(hostName) : await waitForOperUp(node, hostName);
-      const podLink = await inPod.links.require(a.ifname);
-      // Read the bridge last: its MAC may change when its first port joins.
-      const br = await node.links.require(c.bridge);
-      result.interfaces = [
-        { name: br.name, mac: br.mac! },
-        { name: hostVeth.name, mac: hostVeth.mac! },
-        { name: podLink.name, mac: podLink.mac!, sandbox: a.netns },
-      ];
-      if (c.dns) result.dns = c.dns;
-      return result;
-    }, a.log);
+    // Each socket is closed by the use() that opened it, also when a later one fails to open.
+    return await Rtnl.use(undefined, (node) => Rtnl.use(pod, (inPod) => addAttachment(a, pod, node, inPod)));
   } finally {
-    inPod.close();
-    node.close();
     pod.close();
   }
+}
+
+async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: Rtnl, inPod: Rtnl): Promise<Result> {
+  const c = a.config;
+  const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
+  return withRollback(async (rb) => {
+    a.log.step('bridge');
+    const bridge = await ensureBridge(node, c);
+
+    a.log.step('veth');
+    const hostName = hostVethName(a.containerId, a.ifname);
+    const mac = containerMac(c, a.args);
+    await createPodVeth(node, { hostName, podIfname: a.ifname, pod, ...(c.mtu ? { mtu: c.mtu } : {}), ...(mac ? { podMac: mac } : {}) });
+    rb.push(`veth ${hostName}`, () => node.links.delete(hostName, { ignoreMissing: true }));
+    await node.links.setMaster(hostName, bridge.index);
+    if (c.hairpinMode) await node.links.setHairpin(hostName, true);
+    await node.links.setUp(hostName);
+
+    const result: Result = { cniVersion: a.cniVersion, interfaces: [] };
+    const nft: NftCommand[] = [];
+    if (c.ipamType) {
+      a.log.step(`IPAM ${c.ipamType}`);
+      const ipamResult = await delegateAdd(c.ipamType, a.raw);
+      rb.push(`IPAM ${c.ipamType} reservation`, () => delegateDel(c.ipamType!, a.raw));
+      if (!ipamResult.ips?.length) throw new CniError(UNKNOWN_ERROR_CODE, 'IPAM plugin returned missing IP config');
+      const plan = planGateways(ipamResult, c);
+      Object.assign(result, { ips: plan.ips, routes: plan.routes, ...(ipamResult.dns ? { dns: ipamResult.dns } : {}) });
+
+      a.log.step('pod addresses and routes');
+      configurePodSysctls(pod, a.ifname, c.enableDad);
+      // Interfaces are filled in below; configureInterface needs the index → name mapping now.
+      result.interfaces = [{ name: c.bridge }, { name: hostName }, { name: a.ifname, sandbox: a.netns }];
+      await configureInterface(inPod, a.ifname, result, { dad: c.enableDad });
+
+      a.log.step('gateway addresses');
+      for (const cidr of plan.bridgeAddresses) await ensureBridgeAddress(node, bridge, cidr, c.forceAddress);
+      enableForwarding(plan.forwardingFamilies);
+      if (c.ipMasq) nft.push(...addMasqueradeCommands({ ...attachment, addresses: plan.ips.map((ip) => ip.address) }));
+    } else if (!c.disableContainerInterface) {
+      await inPod.links.setUp(a.ifname);
+    }
+
+    if (c.macSpoofCheck) {
+      const podMac = (await inPod.links.require(a.ifname)).mac!;
+      nft.push(...addSpoofCheckCommands({ ...attachment, hostVeth: hostName, mac: podMac }));
+    }
+    if (nft.length > 0) {
+      // Masquerade and spoof check together: one transaction per ADD.
+      a.log.step('nftables');
+      a.log.debug('nftables', { ...(await applyRuleset(nft)) });
+      rb.push('nftables elements', async () => {
+        if (c.ipMasq) await removeMasquerade(attachment);
+        if (c.macSpoofCheck) await removeSpoofCheck(attachment);
+      });
+    }
+
+    a.log.step('link state');
+    const hostVeth = c.disableContainerInterface ? await node.links.require(hostName) : await waitForOperUp(node, hostName);
+    const podLink = await inPod.links.require(a.ifname);
+    // Read the bridge last: its MAC may change when its first port joins.
+    const br = await node.links.require(c.bridge);
+    result.interfaces = [
+      { name: br.name, mac: br.mac! },
+      { name: hostVeth.name, mac: hostVeth.mac! },
+      { name: podLink.name, mac: podLink.mac!, sandbox: a.netns },
+    ];
+    if (c.dns) result.dns = c.dns;
+    return result;
+  }, a.log);
 }
 
 /** DAD off unless asked (addresses usable at once), gratuitous ARP on link up. */
