@@ -38,6 +38,17 @@ export async function listNetns(): Promise<string[]> {
   return stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n !== '');
 }
 
+/**
+ * The nft tables of the machine's own namespace, as "family name" (read
+ * only). A run compares them before and after: a host firewall's tables are
+ * expected, one that appeared during the run is a leak.
+ */
+export async function rootNftTables(): Promise<string[]> {
+  const { stdout } = await run('nft', ['-j', 'list', 'tables']);
+  const objects = (JSON.parse(stdout) as { nftables: { table?: { family: string; name: string } }[] }).nftables;
+  return objects.flatMap((o) => (o.table ? [`${o.table.family} ${o.table.name}`] : []));
+}
+
 /** Runs `cmd args` inside `ns`; throws on a non-zero exit unless reject:false. */
 export function execIn(ns: Netns | string, cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return run('ip', ['netns', 'exec', nsName(ns), cmd, ...args], opts);

@@ -144,20 +144,23 @@ async function execDeleteNetns(ns: Netns): Promise<void> {
 
 describe('bridge ADD failures roll back', () => {
   it('IPAM exhausted on the 3rd pod: the IPAM code, and no veth, nft element or reservation left for it', async () => {
-    const tiny = bridgeConfig({ name: 'tscni-tiny', bridge: 'tscni1' }, { ranges: [[{ subnet: '10.244.2.0/30' }]] });
+    // Two addresses to hand out: .2 and .3 of a /29 whose gateway is .1.
+    const tiny = bridgeConfig({ name: 'tscni-tiny', bridge: 'tscni1' }, { ranges: [[{ subnet: '10.244.2.0/29', rangeStart: '10.244.2.2', rangeEnd: '10.244.2.3' }]] });
     const pods = [await h.createPod(), await h.createPod(), await h.createPod()];
-    expectSuccess(await bridge('ADD', 'tiny-1', pods[0]!, tiny));
-    // A /30 has one address besides network, broadcast and the gateway.
+    expect(expectSuccess(await bridge('ADD', 'tiny-1', pods[0]!, tiny)).json.ips[0].address).toBe('10.244.2.2/29');
+    expect(expectSuccess(await bridge('ADD', 'tiny-2', pods[1]!, tiny)).json.ips[0].address).toBe('10.244.2.3/29');
     const third = await bridge('ADD', 'tiny-3', pods[2]!, tiny);
     expect(third.exitCode).not.toBe(0);
     expect(third.json.code).toBe(100);
-    expect(third.json.msg).toMatch(/no IP addresses available in range set: 10\.244\.2\.\d+-10\.244\.2\.\d+/);
-    const links = await ipJson(node, ['link', 'show', 'master', 'tscni1']);
-    expect(links).toHaveLength(1);
+    expect(third.json.msg).toMatch(/no IP addresses available in range set: 10\.244\.2\.2-10\.244\.2\.3/);
+    // the two pods' veths, and nothing for the third
+    expect(await ipJson(node, ['link', 'show', 'master', 'tscni1'])).toHaveLength(2);
     expect(await ipJson(pods[2]!, ['link', 'show', 'eth0']).catch(() => [])).toEqual([]);
     const elements = await masqElements();
-    expect(elements.filter((e) => e.includes('tiny-3'))).toEqual([]);
+    expect(elements.filter((e) => e.includes('10.244.2.'))).toHaveLength(2);
+    expect(readdirSync(join(dataDir, 'tscni-tiny')).filter((f) => /^\d/.test(f)).sort()).toEqual(['10.244.2.2', '10.244.2.3']);
     expectSuccess(await bridge('DEL', 'tiny-1', pods[0]!, tiny));
+    expectSuccess(await bridge('DEL', 'tiny-2', pods[1]!, tiny));
   });
 
   it('refuses a bad config with code 7 naming the field, creating nothing', async () => {

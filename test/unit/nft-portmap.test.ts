@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CniError } from '../../lib/cni/errors';
 import { ownerComment } from '../../lib/nft/owner';
 import {
   addPortmapCommands, DuplicateMappingError, elementId, planElements, PM_SETS, portmapBaseCommands, type PortmapTarget,
@@ -148,12 +149,14 @@ describe('portmap state', () => {
 
   it('names the taken host port and its owner', () => {
     const clash = { ...target(), ...other, addresses: ['10.244.1.7'] };
-    expect(() => resolveClaims(listing, clash)).toThrow(/^runtimeConfig.portMappings: host port 8080\/tcp is already mapped by net=pmnet if=eth0 id=ctr-a$/);
+    let error: unknown;
     try {
       resolveClaims(listing, clash);
     } catch (e) {
-      expect((e as { code: number }).code).toBe(7);
+      error = e;
     }
+    expect(error).toBeInstanceOf(CniError);
+    expect(error).toMatchObject({ code: 7, msg: 'runtimeConfig.portMappings: host port 8080/tcp is already mapped by net=pmnet if=eth0 id=ctr-a' });
   });
 
   it('takes its own claims again on a repeated ADD', () => {

@@ -19,8 +19,18 @@ describe('MAC spoof check ruleset', () => {
     ]);
   });
 
-  it('adds one owned element per set, MAC in lower case', () => {
-    expect(json).toContain('{"concat":["veth12345678","0a:58:0a:f4:01:02"]}');
-    expect(json.match(/"comment":"tscni\/[0-9a-f]{16}\/[0-9a-f]{16} net=n1 if=eth0 id=c1"/g)?.length).toBeGreaterThanOrEqual(2);
+  it('replaces one owned element per set (add, delete, add: a repeated ADD leaves one), MAC in lower case', () => {
+    const elements = cmds.flatMap((c) => Object.entries(c))
+      .filter(([, o]) => (o as any).element)
+      .map(([op, o]) => ({ op, set: (o as any).element.name as string, elem: (o as any).element.elem as any[] }));
+    // a delete names the key alone; an add wraps it with the owner comment
+    const keyOf = (x: any) => (x.elem ? x.elem.val : x);
+    const portsKey = 'veth12345678';
+    const allowedKey = { concat: ['veth12345678', '0a:58:0a:f4:01:02'] };
+    expect(elements.map((e) => [e.op, e.set, e.elem.map(keyOf)])).toEqual([
+      ['add', 'spoofchk_ports', [portsKey]], ['delete', 'spoofchk_ports', [portsKey]], ['add', 'spoofchk_ports', [portsKey]],
+      ['add', 'spoofchk_allowed', [allowedKey]], ['delete', 'spoofchk_allowed', [allowedKey]], ['add', 'spoofchk_allowed', [allowedKey]],
+    ]);
+    for (const e of elements.filter((x) => x.op === 'add')) expect(e.elem[0].elem.comment).toMatch(/^tscni\/[0-9a-f]{16}\/[0-9a-f]{16} net=n1 if=eth0 id=c1$/);
   });
 });
