@@ -70,14 +70,17 @@ export class ErrorCollector {
   /** With `log`, each removal is a logged step and each failure a warning. */
   constructor(private readonly log?: Logger) {}
 
-  async attempt(what: string, removal: () => Promise<unknown> | unknown): Promise<void> {
+  /** Resolves true when the removal succeeded, for a later removal that must wait for it. */
+  async attempt(what: string, removal: () => Promise<unknown> | unknown): Promise<boolean> {
     this.log?.step(what);
     try {
       await removal();
+      return true;
     } catch (e) {
       const error = asCniError(e);
       this.log?.warn('removal failed', { step: what, error: error.msg });
       this.errors.push({ what, error });
+      return false;
     }
   }
 

@@ -21,14 +21,17 @@ export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {
   // reference does, then the host end in case the pod's namespace is gone.
   if (a.netns !== '') await errors.attempt(`delete ${a.ifname} in the container`, () => deletePodInterface(a.netns, a.ifname));
   await errors.attempt('delete host veth', () => deleteHostVeth(c.bridge, hostVethName(a.containerId, a.ifname), a.log));
-  // The elements go before the address is released. Removal by owner lists,
-  // then deletes by key; once the address is free, an ADD may be given it and
-  // write its own element under that key, which a removal still in progress
-  // would then delete.
+  // The address is released last, and only once its elements are gone.
+  // Removal by owner lists, then deletes by key; once the address is free,
+  // an ADD may be given it and write its own element under that key, which a
+  // removal still in progress, or retried after a failure, would delete.
   const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
-  if (c.ipMasq) await errors.attempt('remove masquerade', () => removeMasquerade(attachment));
-  if (c.macSpoofCheck) await errors.attempt('remove MAC spoof check', () => removeSpoofCheck(attachment));
-  if (c.ipamType) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
+  const elementsGone = [
+    !c.ipMasq || (await errors.attempt('remove masquerade', () => removeMasquerade(attachment))),
+    !c.macSpoofCheck || (await errors.attempt('remove MAC spoof check', () => removeSpoofCheck(attachment))),
+  ].every(Boolean);
+  if (c.ipamType && elementsGone) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
+  else if (c.ipamType) a.log.warn('address kept reserved until a DEL has removed its nft elements');
   errors.throwIfAny();
 }
 

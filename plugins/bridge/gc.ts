@@ -15,10 +15,12 @@ export async function cmdGc(a: GcArgs<BridgeConfig>): Promise<void> {
   const c = a.config;
   const errors = new ErrorCollector(a.log);
   const valid = a.validAttachments.map((v) => ({ containerId: v.containerID, ifname: v.ifname }));
-  // Elements first, addresses last, for the reason DEL has (del.ts).
-  if (c.ipMasq) await errors.attempt('masquerade GC', () => gcMasquerade(c.network, valid));
-  if (c.macSpoofCheck) await errors.attempt('MAC spoof check GC', () => gcSpoofCheck(c.network, valid));
-  if (c.ipamType) await errors.attempt(`IPAM ${c.ipamType} GC`, () => delegateGc(c.ipamType!, a.raw));
+  // Elements first, addresses last and only once the elements are gone, for the reason DEL has (del.ts).
+  const elementsGone = [
+    !c.ipMasq || (await errors.attempt('masquerade GC', () => gcMasquerade(c.network, valid))),
+    !c.macSpoofCheck || (await errors.attempt('MAC spoof check GC', () => gcSpoofCheck(c.network, valid))),
+  ].every(Boolean);
+  if (c.ipamType && elementsGone) await errors.attempt(`IPAM ${c.ipamType} GC`, () => delegateGc(c.ipamType!, a.raw));
   errors.throwIfAny();
 }
 

@@ -82,6 +82,33 @@ describe('bridge DEL and GC remove the nft elements before they give the address
   });
 });
 
+describe('bridge DEL whose element removal fails', () => {
+  it('keeps the address reserved, so no ADD is given it while the old element stands; a later DEL releases it', async () => {
+    // A node of its own: its masq4 map is replaced by one the kernel refuses to change.
+    const own = await h.createNode();
+    const conf = config('tscni-busy', 'tscnib0', '10.244.25.0/24', { macspoofchk: false });
+    const del = () => h.runCniPlugin({ node: own, plugin: 'bridge', command: 'DEL', containerId: 'busy-1', netns: '', ifname: 'eth0', config: conf });
+    expectSuccess(await h.runCniPlugin({ node: own, plugin: 'bridge', command: 'ADD', containerId: 'busy-1', netns: await h.createPod(), ifname: 'eth0', config: conf }));
+    const listed = JSON.parse((await execIn(own, 'nft', ['-j', 'list', 'map', 'inet', 'tscni', 'masq4'])).stdout).nftables as any[];
+    const [key, verdict] = listed.find((o) => o.map).map.elem[0];
+    // A constant map bound to a rule: deleting its elements fails with EBUSY.
+    const constant = [
+      'flush chain inet tscni masq_postrouting', 'delete map inet tscni masq4',
+      `add map inet tscni masq4 { type ipv4_addr : verdict; flags constant; elements = { ${key.elem.val} comment "${key.elem.comment}" : jump ${verdict.jump.target} } }`,
+      'add rule inet tscni masq_postrouting ip saddr vmap @masq4',
+    ];
+    await execIn(own, 'nft', ['-f', '-'], { input: constant.join('\n') });
+    const failed = await del();
+    expect(failed.exitCode).not.toBe(0);
+    expect(failed.json).toMatchObject({ cniVersion: '1.1.0', code: 999 });
+    expect(failed.json.msg).toMatch(/^remove masquerade: .*EBUSY/);
+    expect(reservations('tscni-busy')).toEqual(['10.244.25.2']);
+    await execIn(own, 'nft', ['-f', '-'], { input: 'flush chain inet tscni masq_postrouting\ndelete map inet tscni masq4\n' });
+    expectSuccess(await del());
+    expect(reservations('tscni-busy')).toEqual([]);
+  });
+});
+
 describe('bridge DEL of a namespace file the runtime unmounted', () => {
   it('counts the namespace as gone and removes the rest; ADD and CHECK refuse the file with code 4', async () => {
     const conf = config('tscni-umount', 'tscniu0', '10.244.22.0/24');
