@@ -76,13 +76,16 @@ describe('portmap chained after the reference bridge', () => {
     // A pod's flow to a server elsewhere (as its DNS flows go to a resolver), and one to the node, both to port 5656.
     await udpAsk(a.pod, n.ext.ip, 5656, 40200);
     await udpAsk(n.ext, n.ext.nodeIp, 5656, 40201);
+    await udpAsk(n.ext, NODE_V6, 5656, 40202);
     const podFlow = (l: string) => l.includes(`src=${a.v4} dst=${n.ext.ip} sport=40200 dport=5656 `);
     const toNode = (l: string) => l.includes(`src=${n.ext.ip} dst=${n.ext.nodeIp} sport=40201 dport=5656 `);
-    expect((await conntrack()).filter(podFlow)).toHaveLength(1);
-    expect((await conntrack()).filter(toNode)).toHaveLength(1);
+    // /proc prints IPv6 addresses in full; the source port tells this flow apart.
+    const toNodeV6 = (l: string) => l.startsWith('ipv6') && l.includes(' sport=40202 dport=5656 ');
+    for (const flow of [podFlow, toNode, toNodeV6]) expect((await conntrack()).filter(flow)).toHaveLength(1);
     const u = await attach(h, n, 'ctr-dns', [{ hostPort: 5656, containerPort: 53, protocol: 'udp' }]);
     expect((await conntrack()).filter(podFlow)).toHaveLength(1);
     expect((await conntrack()).filter(toNode)).toEqual([]);
+    expect((await conntrack()).filter(toNodeV6)).toEqual([]);
     await u.detach();
   });
 
