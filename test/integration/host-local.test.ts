@@ -1,7 +1,7 @@
 // host-local as a runtime runs it: the built executable, env -i, JSON on
 // stdin, inside a node netns. Its store is shared with the reference
 // host-local, so the concurrency tests mix both on one dataDir.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -89,6 +89,67 @@ describe('100 concurrent ADDs on one dataDir', () => {
     console.log(`100 concurrent ADDs (50 ours + 50 reference): ${ms.toFixed(0)} ms`);
     await delAll(config, (i) => (i % 2 === 0 ? 'reference' : 'ours'));
     expect(storeFiles(dataDir)).toEqual(['last_reserved_ip.0', 'lock']);
+  });
+});
+
+describe('the store lock (flock on <dataDir>/<network>/lock)', () => {
+  /** /proc/locks lines about `file`: "held" by a process, or a process "waiting" for it. */
+  function flocksOn(file: string): { held: number; waiting: number } {
+    const { ino } = statSync(file);
+    const lines = readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => / FLOCK /.test(l) && l.includes(`:${ino} `));
+    return { held: lines.filter((l) => !l.includes('->')).length, waiting: lines.filter((l) => l.includes('->')).length };
+  }
+
+  /** Polls `cond` until it holds; the bound only keeps a broken lock from hanging the run. */
+  async function until(what: string, cond: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!cond()) throw new Error(`gave up waiting: ${what}`);
+  }
+
+  /** Another process (flock(1), in the node netns) holding the store lock until it is killed. */
+  async function holdLock(lockFile: string) {
+    const holder = h.startDaemon(node, 'flock', ['--exclusive', '--no-fork', lockFile, 'sleep', '60']);
+    await until('flock(1) holds the lock', () => flocksOn(lockFile).held === 1);
+    return holder;
+  }
+
+  async function storeWithLockFile(role: string) {
+    const dataDir = await h.tempDir(role);
+    const config = netconf(dataDir);
+    // One ADD creates the store and its lock file; DEL leaves both.
+    expectSuccess(await hostLocal('ours', 'ADD', config, 'c0'));
+    expectSuccess(await hostLocal('ours', 'DEL', config, 'c0'));
+    return { dataDir, config, lockFile: join(dataDir, 'tscni-hl', 'lock') };
+  }
+
+  it('ADD waits while another process holds the lock, and completes once it is released', async () => {
+    const { dataDir, config, lockFile } = await storeWithLockFile('hl-lock-wait');
+    const holder = await holdLock(lockFile);
+    const add = hostLocal('ours', 'ADD', config, 'c1');
+    await until('the ADD blocks on the lock', () => flocksOn(lockFile).waiting === 1);
+    // blocked before it reserved anything
+    expect(storeFiles(dataDir).filter((f) => f.startsWith('10.'))).toEqual([]);
+    holder.kill('SIGKILL');
+    const address = (expectSuccess(await add).json.ips[0].address as string).split('/')[0]!;
+    expect(storeFiles(dataDir).filter((f) => f.startsWith('10.'))).toEqual([address]);
+    expect(readFileSync(join(dataDir, 'tscni-hl', address), 'utf8')).toBe('c1\r\neth0');
+  });
+
+  it('two concurrent ADDs of one container ID and ifname: exactly one succeeds, one address reserved', async () => {
+    const { dataDir, config, lockFile } = await storeWithLockFile('hl-lock-dup');
+    // Both start while the lock is held, so both are past start-up and race
+    // for the lock the moment it is released.
+    const holder = await holdLock(lockFile);
+    const adds = [hostLocal('ours', 'ADD', config, 'c-dup'), hostLocal('ours', 'ADD', config, 'c-dup')];
+    await until('both ADDs block on the lock', () => flocksOn(lockFile).waiting === 2);
+    holder.kill('SIGKILL');
+    const outs = await Promise.all(adds);
+    expect(outs.map((o) => o.exitCode).sort()).toEqual([0, 1]);
+    const failed = outs.find((o) => o.exitCode !== 0)!;
+    expect(failed.json.msg).toMatch(/has been allocated to c-dup, duplicate allocation is not allowed/);
+    const reservations = storeFiles(dataDir).filter((f) => f.startsWith('10.'));
+    expect(reservations).toHaveLength(1);
+    expect(readFileSync(join(dataDir, 'tscni-hl', reservations[0]!), 'utf8')).toBe('c-dup\r\neth0');
   });
 });
 
