@@ -66,9 +66,11 @@ export class RemoteEtcd {
     });
   }
 
-  /** The driver bundle started in `node` with these --etcd-* flags and environment. */
-  static start(h: Harness, driver: string, node: Netns, flags: Record<string, string>, env: Record<string, string> = {}): RemoteEtcd {
-    return new RemoteEtcd(h.startDaemon(node, process.execPath, [driver, JSON.stringify(flags)], { env, stdin: true }));
+  /** The driver bundle started in `node` by `runtime` (node, or bun) with these --etcd-* flags and environment. */
+  static start(
+    h: Harness, driver: string, node: Netns, flags: Record<string, string>, env: Record<string, string> = {}, runtime = process.execPath,
+  ): RemoteEtcd {
+    return new RemoteEtcd(h.startDaemon(node, runtime, [driver, JSON.stringify(flags)], { env, stdin: true }));
   }
 
   /** The answer's value; throws with the driver's error message. */

@@ -2,6 +2,8 @@
 // cluster's infra namespace, across the fabric. CRUD, leases that expire,
 // create-if-absent under contention, watches across an etcd restart, TLS with
 // client certificates, fail-over between endpoints, and an unreachable etcd.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ip, startEtcd, useHarness, createCluster, makeCertificates, INFRA_IP, type Cluster, type EtcdServer } from './harness';
 import { RemoteEtcd } from './datastore-remote';
@@ -13,8 +15,11 @@ let etcd: EtcdServer;
 let driver: string;
 const remotes: RemoteEtcd[] = [];
 
-function client(nodeIndex: number, flags: Record<string, string> = {}, env: Record<string, string> = {}): RemoteEtcd {
-  const r = RemoteEtcd.start(h, driver, cluster.nodes[nodeIndex]!, { 'etcd-endpoints': etcd.endpoints.join(','), ...flags }, env);
+// The executables are compiled by Bun, so the client must work there as it does under Node.
+const bun = join(dirname(createRequire(import.meta.url).resolve('@oven/bun-linux-x64/package.json')), 'bin/bun');
+
+function client(nodeIndex: number, flags: Record<string, string> = {}, env: Record<string, string> = {}, runtime?: string): RemoteEtcd {
+  const r = RemoteEtcd.start(h, driver, cluster.nodes[nodeIndex]!, { 'etcd-endpoints': etcd.endpoints.join(','), ...flags }, env, runtime);
   remotes.push(r);
   return r;
 }
@@ -255,5 +260,21 @@ describe('etcd over TLS with client certificates', () => {
     });
     const r = await c.attempt('get', '/t/tls');
     expect((r as { error: string }).error).toBe(`etcd unreachable: ${secure.endpoints[0]}: unable to verify the first certificate`);
+  });
+
+  it('works under Bun too: TLS, a watch that sees a lease expire, and fail-over', async () => {
+    const c = client(0, {
+      'etcd-endpoints': `https://${INFRA_IP}:2590,${secure.endpoints[0]}`,
+      'etcd-cafile': certs.caFile, 'etcd-certfile': certs.clientCert, 'etcd-keyfile': certs.clientKey,
+    }, {}, bun);
+    const w = await c.watch('/t/bun/');
+    const lease = await c.call('leaseGrant', 2);
+    await c.call('put', '/t/bun/leased', 'v', lease.id);
+    expect((await c.call('createIfAbsent', '/t/bun/leased', 'w')).created).toBe(false);
+    await w.until('put and expiry', () => w.events.length >= 2);
+    expect(w.events.map((e) => [e.type, e.kv.key])).toEqual([['put', '/t/bun/leased'], ['delete', '/t/bun/leased']]);
+    const noCert = client(1, { 'etcd-endpoints': secure.endpoints[0]!, 'etcd-cafile': certs.caFile }, {}, bun);
+    expect(await noCert.attempt('get', '/t/bun/leased')).toMatchObject({ name: 'EtcdUnreachableError' });
+    await w.close();
   });
 });
