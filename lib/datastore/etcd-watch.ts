@@ -4,6 +4,10 @@
 // revision after the last one it delivered, so no event is lost or repeated.
 // Only compaction can break that promise (etcd has dropped the revisions the
 // watch would need); then the caller hears it and must read the prefix anew.
+// A connection can also die without a word (a member that vanished behind a
+// partition sends no FIN, and TCP keepalive takes minutes to notice), so a
+// stream that has been silent for idleReopenMs is reopened from the next
+// revision: a dead one is then found within that time, a live one loses nothing.
 import { decodeKv, prefixRangeEnd, type EtcdClient, type KeyValue } from './etcd';
 
 export interface WatchEvent {
@@ -28,6 +32,8 @@ export interface WatchOptions {
   /** reconnect delays grow from minBackoffMs to maxBackoffMs; defaults 200 and 5000 */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** a stream silent this long is reopened; default 60000 */
+  idleReopenMs?: number;
 }
 
 export interface Watch {
@@ -46,6 +52,7 @@ export function watchPrefix(client: EtcdClient, prefix: string, handlers: WatchH
   let wake: (() => void) | undefined;
   const minBackoff = opts.minBackoffMs ?? 200;
   const maxBackoff = opts.maxBackoffMs ?? 5000;
+  const idleReopenMs = opts.idleReopenMs ?? 60_000;
 
   const onMessage = (msg: any): 'compacted' | undefined => {
     const r = msg.result;
@@ -71,9 +78,19 @@ export function watchPrefix(client: EtcdClient, prefix: string, handlers: WatchH
 
   const run = async () => {
     let backoff = minBackoff;
+    let up = false;
     while (!closed) {
       let compacted: number | undefined;
       let reason = 'stream ended';
+      let idle = false;
+      let idleTimer: ReturnType<typeof setTimeout> | undefined;
+      const rearm = () => {
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => {
+          idle = true;
+          current?.close();
+        }, idleReopenMs);
+      };
       try {
         const request = {
           create_request: {
@@ -83,6 +100,7 @@ export function watchPrefix(client: EtcdClient, prefix: string, handlers: WatchH
         };
         const stream = await client.transport.stream('/v3/watch', request, (msg) => {
           if (closed || compacted !== undefined) return;
+          rearm();
           try {
             if (onMessage(msg) === 'compacted') {
               compacted = Number(msg.result.compact_revision);
@@ -95,19 +113,24 @@ export function watchPrefix(client: EtcdClient, prefix: string, handlers: WatchH
         });
         current = stream;
         if (closed) stream.close();
-        else handlers.onConnection?.(true);
+        else if (!up) handlers.onConnection?.(true);
+        up = true;
         backoff = minBackoff;
+        rearm();
         await stream.done;
       } catch (e) {
         reason = (e as Error).message;
       }
+      clearTimeout(idleTimer);
       current = undefined;
       if (closed) return;
+      if (idle && compacted === undefined) continue; // reopen at once, from nextRevision
       if (compacted !== undefined) {
         closed = true;
         handlers.onCompacted?.(compacted);
         return;
       }
+      up = false;
       handlers.onConnection?.(false, reason);
       await new Promise<void>((r) => {
         const t = setTimeout(r, backoff);

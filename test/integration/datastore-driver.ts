@@ -38,7 +38,7 @@ const ops: Record<string, (...args: any[]) => unknown> = {
       onEvents: (events, revision) => send({ watch: id, events, revision }),
       onCompacted: (compactRevision) => send({ watch: id, compactRevision }),
       onConnection: (up, reason) => send({ watch: id, up, reason }),
-    }, { startRevision, minBackoffMs: 100, maxBackoffMs: 500 }));
+    }, { startRevision, minBackoffMs: 100, maxBackoffMs: 500, idleReopenMs: 1000 }));
   },
   unwatch: (id: number) => watches.get(id)?.close(),
 };

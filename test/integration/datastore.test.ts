@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ip, startEtcd, useHarness, createCluster, makeCertificates, INFRA_IP, type Cluster, type EtcdServer } from './harness';
+import { ETCD_CLIENT_PORT, ip, startEtcd, useHarness, createCluster, makeCertificates, INFRA_IP, type Cluster, type EtcdServer } from './harness';
 import { RemoteEtcd } from './datastore-remote';
 import { bundleFixture } from './fixture-bundle';
 
@@ -189,6 +189,29 @@ describe('etcd watch', () => {
     await w.until('the event after', () => w.events.length >= 3);
     expect(w.events.map((e) => e.kv.key)).toEqual(['/t/restart/before', '/t/restart/meanwhile', '/t/restart/after']);
     expect(w.connections.at(-1)!.up).toBe(true);
+    await w.close();
+  });
+
+  it('replaces a connection that died silently: etcd restarted and its FIN never arrived', async () => {
+    const [watcher, writer] = [client(0), client(1)];
+    const watcherNode = cluster.nodes[0]!;
+    const w = await watcher.watch('/t/silent/');
+    await writer.call('put', '/t/silent/before', 'x');
+    await w.until('the first event', () => w.events.length === 1);
+    // The watcher's node loses every FIN and RST from etcd, as behind a
+    // partition: its stream looks alive after the restart, and never speaks again.
+    await h.execIn(watcherNode, 'nft', ['-f', '-'], { input: `table inet silent {
+      chain input { type filter hook input priority 0; ip saddr ${INFRA_IP} tcp sport ${ETCD_CLIENT_PORT} tcp flags & (fin | rst) != 0 drop; }
+    }` });
+    try {
+      await etcd.stop('SIGKILL'); // no goodbye at the HTTP level either
+      etcd = await startEtcd(h, cluster.infra, { ips: [INFRA_IP], dataDir: etcd.dataDir });
+      await writer.call('put', '/t/silent/meanwhile', 'y');
+      await w.until('the event written meanwhile', () => w.events.length >= 2);
+    } finally {
+      await h.execIn(watcherNode, 'nft', ['delete', 'table', 'inet', 'silent']);
+    }
+    expect(w.events.map((e) => e.kv.key)).toEqual(['/t/silent/before', '/t/silent/meanwhile']);
     await w.close();
   });
 });

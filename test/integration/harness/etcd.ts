@@ -14,8 +14,8 @@ export interface EtcdServer {
   endpoints: string[];
   pid: number;
   dataDir: string;
-  /** SIGTERM, then SIGKILL if it lingers; resolves once it has exited */
-  stop(): Promise<void>;
+  /** SIGTERM (or `signal`), then SIGKILL if it lingers; resolves once it has exited */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export interface EtcdOptions {
@@ -77,9 +77,9 @@ export async function startEtcd(h: Harness, ns: Netns, opts: EtcdOptions): Promi
     endpoints,
     pid: child.pid!,
     dataDir,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
         const late = setTimeout(() => child.kill('SIGKILL'), 5_000);
         await exited;
         clearTimeout(late);
