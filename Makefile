@@ -9,7 +9,7 @@ DESTDIR ?=
 # Debian packages the project runs against (TESTING.md).
 DEB_PACKAGES := iproute2 nftables iputils-ping iperf3 tcpdump bird2 etcd-server \
 	etcd-client containernetworking-plugins iptables golang-go golang-github-appc-cni-dev \
-	g++ make python3
+	g++ make python3 openssl
 # The runtime layer (test/runtime) also runs the programs that run CNI plugins.
 # podman's CNI backend needs nothing more than containernetworking-plugins
 # (Debian's container-network-stack; netavark is only recommended).

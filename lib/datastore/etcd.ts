@@ -116,7 +116,12 @@ export class EtcdClient {
     return { succeeded: r.succeeded === true, revision: Number(r.header.revision), gets };
   }
 
-  /** Writes `key` only if it does not exist; otherwise returns what is there. */
+  /**
+   * Writes `key` only if it does not exist; otherwise returns what is there.
+   * A member that took the write but whose answer was lost makes the retry on
+   * the next endpoint see `existing` with this very value: compare it (a
+   * subnet lease carries the node's own PublicIP) before taking it as a loss.
+   */
   async createIfAbsent(key: string, value: string, opts: { lease?: LeaseId } = {}): Promise<{ created: boolean; existing?: KeyValue; revision: number }> {
     const r = await this.txn([{ key, createRevision: 0 }], [{ put: { key, value, lease: opts.lease } }], [{ get: { key } }]);
     return r.succeeded ? { created: true, revision: r.revision } : { created: false, existing: r.gets[0], revision: r.revision };

@@ -56,11 +56,16 @@ describe('tscni overlay config', () => {
     });
   });
 
-  it('get prints a config flanneld\'s operator wrote with etcdctl, and says when there is none', async () => {
+  it('get prints a config flanneld\'s operator wrote with etcdctl, warns when it is not valid, and says when there is none', async () => {
     const flannelStyle = '{"Network": "10.248.0.0/16", "Backend": {"Type": "vxlan"}}';
     await h.execIn(cluster.infra, 'etcdctl', ['--endpoints', etcd.endpoints[0]!, 'put', '/tscni-test/byhand/config', flannelStyle], { env: { ETCDCTL_API: '3' } });
     const get = await tscni(['config', 'get', '--etcd-prefix', '/tscni-test/byhand'], { ETCD_ENDPOINTS: etcd.endpoints[0]! });
     expect(get.stdout).toBe(flannelStyle + '\n');
+    const broken = '{"Network": "10.248.0.0/16", "Backend": {"Type": "ipip"}}';
+    await h.execIn(cluster.infra, 'etcdctl', ['--endpoints', etcd.endpoints[0]!, 'put', '/tscni-test/broken/config', broken], { env: { ETCDCTL_API: '3' } });
+    const warned = await tscni(['config', 'get', '--etcd-prefix', '/tscni-test/broken'], { ETCD_ENDPOINTS: etcd.endpoints[0]! });
+    expect([warned.exitCode, warned.stdout]).toEqual([0, broken + '\n']);
+    expect(warned.stderr).toBe('tscni: warning: the stored config is not valid: Backend.Type: unknown backend type "ipip" (one of vxlan, host-gw, udp)\n');
     const none = await tscni(['config', 'get', '--etcd-prefix', '/tscni-test/nothing'], { ETCD_ENDPOINTS: etcd.endpoints[0]! });
     expect(none.exitCode).toBe(1);
     expect(none.stderr).toBe('tscni: overlay config get: no config at /tscni-test/nothing/config\n');
