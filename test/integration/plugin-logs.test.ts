@@ -2,7 +2,7 @@
 // failed ADD leaves its failing step and what the rollback removed in the
 // config's logFile, stdout carries only the error JSON, and the kernel shows
 // the rollback really happened.
-import { readFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectSuccess, ipJson, runCniPlugin, type Netns } from './harness';
@@ -66,5 +66,18 @@ describe('plugin logs', () => {
     expect(r.json).toMatchObject({ code: 7, msg: 'logFile: must be an absolute path' });
     // at the default level, the failure goes to stderr, where runtimes keep it
     expect(r.stderr).toMatch(/\[ERROR\]\[\d+\] bridge ADD containerID=log-bad .*: ADD failed code=7 error="logFile: must be an absolute path"/);
+  });
+
+  it('does not follow a symlink put where the log file should be: the target is untouched, the lines go to stderr', async () => {
+    const target = join(dir, 'not-a-log');
+    writeFileSync(target, 'precious\n');
+    const link = join(dir, 'linked.log');
+    symlinkSync(target, link);
+    const pod = await h.createPod();
+    const out = await runCniPlugin({ node, plugin: 'bridge', command: 'ADD', containerId: 'log-link', netns: pod, ifname: 'eth0', config: { ...bridgeConf('error'), bridge: 'a/b', logFile: link } });
+    expect(out.json).toMatchObject({ code: 7, msg: expect.stringMatching(/^bridge: /) });
+    expect(readFileSync(target, 'utf8')).toBe('precious\n');
+    expect(out.stderr).toMatch(new RegExp(`^bridge: cannot open logFile ${link}: ELOOP`));
+    expect(out.stderr).toMatch(/\[ERROR\]\[\d+\] bridge ADD containerID=log-link .*: ADD failed code=7/);
   });
 });
