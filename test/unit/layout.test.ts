@@ -1,6 +1,6 @@
 // Rules about the source tree itself: what product code may import, what
 // package.json must list, and which module owns address parsing.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,5 +70,29 @@ describe('source layout', () => {
       .filter((name) => text(file).match(new RegExp(`\\b${name}\\b`, 'g'))!.length === 1)
       .map((name) => `${file}: ${name}`));
     expect(unused).toEqual([]);
+  });
+
+  it('no plugin loads etcd access or an HTTP client: they stay off every CNI call\'s start-up', () => {
+    // Measured here, Bun's node:http alone about doubles a bare start-up;
+    // a plugin that needs cluster state reads what the agent wrote on the node.
+    const file = (spec: string, from: string) => {
+      const base = resolve(ROOT, dirname(from), spec);
+      const found = [base, `${base}.ts`, join(base, 'index.ts')].find((f) => existsSync(f) && f.endsWith('.ts'));
+      return found === undefined ? undefined : relative(ROOT, found);
+    };
+    const offending: string[] = [];
+    for (const main of product.filter((f) => /^plugins\/[^/]+\/main\.ts$/.test(f))) {
+      const seen = new Set([main]);
+      for (const current of seen) {
+        for (const spec of imports(current)) {
+          if (['node:http', 'node:https', 'node:net', 'node:http2', 'http', 'https', 'net', 'http2'].includes(spec)) offending.push(`${main}: ${current} -> ${spec}`);
+          const target = spec.startsWith('.') ? file(spec, current) : undefined;
+          if (target?.startsWith('lib/datastore/')) offending.push(`${main}: ${current} -> ${target}`);
+          if (target !== undefined) seen.add(target);
+        }
+      }
+    }
+    expect(product.some((f) => f.startsWith('lib/datastore/'))).toBe(true);
+    expect(offending).toEqual([]);
   });
 });
