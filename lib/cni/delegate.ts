@@ -18,11 +18,6 @@ export function registerInProcess(type: string, p: Plugin<any>): void {
   inProcess.set(validatePluginType(type), p);
 }
 
-/** For tests, and for a caller that wants the real executable after all. */
-export function unregisterInProcess(type: string): void {
-  inProcess.delete(type);
-}
-
 export type NetConfJson = Record<string, unknown>;
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addConfList, checkConfList, delConfList, gcConfList, parseConfList, pluginConfig, statusConfList, type RuntimeConf } from '../../lib/cni/conflist';
-import { registerInProcess, unregisterInProcess } from '../../lib/cni/delegate';
+import { registerInProcess } from '../../lib/cni/delegate';
 import { CniError } from '../../lib/cni/errors';
 import type { CmdArgs, Plugin } from '../../lib/cni/skel';
 import type { Result } from '../../lib/cni/types';
@@ -90,7 +90,6 @@ describe('running a chain: reference host-local (exec) then an in-process chaine
     status: async (a) => void seen.push({ command: 'STATUS', a }),
   };
   beforeAll(() => registerInProcess('tscni-test-chained', chained));
-  afterAll(() => unregisterInProcess('tscni-test-chained'));
   afterEach(() => void (seen.length = 0));
 
   const list = (cniVersion: string, dataDir: string) =>

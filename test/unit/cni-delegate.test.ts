@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { delegateAdd, delegateCheck, delegateDel, invokePlugin, pluginVersionInfo, registerInProcess, unregisterInProcess } from '../../lib/cni/delegate';
+import { delegateAdd, delegateCheck, delegateDel, invokePlugin, pluginVersionInfo, registerInProcess } from '../../lib/cni/delegate';
 import { CniError } from '../../lib/cni/errors';
 import { execPlugin, failureToError, findInPath } from '../../lib/cni/exec';
 import type { Env } from '../../lib/cni/skel';
@@ -137,19 +137,16 @@ describe('in-process delegation behaves as exec does', () => {
     env = baseEnv({ CNI_ARGS: 'K8S_POD_NAME=web-0' });
   });
 
-  async function both<T>(fn: () => Promise<T>): Promise<[T | CniError, T | CniError]> {
-    const viaExec = await fn().catch((e: CniError) => e);
-    registerInProcess('fake-ipam', fakeIpam);
-    try {
-      return [viaExec, await fn().catch((e: CniError) => e)];
-    } finally {
-      unregisterInProcess('fake-ipam');
-    }
+  // The same plugin twice: the executable "fake-ipam" from CNI_PATH, and
+  // registered in-process under another type, which no executable has.
+  beforeAll(() => registerInProcess('fake-ipam-in-process', fakeIpam));
+  async function both<T>(fn: (type: string) => Promise<T>): Promise<[T | CniError, T | CniError]> {
+    return [await fn('fake-ipam').catch((e: CniError) => e), await fn('fake-ipam-in-process').catch((e: CniError) => e)];
   }
 
   for (const v of ['0.3.0', '0.4.0', '1.0.0', '1.1.0']) {
     it(`ADD with a ${v} config: same 1.1.0 result either way`, async () => {
-      const [exec, inproc] = await both(() => invokePlugin('ADD', 'fake-ipam', conf(v), { ...env, CNI_COMMAND: 'ignored' }));
+      const [exec, inproc] = await both((type) => invokePlugin('ADD', type, conf(v), { ...env, CNI_COMMAND: 'ignored' }));
       expect(inproc).toEqual(exec);
       // the 1.1 route mtu only survives when the config is 1.1.0
       expect(exec).toEqual({
@@ -162,23 +159,23 @@ describe('in-process delegation behaves as exec does', () => {
   }
 
   it('errors: the same code, msg and details either way', async () => {
-    const [exec, inproc] = await both(() => invokePlugin('ADD', 'fake-ipam', conf('1.0.0', { fail: true }), env));
+    const [exec, inproc] = await both((type) => invokePlugin('ADD', type, conf('1.0.0', { fail: true }), env));
     expect(exec).toBeInstanceOf(CniError);
     expect(inproc).toEqual(exec);
     expect(exec).toMatchObject({ code: 100, msg: 'no IP addresses available in range set', details: '10.244.1.7/24' });
   });
 
   it('env checks apply in-process too (CHECK of an unknown container, unknown CNI_ARGS)', async () => {
-    const [e1, i1] = await both(() => invokePlugin('CHECK', 'fake-ipam', conf('1.0.0'), { ...env, CNI_CONTAINERID: 'unknown' }));
+    const [e1, i1] = await both((type) => invokePlugin('CHECK', type, conf('1.0.0'), { ...env, CNI_CONTAINERID: 'unknown' }));
     expect(i1).toEqual(e1);
     expect(e1).toMatchObject({ code: 3 });
-    const [e2, i2] = await both(() => invokePlugin('DEL', 'fake-ipam', conf('1.0.0'), { ...env, CNI_ARGS: 'FOO=1' }));
+    const [e2, i2] = await both((type) => invokePlugin('DEL', type, conf('1.0.0'), { ...env, CNI_ARGS: 'FOO=1' }));
     expect(i2).toEqual(e2);
     expect(e2).toMatchObject({ code: 4 });
   });
 
   it('VERSION either way', async () => {
-    const [e, i] = await both(() => pluginVersionInfo('fake-ipam', env, '1.0.0'));
+    const [e, i] = await both((type) => pluginVersionInfo(type, env, '1.0.0'));
     expect(i).toEqual(e);
     expect(e).toEqual({ cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
   });
