@@ -138,8 +138,11 @@ export class Routes {
     }
   }
 
-  /** Routes of one table (main unless given; "all" for every table). */
-  async list(filter: { family?: 4 | 6; table?: number | 'all'; dev?: LinkRef } = {}): Promise<Route[]> {
+  /**
+   * Routes of one table (main unless given; "all" for every table), only
+   * those of one rtm_protocol when `protocol` is given (an agent's own).
+   */
+  async list(filter: { family?: 4 | 6; table?: number | 'all'; dev?: LinkRef; protocol?: number } = {}): Promise<Route[]> {
     const family = filter.family === 4 ? AF_INET : filter.family === 6 ? AF_INET6 : 0;
     const dev = filter.dev === undefined ? undefined : await this.links.index(filter.dev);
     const table = filter.table ?? RT_TABLE.MAIN;
@@ -164,6 +167,7 @@ export class Routes {
       if (m.attrs.prefsrc) rt.src = ipBytesToString(m.attrs.prefsrc);
       if (table !== 'all' && rt.table !== table) continue;
       if (dev !== undefined && rt.dev !== dev) continue;
+      if (filter.protocol !== undefined && rt.protocol !== filter.protocol) continue;
       out.push(rt);
     }
     return out;

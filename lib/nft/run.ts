@@ -94,6 +94,18 @@ export async function listTable(t: TableRef): Promise<NftListing | undefined> {
   }
 }
 
+/** The chain's objects ({chain}, then its {rule}s), or undefined when the table or chain does not exist. */
+export async function listChain(t: TableRef, chain: string): Promise<NftListing | undefined> {
+  try {
+    const out = await runNft(['-j', 'list', 'chain', t.family, t.name, chain]);
+    const parsed = JSON.parse(out) as { nftables?: NftListing };
+    return (parsed.nftables ?? []).filter((o) => !('metainfo' in o));
+  } catch (e) {
+    if (e instanceof NftError && e.notFound) return undefined;
+    throw e;
+  }
+}
+
 export interface ListedElement {
   /** the key as nft prints it, e.g. "10.244.1.5" */
   key: unknown;
