@@ -1,0 +1,182 @@
+// tscni-agent overlay: flanneld's job on one node. In order:
+//   1. flags, etcd settings, underlay, the network config: all checked before
+//      the kernel is touched, so bad input changes nothing;
+//   2. the backend is chosen, the subnet lease acquired (the same one as
+//      last time if it lives), the subnet file written;
+//   3. the lease table is read and watched; every change, and a tick once a
+//      second, runs one reconcile: the backend's devices, routes, neighbours
+//      and FDB, and the masquerade chain, against what they should be;
+//   4. the lease is renewed a third of its TTL apart, through etcd outages;
+//   5. SIGTERM stops the loops and leaves everything in place: the lease
+//      (it lives its TTL), the kernel state, the masquerade chain.
+import { EtcdClient } from '../../lib/datastore/etcd';
+import { listSubnetLeases, readFlannelConfig, configKey, subnetsPrefix, type StoredLease } from '../../lib/datastore/flannel';
+import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
+import { subnetOfKey, decodeSubnetLease } from '../../lib/datastore/flannel-subnets';
+import { formatCidr, type Cidr } from '../../lib/ip/address';
+import { Rtnl } from '../../lib/netlink';
+import type { Logger } from '../log';
+import { untilTerminated } from '../signals';
+import { createBackend, type Backend, type Peer } from './backend';
+import { LeaseManager } from './lease-manager';
+import type { OverlayOptions } from './options';
+import { previousSubnet, writeSubnetFile } from './subnet-file';
+import { findUnderlay } from './underlay';
+
+/** Healing: how often the kernel is compared with the desired state when nothing in etcd changed. */
+const RECONCILE_INTERVAL_MS = 1000;
+
+/** An error the operator must fix (config, etcd unreachable at start); exit 1 with its message. */
+export class StartupError extends Error {}
+
+export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<void> {
+  const nl = Rtnl.open();
+  // A short per-request timeout: renewals of a few-second lease must not hang on a dead member.
+  const client = new EtcdClient({ ...o.etcd.connection, timeoutMs: Math.min(5000, Math.max(500, (o.leaseTtl * 1000) / 3)) });
+  try {
+    const underlay = await findUnderlay(nl, o).catch((e) => {
+      throw new StartupError((e as Error).message);
+    });
+    const stored = await readFlannelConfig(client, o.etcd.prefix).catch((e) => {
+      throw new StartupError((e as Error).message);
+    });
+    if (!stored) throw new StartupError(`no network config at ${configKey(o.etcd.prefix)} (write it with: tscni overlay config set)`);
+    const config = stored.config;
+    const backend = await createBackend({ nl, underlay, config, nodeName: o.nodeName, log });
+    log.event('starting', {
+      node: o.nodeName, backend: backend.type, network: formatCidr(config.Network), iface: underlay.name, publicIp: underlay.publicIp,
+    });
+
+    const leases = new LeaseManager({
+      client, prefix: o.etcd.prefix, config, ttlSeconds: o.leaseTtl, log,
+      lease: { PublicIP: underlay.publicIp, BackendType: backend.type, ...(backend.leaseData ? { BackendData: backend.leaseData } : {}) },
+      previous: previousSubnet(o.subnetFile),
+    });
+    await leases.acquire();
+    const writeFile = () => {
+      writeSubnetFile(o.subnetFile, { network: config.Network, subnet: leases.subnet, mtu: backend.mtu, ipMasq: o.ipMasq });
+      log.event('subnet file written', { path: o.subnetFile, subnet: formatCidr(leases.subnet) });
+    };
+    writeFile();
+
+    const node = new OverlayNode(backend, leases, o, log, formatCidr(config.Network));
+    await node.start(client);
+    const timers = [
+      setInterval(() => node.kick(), RECONCILE_INTERVAL_MS),
+      setInterval(() => void node.renew().then((moved) => moved && writeFile()), leases.renewIntervalMs),
+    ];
+    const signal = await untilTerminated();
+    log.event('stopping', { signal, keeping: 'lease, routes, masquerade' });
+    for (const t of timers) clearInterval(t);
+    await node.stop();
+    await backend.stop();
+  } finally {
+    client.close();
+    nl.close();
+  }
+}
+
+/** The lease table, the watch on it and the serialized reconcile. */
+class OverlayNode {
+  private readonly table = new Map<string, StoredLease>();
+  private watch?: Watch;
+  private running?: Promise<void>;
+  private again = false;
+  private stopped = false;
+  private etcdDown = false;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly leases: LeaseManager,
+    private readonly o: OverlayOptions,
+    private readonly log: Logger,
+    private readonly network: string,
+  ) {}
+
+  async start(client: EtcdClient): Promise<void> {
+    const { leases, unreadable, revision } = await listSubnetLeases(client, this.o.etcd.prefix);
+    for (const l of leases) this.table.set(l.kv.key, l);
+    for (const u of unreadable) this.log.once(`unreadable ${u.key}`, 'lease ignored', { key: u.key, problem: u.problem });
+    await this.reconcile();
+    this.watch = watchPrefix(client, subnetsPrefix(this.o.etcd.prefix), {
+      onEvents: (events) => {
+        for (const e of events) this.apply(e.type, e.kv.key, e.kv.value, e.kv);
+        this.kick();
+      },
+      onCompacted: () => {
+        this.log.event('lease watch compacted; reading the leases again');
+        void this.start(client);
+      },
+      onConnection: (up, reason) => this.log.once('watch', up ? 'lease watch connected' : 'lease watch lost', { reason }),
+    }, { startRevision: revision + 1 });
+  }
+
+  private apply(type: 'put' | 'delete', key: string, value: string, kv: StoredLease['kv']): void {
+    const subnet = subnetOfKey(this.o.etcd.prefix, key);
+    if (type === 'delete') {
+      if (this.table.delete(key) && subnet) this.log.event('lease gone', { subnet: formatCidr(subnet) });
+      if (key === this.leases.key) void this.leases.restoreKey().catch((e) => this.log.event('lease key restore failed', { error: (e as Error).message }));
+      return;
+    }
+    const lease = decodeSubnetLease(value);
+    if (!subnet || typeof lease === 'string') {
+      this.log.once(`unreadable ${key}`, 'lease ignored', { key, problem: subnet ? (lease as string) : 'not an IPv4 subnet key' });
+      return;
+    }
+    const isNew = !this.table.has(key);
+    this.table.set(key, { subnet, lease, kv });
+    this.log.event(isNew ? 'lease added' : 'lease changed', { subnet: formatCidr(subnet), publicIp: lease.PublicIP, backend: lease.BackendType });
+  }
+
+  /** Asks for a reconcile; one runs at a time, and a request during a run makes one more run after it. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.reconcile().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async reconcile(): Promise<void> {
+    const own = this.leases.subnet;
+    const peers: Peer[] = [...this.table.values()]
+      .filter((l) => !sameSubnet(l.subnet, own))
+      .map((l) => ({ subnet: l.subnet, lease: l.lease }));
+    try {
+      for (const change of await this.backend.reconcile(own, peers)) this.log.event(change);
+      this.log.clear('reconcile');
+    } catch (e) {
+      this.log.once('reconcile', 'reconcile failed', { error: (e as Error).message });
+    }
+  }
+
+  /** One renewal; etcd being away is logged once and tried again next time. Returns whether the subnet moved. */
+  async renew(): Promise<boolean> {
+    try {
+      const moved = await this.leases.renew();
+      if (this.etcdDown) this.log.event('etcd reachable again; lease renewed', { subnet: formatCidr(this.leases.subnet) });
+      this.etcdDown = false;
+      if (moved) this.kick();
+      return moved;
+    } catch (e) {
+      if (!this.etcdDown) this.log.event('lease renewal failed; keeping the kernel state', { error: (e as Error).message });
+      this.etcdDown = true;
+      return false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watch?.close();
+    await this.running;
+  }
+}
+
+const sameSubnet = (a: Cidr, b: Cidr) => a.prefix === b.prefix && a.ip.value === b.ip.value;

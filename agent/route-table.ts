@@ -1,0 +1,65 @@
+// The agent's routes, reconciled the way Calico felix's route table does: the
+// desired routes against the routes the kernel holds with the agent's own
+// route protocol number (rtm_protocol), adding what is missing, replacing what
+// differs and deleting what is no longer desired. A route with another
+// protocol is never touched, even when it has a desired destination: that is
+// a conflict, reported, and left to whoever owns it.
+import type { Rtnl, Route, RouteSpec } from '../lib/netlink';
+import { isExists } from '../lib/netlink';
+
+/**
+ * rtm_protocol numbers of tscni's agents; none of them is in iproute2's
+ * rt_protos (0-18, 42 babel, 99 openr, 186-192), so `ip route` shows them as
+ * plain numbers: `proto 74`.
+ */
+export const ROUTE_PROTOCOL = { overlay: 74, routed: 75 } as const;
+
+/** One desired route: a destination in the main table, out of a device by index. */
+export interface DesiredRoute {
+  dst: string;
+  gw?: string;
+  dev: number;
+  onlink?: boolean;
+}
+
+const same = (have: Route, want: DesiredRoute): boolean =>
+  have.gw === want.gw && have.dev === want.dev && have.onlink === (want.onlink ?? false) && have.metric === undefined;
+
+const describe = (r: { dst: string; gw?: string; dev?: number; onlink?: boolean }): string =>
+  `${r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;
+
+export interface RouteChanges {
+  /** one line per change made, for the log */
+  changes: string[];
+  /** desired destinations that a route of another owner holds */
+  conflicts: string[];
+}
+
+/** Makes the IPv4 main-table routes of `protocol` equal to `desired` (one per destination). */
+export async function reconcileRoutes(nl: Rtnl, protocol: number, desired: DesiredRoute[]): Promise<RouteChanges> {
+  const want = new Map(desired.map((r) => [r.dst, r]));
+  const have = await nl.routes.list({ family: 4, protocol });
+  const out: RouteChanges = { changes: [], conflicts: [] };
+  const kept = new Set<string>();
+  for (const r of have) {
+    const w = want.get(r.dst);
+    if (w !== undefined && !kept.has(r.dst) && same(r, w)) {
+      kept.add(r.dst);
+      continue;
+    }
+    await nl.routes.del({ dst: r.dst, ...(r.gw ? { gw: r.gw } : {}), ...(r.dev ? { dev: r.dev } : {}), protocol, ...(r.metric !== undefined ? { metric: r.metric } : {}) }, { ignoreMissing: true });
+    out.changes.push(`route deleted ${describe(r)}`);
+  }
+  for (const w of desired) {
+    if (kept.has(w.dst)) continue;
+    const spec: RouteSpec = { dst: w.dst, dev: w.dev, protocol, scope: w.gw ? 'universe' : 'link', ...(w.gw ? { gw: w.gw } : {}), ...(w.onlink ? { onlink: true } : {}) };
+    try {
+      await nl.routes.add(spec);
+      out.changes.push(`route added ${describe(w)}`);
+    } catch (e) {
+      if (!isExists(e)) throw e;
+      out.conflicts.push(w.dst);
+    }
+  }
+  return out;
+}
