@@ -7,6 +7,7 @@
 // Unknown keys are stripped from results, so a result parsed with an older
 // version's schema carries only that version's fields.
 
+import { isAbsolute } from 'node:path';
 import * as z from 'zod/mini';
 import { invalidConfig, type CniError } from './errors';
 import { ipFamily } from '../ip/address';
@@ -92,6 +93,13 @@ export function resultSchemaFor(version: SpecVersion) {
   if (version === '1.0.0') return result10();
   return result04();
 }
+
+/** A directory or file a config names (dataDir, subnetFile): absolute, no ".." component, no NUL. */
+export const absolutePath = () =>
+  z.string().check(
+    z.refine((v) => isAbsolute(v), 'must be an absolute path'),
+    z.refine((v) => !v.split('/').includes('..') && !v.includes('\0'), 'must not contain a ".." component or NUL'),
+  );
 
 export const attachmentSchema = lazy(() => z.object({ containerID: z.string(), ifname: z.string() }));
 

@@ -5,10 +5,9 @@
 // its last_reserved_ip file: runtimeConfig.ipRanges, then the legacy
 // top-level `ipam.subnet` range, then `ipam.ranges`.
 // zod/mini rather than zod: the full build costs tens of ms of start-up per call.
-import { isAbsolute } from 'node:path';
 import * as z from 'zod/mini';
 import { invalidConfig, invalidEnv } from '../../cni/errors';
-import { parseOrThrow } from '../../cni/schemas';
+import { absolutePath, parseOrThrow } from '../../cni/schemas';
 import type { Route } from '../../cni/types';
 import { formatCidr, formatIp, parseCidr, parseIp, type Ip } from '../../ip/address';
 import { DEFAULT_DATA_DIR } from '../disk-store';
@@ -32,10 +31,6 @@ const noNul = (v: string) => !v.includes('\0');
 const networkName = z.string().check(
   z.minLength(1, 'must not be empty'),
   z.refine((v) => !v.includes('/') && !v.includes('..') && noNul(v), 'must not contain "/", ".." or NUL (it names a directory)'),
-);
-const dataDir = z.string().check(
-  z.refine((v) => isAbsolute(v), 'must be an absolute path'),
-  z.refine((v) => !v.split('/').includes('..') && noNul(v), 'must not contain a ".." component or NUL'),
 );
 const range = z.object({
   subnet: z.string(),
@@ -65,7 +60,7 @@ export const hostLocalSchema = z.object({
     gateway: z.optional(z.string()),
     ranges: z._default(z.array(rangeSet), []),
     routes: z._default(z.array(route), []),
-    dataDir: z._default(dataDir, DEFAULT_DATA_DIR),
+    dataDir: z._default(absolutePath(), DEFAULT_DATA_DIR),
     resolvConf: z.optional(z.string().check(z.refine(noNul, 'must not contain NUL'))),
   }),
   runtimeConfig: z.optional(z.object({
