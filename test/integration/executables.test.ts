@@ -13,7 +13,7 @@ import {
 import { useHarness } from './harness/vitest';
 
 const h = useHarness();
-const PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'];
+const PLUGINS = ['bridge', 'flannel', 'host-local', 'loopback', 'portmap'];
 const RUNTIME_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 let bin: string;
