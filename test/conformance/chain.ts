@@ -26,6 +26,29 @@ export function withDataDir<L extends { plugins: Record<string, any>[] }>(list: 
   return { ...list, plugins };
 }
 
+/**
+ * The subnet file a flannel plugin in these tests reads: the node does not
+ * masquerade (FLANNEL_IPMASQ=false), so flannel's bridge must.
+ */
+export const FLANNEL_SUBNET_ENV = 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n';
+
+/**
+ * The conflist with every flannel plugin reading FLANNEL_SUBNET_ENV from
+ * `dir`, keeping its saved delegate configs in `dir`/flannel and its
+ * host-local store in `ipamDir`: nothing lands in /run or /var/lib.
+ */
+export async function withFlannelNode<L extends { plugins: Record<string, any>[] }>(list: L, dir: string, ipamDir: string): Promise<L> {
+  if (!list.plugins.some((p) => p.type === 'flannel')) return list;
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'subnet.env'), FLANNEL_SUBNET_ENV);
+  const plugins = list.plugins.map((p) =>
+    p.type === 'flannel'
+      ? { ...p, subnetFile: join(dir, 'subnet.env'), dataDir: join(dir, 'flannel'), ipam: { ...p.ipam, dataDir: ipamDir } }
+      : p,
+  );
+  return { ...list, plugins };
+}
+
 export async function writeConflist(dir: string, list: object): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'net.conflist');
@@ -44,10 +67,12 @@ export interface Leftovers {
   rulesNamingPod: string[];
   reservations: string[];
   cachedResults: string[];
+  /** delegate configs a flannel plugin saved (in flannelDir) */
+  savedDelegates: string[];
 }
 
 export async function leftovers(o: {
-  node: Netns; pod: Netns; keepLink: string; podIp: string; containerId: string; ipamDir: string; cacheDir: string;
+  node: Netns; pod: Netns; keepLink: string; podIp: string; containerId: string; ipamDir: string; cacheDir: string; flannelDir?: string;
 }): Promise<Leftovers> {
   const names = (links: { ifname: string }[]) => links.map((l) => l.ifname);
   const ruleset = await execIn(o.node, 'nft', ['list', 'ruleset']);
@@ -60,11 +85,12 @@ export async function leftovers(o: {
     rulesNamingPod: ruleset.stdout.split('\n').filter((l) => l.includes(o.podIp) || l.includes(o.containerId)),
     reservations: files(o.ipamDir).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip')),
     cachedResults: files(join(o.cacheDir, 'results')),
+    savedDelegates: o.flannelDir ? files(o.flannelDir) : [],
   };
 }
 
 export const NOTHING_LEFT: Leftovers = {
-  podLinks: [], nodeVeths: [], ifbs: [], nftElements: 0, rulesNamingPod: [], reservations: [], cachedResults: [],
+  podLinks: [], nodeVeths: [], ifbs: [], nftElements: 0, rulesNamingPod: [], reservations: [], cachedResults: [], savedDelegates: [],
 };
 
 /** qdisc kinds on a link of the node, e.g. ['tbf', 'ingress']. */
