@@ -16,6 +16,9 @@ import {
 import { runCniPlugin, type CniOutcome, type CniRun } from './plugin';
 import { ping, startTcpServer, tcpRequest, type PingResult, type TcpServer, type TcpServerOptions } from './traffic';
 
+export * from './certs';
+export * from './cluster';
+export * from './etcd';
 export * from './exec';
 export * from './netns';
 export * from './plugin';

@@ -1,4 +1,4 @@
 // Entry point for integration tests: the lab (lib/lab, which the demo uses
-// too), the cluster pieces, and vitest's per-file cleanup.
+// too), with its cluster pieces, and vitest's per-file cleanup.
 export * from './harness/index';
 export { useHarness } from './harness/vitest';

@@ -1,6 +1,3 @@
-// The lab (lib/lab, which the demo uses too) and the test-only cluster
-// pieces: etcd, its certificates, a multi-node fabric.
+// The lab (lib/lab, which the demo uses too): namespaces, traffic, plugin
+// runs, and the cluster pieces (fabric, router, etcd, certificates).
 export * from '../../../lib/lab/index';
-export * from './certs';
-export * from './cluster';
-export * from './etcd';

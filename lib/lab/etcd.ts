@@ -1,11 +1,11 @@
-// A real etcd (Debian's etcd-server) for a test: one member inside a
-// namespace the test made, bound to addresses there, its data dir in the
-// test's temp dir, started in well under a second and stopped by PID.
+// A real etcd (Debian's etcd-server) for a test or the demo: one member
+// inside a namespace of the run, bound to addresses there, its data dir in
+// the run's temp dir, started in well under a second and stopped by PID.
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Harness } from './index';
 import type { Netns } from './netns';
-import type { TestCertificates } from './certs';
+import type { LabCertificates } from './certs';
 
 export const ETCD_CLIENT_PORT = 2379;
 
@@ -23,7 +23,7 @@ export interface EtcdOptions {
   ips: string[];
   port?: number;
   /** serve https only, requiring a client certificate signed by the CA */
-  tls?: TestCertificates;
+  tls?: LabCertificates;
   /** a data dir to reuse (a restart); default: a fresh one */
   dataDir?: string;
 }

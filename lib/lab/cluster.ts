@@ -6,7 +6,7 @@
 // 10.250.0.0/16, so no packet can leave the machine.
 import type { Harness } from './index';
 import { addAddress, addVeth, ip, linkUp, sysctl, type Netns } from './netns';
-import { makeCertificates, type TestCertificates } from './certs';
+import { makeCertificates, type LabCertificates } from './certs';
 import { startEtcd, type EtcdServer } from './etcd';
 
 export const UNDERLAY = '10.250.0.0/16';
@@ -28,7 +28,7 @@ export interface Cluster {
   router?: Netns;
   infra: Netns & { ip: string };
   nodes: ClusterNode[];
-  etcd?: EtcdServer & { certs?: TestCertificates };
+  etcd?: EtcdServer & { certs?: LabCertificates };
 }
 
 export interface ClusterOptions {

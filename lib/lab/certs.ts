@@ -1,11 +1,11 @@
-// Certificates for TLS tests, made with openssl the way an operator makes
-// them for etcd: a CA, a server certificate for the members' addresses, and a
-// client certificate. P-256 keys, valid for a day: quick to make.
+// Certificates for etcd over TLS in the lab (tests, demo), made with openssl
+// as an operator makes them: a CA, a server certificate for the members'
+// addresses, and a client certificate. P-256 keys, valid for a day: quick.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './exec';
 
-export interface TestCertificates {
+export interface LabCertificates {
   caFile: string;
   serverCert: string;
   serverKey: string;
@@ -26,7 +26,7 @@ async function issue(dir: string, name: string, cn: string, extensions: string):
 }
 
 /** A CA, a server certificate for `serverIps`, and a client certificate, in `dir`. */
-export async function makeCertificates(dir: string, serverIps: string[]): Promise<TestCertificates> {
+export async function makeCertificates(dir: string, serverIps: string[]): Promise<LabCertificates> {
   await run('openssl', ['req', '-x509', ...KEY, '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem'),
     '-subj', '/CN=tscni test CA', '-days', '1']);
   const san = ['IP:127.0.0.1', ...serverIps.map((ip) => `IP:${ip}`)].join(',');
