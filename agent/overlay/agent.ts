@@ -15,6 +15,7 @@ import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { subnetOfKey, decodeSubnetLease } from '../../lib/datastore/flannel-subnets';
 import { formatCidr, type Cidr } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
+import { ensureOverlayMasq, removeOverlayMasq } from '../../lib/nft/overlay-masquerade';
 import type { Logger } from '../log';
 import { untilTerminated } from '../signals';
 import { createBackend, type Backend, type Peer } from './backend';
@@ -58,6 +59,7 @@ export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<v
       log.event('subnet file written', { path: o.subnetFile, subnet: formatCidr(leases.subnet) });
     };
     writeFile();
+    if (!o.ipMasq && (await removeOverlayMasq())) log.event('masquerade chain removed (no --ip-masq)');
 
     const node = new OverlayNode(backend, leases, o, log, formatCidr(config.Network));
     await node.start(client);
@@ -151,6 +153,9 @@ class OverlayNode {
       .map((l) => ({ subnet: l.subnet, lease: l.lease }));
     try {
       for (const change of await this.backend.reconcile(own, peers)) this.log.event(change);
+      if (this.o.ipMasq && (await ensureOverlayMasq({ network: this.network, subnet: formatCidr(own) }))) {
+        this.log.event('masquerade chain written', { network: this.network });
+      }
       this.log.clear('reconcile');
     } catch (e) {
       this.log.once('reconcile', 'reconcile failed', { error: (e as Error).message });

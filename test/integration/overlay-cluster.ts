@@ -43,6 +43,8 @@ export class Agent {
   private child?: ChildProcess;
   private exited?: Promise<number | null>;
   readonly subnetFile: string;
+  /** where the current run's lines begin */
+  private firstLine = 0;
 
   constructor(private readonly h: Harness, private readonly c: OverlayCluster, readonly node: ClusterNode, readonly name: string, private readonly flags: string[] = []) {
     this.subnetFile = join(c.dir, name, 'subnet.env');
@@ -54,6 +56,7 @@ export class Agent {
   }
 
   start(extra: string[] = []): this {
+    this.firstLine = this.lines.length;
     const child = this.h.startDaemon(this.node, join(DIST_BIN, 'tscni-agent'), this.argv(extra));
     this.child = child;
     this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
@@ -66,14 +69,15 @@ export class Agent {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Waits (bounded) for a log line matching `re` after line `from`. */
-  async waitLog(re: RegExp, timeoutMs = 15_000, from = 0): Promise<string> {
+  /** Waits (bounded) for a log line of the current run matching `re`, from line `from` on. */
+  async waitLog(re: RegExp, timeoutMs = 15_000, from = this.firstLine): Promise<string> {
     return poll(`${this.name} log ${re}`, () => this.lines.slice(from).find((l) => re.test(l)), timeoutMs, () => this.lines.join('\n'));
   }
 
   /** Until the subnet file is written; returns FLANNEL_* values. */
   async ready(timeoutMs = 15_000): Promise<Record<string, string>> {
     await this.waitLog(/subnet file written/, timeoutMs);
+    await this.waitLog(/lease watch connected/, timeoutMs);
     return readSubnetFile(this.subnetFile);
   }
 

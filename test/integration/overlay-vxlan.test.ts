@@ -3,7 +3,7 @@
 // `ip -d`, `ip neigh`, `bridge fdb`), pod traffic across nodes in UDP 8472 on
 // the fabric, and restarts that keep the subnet and the VTEP MAC.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ipJson, useHarness, type Netns } from './harness';
+import { ipJson, useHarness, type External, type Netns } from './harness';
 import { Agent, attachPod, createOverlayCluster, etcdGet, holdTcp, NETWORK, PREFIX, type OverlayCluster, type Pod } from './overlay-cluster';
 
 const h = useHarness();
@@ -11,12 +11,17 @@ let c: OverlayCluster;
 let agents: Agent[];
 let env: Record<string, string>[];
 let pods: Pod[];
+let external: External;
+const FOREIGN_TABLE = 'table ip other {\n\tchain post {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tip saddr 10.99.0.0/16 return\n\t}\n}\n';
 
 const CONFIG = { Network: NETWORK, Backend: { Type: 'vxlan', VNI: 1, Port: 8472 } };
 
 beforeAll(async () => {
   c = await createOverlayCluster(h, CONFIG);
-  agents = c.nodes.map((n, i) => new Agent(h, c, n, `node${i + 1}`).start());
+  external = await h.createExternal(c.nodes[0]!);
+  // Someone else's NAT rules on node1: the agent must leave them as they are.
+  await h.execIn(c.nodes[0]!, 'nft', ['-f', '-'], { input: FOREIGN_TABLE });
+  agents = c.nodes.map((n, i) => new Agent(h, c, n, `node${i + 1}`, ['--ip-masq']).start());
   env = await Promise.all(agents.map((a) => a.ready()));
   pods = [];
   for (let i = 0; i < 3; i++) pods.push(await attachPod(h, c, c.nodes[i]!, env[i]!, `pod${i + 1}`));
@@ -49,7 +54,7 @@ describe('overlay agent, vxlan backend', () => {
     expect(new Set(subnets).size).toBe(3);
     for (let i = 0; i < 3; i++) {
       const e = env[i]!;
-      expect(e).toEqual({ FLANNEL_NETWORK: NETWORK, FLANNEL_SUBNET: expect.stringMatching(/^10\.244\.\d+\.1\/24$/), FLANNEL_MTU: '1450', FLANNEL_IPMASQ: 'false' });
+      expect(e).toEqual({ FLANNEL_NETWORK: NETWORK, FLANNEL_SUBNET: expect.stringMatching(/^10\.244\.\d+\.1\/24$/), FLANNEL_MTU: '1450', FLANNEL_IPMASQ: 'true' });
       const key = e.FLANNEL_SUBNET!.replace('.1/24', '.0-24');
       const mac = (await ipJson(c.nodes[i]!, ['link', 'show', 'flannel.1']))[0].address;
       expect(l[key]).toEqual({ PublicIP: c.nodes[i]!.ip, PublicIPv6: null, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: mac } });
@@ -91,6 +96,17 @@ describe('overlay agent, vxlan backend', () => {
     expect(r.sent).toBeGreaterThan(5);
   });
 
+  it('masquerades pod traffic to the outside as the node, in its own chain, and leaves other tables alone', async () => {
+    const server = await h.startTcpServer(external, { host: external.ip, lifetimeMs: 20_000 });
+    expect(await h.tcpRequest(pods[0]!, external.ip, server.port)).toBe(external.nodeIp);
+    server.stop();
+    const { stdout } = await h.execIn(c.nodes[0]!, 'nft', ['list', 'table', 'ip', 'other']);
+    expect(stdout).toBe(FOREIGN_TABLE);
+    const chain = (await h.execIn(c.nodes[0]!, 'nft', ['list', 'chain', 'inet', 'tscni', 'overlay_postrouting'])).stdout;
+    expect(chain).toMatch(/ip saddr 10\.244\.0\.0\/16 ip daddr 10\.244\.0\.0\/16 return/);
+    expect(chain).toMatch(/ip saddr 10\.244\.0\.0\/16 ip daddr != 224\.0\.0\.0\/4 masquerade/);
+  });
+
   // tcpdump decodes port 8472 as OTV, whose header VXLAN's is; "instance" is the VNI.
   it('carries pod traffic in UDP to port 8472 on the fabric', async () => {
     const capture = h.execIn(c.fabric, 'timeout', ['4', 'tcpdump', '-n', '-l', '-i', 'br0', '-c', '2', 'udp dst port 8472'], { reject: false, timeout: 10_000 });
@@ -105,8 +121,7 @@ describe('overlay agent, vxlan backend', () => {
     const mac = (await ipJson(c.nodes[0]!, ['link', 'show', 'flannel.1']))[0].address;
     for (let round = 0; round < 3; round++) {
       expect(await agents[0]!.stop()).toBe(0);
-      agents[0] = new Agent(h, c, c.nodes[0]!, 'node1').start();
-      expect((await agents[0].ready()).FLANNEL_SUBNET).toBe(env[0]!.FLANNEL_SUBNET);
+      expect((await agents[0]!.start().ready()).FLANNEL_SUBNET).toBe(env[0]!.FLANNEL_SUBNET);
       expect((await ipJson(c.nodes[0]!, ['link', 'show', 'flannel.1']))[0].address).toBe(mac);
     }
     expect(Object.keys(await leases())).toHaveLength(3);
