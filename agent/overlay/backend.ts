@@ -45,6 +45,8 @@ export async function createBackend(ctx: BackendContext): Promise<Backend> {
   switch (ctx.config.Backend.Type) {
     case 'vxlan':
       return new (await import('./vxlan/vxlan')).VxlanBackend(ctx);
+    case 'host-gw':
+      return new (await import('./host-gw/host-gw')).HostGwBackend(ctx);
     default:
       throw new Error(`backend ${ctx.config.Backend.Type} is not built into this agent`);
   }
