@@ -6,7 +6,7 @@ import { ETCD_FLAGS, ETCD_USAGE, etcdSettings, EtcdSettingsError, type EtcdFlag,
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { EtcdError, EtcdUnreachableError } from '../../lib/datastore/etcd-http';
 import { decodeFlannelConfig, flannelConfigJson } from '../../lib/datastore/flannel-config';
-import { configKey, readFlannelConfig, writeFlannelConfig } from '../../lib/datastore/flannel';
+import { configKey, writeFlannelConfig } from '../../lib/datastore/flannel';
 import { CniError } from '../../lib/cni/errors';
 import { FlagError, integerFlag, parseFlags, type FlagKind } from '../flags';
 

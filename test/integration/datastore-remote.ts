@@ -2,7 +2,7 @@
 // netns, called as if it were local. Every wait is bounded.
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { childEnv, type Harness, type Netns } from './harness';
+import type { Harness, Netns } from './harness';
 import type { WatchEvent } from '../../lib/datastore/etcd-watch';
 
 export interface RemoteError {
