@@ -15,8 +15,10 @@ const USAGE = `usage:
       the plugins in CNI_PATH and the CNI versions each one supports
   tscni overlay config set|get [flags]
       flannel's network config in etcd (tscni overlay help: the flags)
-  tscni demo [--mode bridge] [--keep]
+  tscni demo [--mode bridge|overlay] [--backend vxlan|host-gw|udp] [--keep]
       a virtual cluster in network namespaces, with a connectivity matrix
+      (overlay: 3 nodes, etcd, tscni-agent overlay; --backend default vxlan;
+      exit 3 when the agent does not have that backend yet)
 
 environment (add/check/del/gc/status):
   NETCONFPATH    conflist directory           (default /etc/cni/net.d)
@@ -50,16 +52,20 @@ async function cnitool(command: CnitoolCommand, args: string[]): Promise<number>
 
 async function demo(args: string[]): Promise<number> {
   let mode = 'bridge';
+  let backend: string | undefined;
   let keep = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--keep') keep = true;
     else if (a === '--mode' && args[i + 1] !== undefined) mode = args[++i]!;
     else if (a.startsWith('--mode=')) mode = a.slice('--mode='.length);
+    else if (a === '--backend' && args[i + 1] !== undefined) backend = args[++i]!;
+    else if (a.startsWith('--backend=')) backend = a.slice('--backend='.length);
     else return fail(`demo: unknown argument ${JSON.stringify(a)}\n\n${USAGE}`, 2);
   }
+  if (backend !== undefined && mode !== 'overlay') return fail(`demo: --backend is for --mode overlay only\n\n${USAGE}`, 2);
   const { runDemo } = await import('./demo/index');
-  return runDemo({ mode, keep });
+  return runDemo({ mode, keep, ...(backend !== undefined ? { backend } : {}) });
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -2,22 +2,28 @@
 // runs our plugins on it as a runtime would, prints what was built and a
 // connectivity matrix, and removes everything again (unless --keep). The exit
 // status is non-zero when any expected path fails or something is left behind.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createHarness, DIST_BIN, REPO_ROOT } from '../../lib/lab/index';
+import { BackendNotBuiltError, createHarness, DIST_BIN, listNetns, OVERLAY_BACKENDS, REPO_ROOT, type Harness } from '../../lib/lab/index';
 import { renderMatrix, runMatrix } from './matrix';
 import type { DemoEnv, DemoMode, Scenario } from './types';
 
 export interface DemoOptions {
   mode: string;
+  /** overlay mode's backend; default vxlan */
+  backend?: string;
   keep: boolean;
 }
 
 /** Modes that are built; each loads only when asked for. */
-const MODES: Record<string, () => Promise<DemoMode>> = {
+const MODES: Record<string, (o: DemoOptions) => Promise<DemoMode>> = {
   bridge: async () => (await import('./bridge')).bridgeMode,
+  overlay: async (o) => (await import('./overlay')).overlayMode(o.backend ?? 'vxlan'),
 };
 const PLANNED = ['routed', 'overlay'].filter((m) => !(m in MODES));
+/** The exit status when the agent at hand does not have the backend asked for yet: `make demo` skips it. */
+export const EXIT_NOT_BUILT = 3;
 
 /** A path that has not answered by then has failed; keeps a broken dataplane from hanging the demo. */
 const PATH_BOUND_MS = 8_000;
@@ -47,6 +53,12 @@ function preflight(binDir: string, confDir: string): string | undefined {
   return undefined;
 }
 
+/** What of the run is still there: namespaces and temp dirs with its prefix. */
+async function leftovers(h: Harness): Promise<string[]> {
+  const namespaces = (await listNetns()).filter((n) => n.startsWith(h.prefix));
+  return [...namespaces, ...readdirSync(tmpdir()).filter((f) => f.startsWith(h.prefix)).map((f) => join(tmpdir(), f))];
+}
+
 function removalHint(prefix: string): string[] {
   return ['remove with:',
     `  for n in $(ip netns list | awk '/^${prefix}/{print $1}'); do ip netns delete $n; done; rm -rf /tmp/${prefix}*`];
@@ -59,6 +71,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     process.stderr.write(`tscni demo: unknown mode "${opts.mode}" (available: ${demoModes().join(', ')}${planned})\n`);
     return 2;
   }
+  if (opts.backend !== undefined && !(OVERLAY_BACKENDS as readonly string[]).includes(opts.backend)) {
+    process.stderr.write(`tscni demo: unknown backend "${opts.backend}" (one of ${OVERLAY_BACKENDS.join(', ')})\n`);
+    return 2;
+  }
   const { binDir, confDir } = locate();
   const problem = preflight(binDir, confDir);
   if (problem) {
@@ -66,7 +82,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     return 1;
   }
 
-  const mode = await load();
+  const mode = await load(opts);
   const harness = createHarness();
   let scenario: Scenario | undefined;
   let cleaning: Promise<void> | undefined;
@@ -84,6 +100,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
   const env: DemoEnv = { harness, binDir, confDir, log: (line) => print(`… ${line}`) };
   let keepState = false;
+  let status = 1;
   try {
     print([`tscni demo --mode ${mode.name}: ${mode.summary}`,
       `every namespace and temp dir is named ${harness.prefix}*; this machine's own network is not touched`, '']);
@@ -97,23 +114,35 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       keepState = true;
       scenario.stopProcesses();
       print(['', 'kept (--keep). Look around:', ...scenario.keepHints().map((l) => `  ${l}`), ...removalHint(harness.prefix)]);
-      return pathsOk ? 0 : 1;
+      status = pathsOk ? 0 : 1;
+      return status;
     }
     print('');
     const td = await scenario.teardown();
     print(td.lines);
-    return pathsOk && td.ok ? 0 : 1;
+    status = pathsOk && td.ok ? 0 : 1;
   } catch (e) {
-    process.stderr.write(`tscni demo: ${(e as Error).message}\n`);
-    keepState = opts.keep;
-    if (keepState) print(removalHint(harness.prefix));
-    return 1;
+    if (e instanceof BackendNotBuiltError) {
+      process.stderr.write(`tscni demo: ${mode.name}: not built yet (${e.message.trim()})\n`);
+      status = EXIT_NOT_BUILT;
+    } else {
+      process.stderr.write(`tscni demo: ${(e as Error).message}\n`);
+      keepState = opts.keep;
+      if (keepState) print(removalHint(harness.prefix));
+    }
   } finally {
     if (!keepState) {
+      const made = await leftovers(harness);
       await cleanup();
-      print(`removed: namespaces and temp dirs ${harness.prefix}*`);
+      const left = await leftovers(harness);
+      if (left.length === 0) print(`removed: ${made.length} namespaces and temp dirs named ${harness.prefix}*; none left ✓`);
+      else {
+        print([`✗ left behind: ${left.join(' ')}`, ...removalHint(harness.prefix)]);
+        status = 1;
+      }
     }
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
+  return status;
 }

@@ -75,3 +75,31 @@ export async function describeNftables(node: Netns): Promise<string[]> {
 export async function nftElementCount(node: Netns): Promise<number> {
   return (await nftTables(node)).reduce((n, t) => n + [...t.elements.values()].reduce((a, b) => a + b, 0), 0);
 }
+
+interface IpDetailedLink extends IpLink {
+  address?: string;
+  linkinfo?: { info_kind?: string; info_data?: { id?: number; port?: number; learning?: boolean; local?: string; link?: string } };
+}
+
+/** The overlay devices the agent made on a node (flannel.<VNI>, flannel0), as the kernel has them. */
+export async function describeOverlayDevices(node: Netns): Promise<string[]> {
+  const links = (await ipJson<IpDetailedLink>(node, ['-d', 'addr', 'show'])).filter((l) => l.ifname.startsWith('flannel'));
+  return links.map((l) => {
+    const kind = l.linkinfo?.info_kind ?? '?';
+    const d = l.linkinfo?.info_data;
+    const vxlan = kind === 'vxlan' && d
+      ? `  VNI ${d.id} port ${d.port} local ${d.local} dev ${d.link} learning ${d.learning ? 'on' : 'off'}  mac ${l.address}` : '';
+    return `${l.ifname}  ${kind}  ${globalAddrs(l).join(' ') || 'no address'}  mtu ${l.mtu}  ${l.flags.includes('UP') ? 'up' : 'down'}${vxlan}`;
+  });
+}
+
+/** vxlan's per-peer entries on `dev`: the permanent neighbours and the FDB. */
+export async function describeVxlanEntries(node: Netns, dev: string): Promise<string[]> {
+  const neigh = await ipJson<{ dst: string; lladdr?: string; state?: string[] }>(node, ['neigh', 'show', 'dev', dev]);
+  const fdbOut = await execIn(node, 'bridge', ['-j', 'fdb', 'show', 'dev', dev]);
+  const fdb = JSON.parse(fdbOut.stdout || '[]') as { mac: string; dst?: string; state?: string }[];
+  return [
+    ...neigh.map((n) => `neigh ${n.dst} lladdr ${n.lladdr ?? '-'} ${(n.state ?? []).join(',').toLowerCase()}`),
+    ...fdb.map((f) => `fdb   ${f.mac} dst ${f.dst ?? '-'} ${f.state ?? ''}`.trimEnd()),
+  ];
+}

@@ -32,6 +32,21 @@ export function podToPod(h: Harness, from: DemoPod, to: DemoPod): PathCheck {
   };
 }
 
+/** Across nodes, through the overlay: ping, then TCP, the far pod seeing this pod's own address. */
+export function podToRemotePod(h: Harness, from: DemoPod, to: DemoPod): PathCheck {
+  const tcp = podToPod(h, from, to);
+  return {
+    ...tcp,
+    kind: 'pod ↔ pod, across nodes',
+    async run() {
+      const r = await h.ping(from.ns, to.ip, PING_COUNT);
+      if (!r.ok) return { ok: false, detail: `ping ${r.received}/${r.transmitted} replies` };
+      const seen = await tcp.run();
+      return { ok: seen.ok, detail: `ping ${r.received}/${r.transmitted}, TCP ${seen.detail}` };
+    },
+  };
+}
+
 export function podToGateway(h: Harness, pod: DemoPod): PathCheck {
   return {
     kind: 'pod → gateway',

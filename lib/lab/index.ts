@@ -21,6 +21,7 @@ export * from './cluster';
 export * from './etcd';
 export * from './exec';
 export * from './netns';
+export * from './overlay';
 export * from './plugin';
 export * from './traffic';
 

@@ -1,0 +1,114 @@
+// The overlay lab, for `tscni demo --mode overlay` and the bench: flannel's
+// network config written by the built `tscni overlay config set` (run in the
+// infra netns, where etcd listens), and the built `tscni-agent overlay`
+// started in a node's netns with its subnet file in the run's temp dir.
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseSubnetEnv, type SubnetEnv } from '../flannel/subnet-env';
+import type { Harness } from './index';
+import { execIn, ipJson, type Netns } from './netns';
+
+/** The cluster network every overlay run leases its node subnets from. */
+export const OVERLAY_NETWORK = '10.244.0.0/16';
+export const OVERLAY_BACKENDS = ['vxlan', 'host-gw', 'udp'] as const;
+/** The route protocol the agent marks its routes with (agent/route-table.ts). */
+export const OVERLAY_ROUTE_PROTOCOL = 74;
+
+/** The agent at hand refuses the backend: it is not built into this tscni-agent yet. */
+export class BackendNotBuiltError extends Error {}
+
+/** `tscni overlay config set` in `infra`; returns the config as written. */
+export async function setOverlayConfig(infra: Netns, tscni: string, etcdUrl: string, backend: string): Promise<string> {
+  const r = await execIn(infra, tscni, [
+    'overlay', 'config', 'set', '--etcd-endpoints', etcdUrl, '--network', OVERLAY_NETWORK, '--backend', backend,
+  ], { timeout: 15_000, reject: false });
+  if (r.exitCode !== 0) throw new Error(`tscni overlay config set --backend ${backend}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+export interface OverlayAgentOptions {
+  /** the built tscni-agent */
+  exe: string;
+  node: Netns;
+  nodeName: string;
+  etcdUrl: string;
+  /** the underlay device in `node` */
+  iface: string;
+  /** a dir of the run: the subnet file goes there */
+  dir: string;
+  flags?: string[];
+}
+
+export class OverlayAgent {
+  /** its stderr, one event per line */
+  readonly lines: string[] = [];
+  readonly subnetFile: string;
+  private child?: ChildProcess;
+  private exited?: Promise<number | null>;
+
+  constructor(private readonly h: Harness, readonly o: OverlayAgentOptions) {
+    this.subnetFile = join(o.dir, o.nodeName, 'subnet.env');
+  }
+
+  start(): this {
+    const o = this.o;
+    const child = this.h.startDaemon(o.node, o.exe, ['overlay', '--etcd-endpoints', o.etcdUrl, '--iface', o.iface,
+      '--subnet-file', this.subnetFile, '--node-name', o.nodeName, ...(o.flags ?? [])]);
+    this.child = child;
+    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+    createInterface({ input: child.stderr! }).on('line', (l) => this.lines.push(l));
+    child.stdout!.resume();
+    return this;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * Until the subnet file is written and the lease watch is up (bounded);
+   * the subnet file as the CNI plugin will read it. An agent that exits
+   * first fails this with its last words.
+   */
+  async ready(timeoutMs = 20_000): Promise<SubnetEnv> {
+    const deadline = Date.now() + timeoutMs;
+    const seen = (re: RegExp) => this.lines.some((l) => re.test(l));
+    while (!(seen(/ subnet file written/) && seen(/ lease watch connected/))) {
+      if (!this.running) {
+        const why = this.lines.slice(-3).join('\n');
+        if (/not built into this agent/.test(why)) throw new BackendNotBuiltError(why.split('\n').at(-1)!);
+        throw new Error(`tscni-agent on ${this.o.nodeName} exited ${this.child?.exitCode ?? '?'}:\n${why}`);
+      }
+      if (Date.now() > deadline) throw new Error(`tscni-agent on ${this.o.nodeName} not ready after ${timeoutMs} ms:\n${this.lines.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return parseSubnetEnv(readFileSync(this.subnetFile, 'utf8'), this.subnetFile);
+  }
+
+  /** SIGTERM (SIGKILL if it lingers); the exit code. Its lease and kernel state stay, as on a node. */
+  async stop(): Promise<number | null> {
+    if (!this.running) return this.child?.exitCode ?? null;
+    this.child!.kill('SIGTERM');
+    const late = setTimeout(() => this.child?.kill('SIGKILL'), 5_000);
+    const code = await this.exited!;
+    clearTimeout(late);
+    return code;
+  }
+}
+
+export interface OverlayRoute {
+  dst: string;
+  gateway?: string;
+  dev: string;
+  flags?: string[];
+}
+
+/** The routes the agent owns on `node`: "10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink". */
+export async function overlayRoutes(node: Netns): Promise<OverlayRoute[]> {
+  return ipJson<OverlayRoute>(node, ['route', 'show', 'proto', String(OVERLAY_ROUTE_PROTOCOL)]);
+}
+
+export const formatRoute = (r: OverlayRoute): string =>
+  `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}${r.flags?.includes('onlink') ? ' onlink' : ''}`;
