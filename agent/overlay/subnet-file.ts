@@ -1,11 +1,12 @@
-// The subnet file (/run/flannel/subnet.env): what flannel's CNI plugin reads
-// to build a pod's network. flanneld's four keys, written to a temp file in
-// the same directory and renamed over the old one, so a plugin never reads
-// half a file. The agent reads its own previous file at start to ask for the
-// same subnet again.
+// The subnet file (/run/flannel/subnet.env) the agent writes for flannel's CNI
+// plugin, in lib/flannel's (flanneld's) format: written to a temp file in the
+// same directory and renamed over the old one, so a plugin never reads half a
+// file. The agent reads its own previous file at start to ask for the same
+// subnet again.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { formatCidr, formatIp, networkOf, parseCidr, withValue, type Cidr } from '../../lib/ip/address';
+import { formatSubnetEnv, parseSubnetEnv } from '../../lib/flannel/subnet-env';
+import { networkOf, withValue, type Cidr } from '../../lib/ip/address';
 
 export interface SubnetFile {
   network: Cidr;
@@ -16,13 +17,8 @@ export interface SubnetFile {
 
 export function formatSubnetFile(f: SubnetFile): string {
   // FLANNEL_SUBNET is the subnet's first address: the bridge's, as flanneld writes it.
-  const first = withValue(f.subnet.ip, f.subnet.ip.value + 1n);
-  return [
-    `FLANNEL_NETWORK=${formatCidr(f.network)}`,
-    `FLANNEL_SUBNET=${formatIp(first)}/${f.subnet.prefix}`,
-    `FLANNEL_MTU=${f.mtu}`,
-    `FLANNEL_IPMASQ=${f.ipMasq}`,
-  ].join('\n') + '\n';
+  const first = { ip: withValue(f.subnet.ip, f.subnet.ip.value + 1n), prefix: f.subnet.prefix };
+  return formatSubnetEnv({ networks: [f.network], subnet: first, ipv6Networks: [], mtu: f.mtu, ipMasq: f.ipMasq });
 }
 
 export function writeSubnetFile(path: string, f: SubnetFile): void {
@@ -32,15 +28,12 @@ export function writeSubnetFile(path: string, f: SubnetFile): void {
   renameSync(temp, path);
 }
 
-/** The subnet a previous run wrote, or undefined when there is no readable file. */
+/** The subnet a previous run wrote, or undefined when there is no readable file (a garbled one is written anew). */
 export function previousSubnet(path: string): Cidr | undefined {
-  let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    const subnet = parseSubnetEnv(readFileSync(path, 'utf8'), path).subnet;
+    return subnet ? networkOf(subnet) : undefined;
   } catch {
     return undefined;
   }
-  const m = /^FLANNEL_SUBNET=(\S+)$/m.exec(text);
-  const c = m ? parseCidr(m[1]!) : undefined;
-  return c === undefined || typeof c === 'string' || c.ip.family !== 4 ? undefined : networkOf(c);
 }
