@@ -52,7 +52,7 @@ export class Agent {
 
   argv(extra: string[] = []): string[] {
     return ['overlay', '--etcd-endpoints', this.c.etcdUrl, '--iface', 'eth0', '--subnet-file', this.subnetFile,
-      '--node-name', this.name, '--subnet-lease-ttl', '4', ...this.flags, ...extra];
+      '--node-name', this.name, ...(this.flags.includes('--subnet-lease-ttl') ? [] : ['--subnet-lease-ttl', '4']), ...this.flags, ...extra];
   }
 
   start(extra: string[] = []): this {
@@ -71,7 +71,11 @@ export class Agent {
 
   /** Waits (bounded) for a log line of the current run matching `re`, from line `from` on. */
   async waitLog(re: RegExp, timeoutMs = 15_000, from = this.firstLine): Promise<string> {
-    return poll(`${this.name} log ${re}`, () => this.lines.slice(from).find((l) => re.test(l)), timeoutMs, () => this.lines.join('\n'));
+    return poll(`${this.name} log ${re}`, () => {
+      const line = this.lines.slice(from).find((l) => re.test(l));
+      if (line === undefined && !this.running) throw new Error(`${this.name} exited:\n${this.lines.slice(from).join('\n')}`);
+      return line;
+    }, timeoutMs, () => this.lines.join('\n'));
   }
 
   /** Until the subnet file is written; returns FLANNEL_* values. */
