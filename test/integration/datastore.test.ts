@@ -134,6 +134,15 @@ describe('etcd transactions', () => {
   });
 });
 
+/** A watcher on node 0 that has seen `<prefix>before`, and a writer on node 1. */
+async function watchingAfterOnePut(prefix: string) {
+  const [watcher, writer] = [client(0), client(1)];
+  const w = await watcher.watch(prefix);
+  await writer.call('put', `${prefix}before`, 'x');
+  await w.until('the first event', () => w.events.length === 1);
+  return { writer, w };
+}
+
 describe('etcd watch', () => {
   it('sees puts and deletes in order, with the previous value', async () => {
     const [watcher, writer] = [client(0), client(1)];
@@ -171,11 +180,8 @@ describe('etcd watch', () => {
   });
 
   it('survives an etcd restart and delivers what was written while it was away, once', async () => {
-    const [watcher, writer] = [client(0), client(1)];
+    const { writer, w } = await watchingAfterOnePut('/t/restart/');
     const watcherNode = cluster.nodes[0]!;
-    const w = await watcher.watch('/t/restart/');
-    await writer.call('put', '/t/restart/before', 'x');
-    await w.until('the first event', () => w.events.length === 1);
     await etcd.stop();
     await w.until('the stream to break', () => w.connections.some((c) => !c.up));
     // The watcher stays cut off while etcd comes back and takes a write, so
@@ -193,11 +199,8 @@ describe('etcd watch', () => {
   });
 
   it('replaces a connection that died silently: etcd restarted and its FIN never arrived', async () => {
-    const [watcher, writer] = [client(0), client(1)];
+    const { writer, w } = await watchingAfterOnePut('/t/silent/');
     const watcherNode = cluster.nodes[0]!;
-    const w = await watcher.watch('/t/silent/');
-    await writer.call('put', '/t/silent/before', 'x');
-    await w.until('the first event', () => w.events.length === 1);
     // The watcher's node loses every FIN and RST from etcd, as behind a
     // partition: its stream looks alive after the restart, and never speaks again.
     await h.execIn(watcherNode, 'nft', ['-f', '-'], { input: `table inet silent {
