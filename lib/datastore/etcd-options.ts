@@ -18,13 +18,15 @@ const ENV_OF: Partial<Record<EtcdFlag, string>> = {
   'etcd-keyfile': 'ETCD_KEY_FILE',
 };
 
-export const ETCD_USAGE = `etcd (flag, or environment variable):
+/** The etcd part of a command's usage; routed mode's commands have their own default prefix. */
+export const etcdUsage = (defaultPrefix = DEFAULT_ETCD_PREFIX) => `etcd (flag, or environment variable):
   --etcd-endpoints  ETCD_ENDPOINTS     comma-separated URLs  (default ${DEFAULT_ETCD_ENDPOINT})
-  --etcd-prefix                        key prefix            (default ${DEFAULT_ETCD_PREFIX})
+  --etcd-prefix                        key prefix            (default ${defaultPrefix})
   --etcd-cafile     ETCD_CA_CERT_FILE  CA of the etcd members' certificates (PEM)
   --etcd-certfile   ETCD_CERT_FILE     client certificate (PEM)
   --etcd-keyfile    ETCD_KEY_FILE      client key (PEM)
 `;
+export const ETCD_USAGE = etcdUsage();
 
 export interface EtcdSettings {
   connection: EtcdConnectionOptions;
@@ -42,7 +44,7 @@ function setting(flags: Partial<Record<EtcdFlag, string>>, env: NodeJS.ProcessEn
 }
 
 /** Reads and checks the settings, including the TLS files; throws EtcdSettingsError naming the flag or variable. */
-export function etcdSettings(flags: Partial<Record<EtcdFlag, string>>, env: NodeJS.ProcessEnv): EtcdSettings {
+export function etcdSettings(flags: Partial<Record<EtcdFlag, string>>, env: NodeJS.ProcessEnv, defaultPrefix = DEFAULT_ETCD_PREFIX): EtcdSettings {
   const fail = (source: string, rule: string) => new EtcdSettingsError(`${source}: ${rule}`);
   const endpointsSetting = setting(flags, env, 'etcd-endpoints');
   const endpoints = (endpointsSetting.value ?? DEFAULT_ETCD_ENDPOINT).split(',').map((e) => e.trim()).filter((e) => e !== '');
@@ -53,7 +55,7 @@ export function etcdSettings(flags: Partial<Record<EtcdFlag, string>>, env: Node
   }
 
   const prefixSetting = setting(flags, env, 'etcd-prefix');
-  const prefix = (prefixSetting.value ?? DEFAULT_ETCD_PREFIX).replace(/\/+$/, '');
+  const prefix = (prefixSetting.value ?? defaultPrefix).replace(/\/+$/, '');
   if (!prefix.startsWith('/') || prefix.includes('\0')) throw fail(prefixSetting.source, 'must be a key path starting with "/"');
 
   const ca = setting(flags, env, 'etcd-cafile');

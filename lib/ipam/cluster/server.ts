@@ -1,0 +1,128 @@
+// The agent's side of protocol.ts: a unix socket that serves a node's plugins
+// from its ClusterIpamStore. Each connection carries one request; a request
+// that is not one of ours is answered with an error and closed.
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { asCniError, CniError, ErrorCode } from '../../cni/errors';
+import { EtcdError, EtcdUnreachableError } from '../../datastore/etcd-http';
+import { formatCidr } from '../../ip/address';
+import { attachmentOfHandle } from './block';
+import { poolValue } from './pool';
+import { readLine, type ErrorAnswer, type IpamRequest } from './protocol';
+import type { ClusterIpamStore } from './store';
+
+export interface IpamServer {
+  socketPath: string;
+  close(): Promise<void>;
+}
+
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** The request, or a string naming what is wrong with it. */
+export function parseRequest(line: string): IpamRequest | string {
+  let r: any;
+  try {
+    r = JSON.parse(line);
+  } catch {
+    return 'the request is not JSON';
+  }
+  if (typeof r !== 'object' || r === null) return 'the request is not an object';
+  const handleOk = typeof r.handle === 'string' && attachmentOfHandle(r.handle) !== undefined;
+  switch (r.op) {
+    case 'assign':
+    case 'status':
+      if (r.op === 'assign' && !handleOk) return 'handle: must be "<network>/<containerId>/<ifname>"';
+      if (r.pools !== undefined && !isStringArray(r.pools)) return 'pools: must be a list of pool names';
+      return r.op === 'assign' ? { op: r.op, handle: r.handle, ...(r.pools ? { pools: r.pools } : {}) } : { op: r.op, ...(r.pools ? { pools: r.pools } : {}) };
+    case 'release':
+    case 'held':
+      return handleOk ? { op: r.op, handle: r.handle } : 'handle: must be "<network>/<containerId>/<ifname>"';
+    case 'gc':
+      if (typeof r.network !== 'string' || r.network === '') return 'network: must be a network name';
+      return isStringArray(r.keep) ? { op: 'gc', network: r.network, keep: r.keep } : 'keep: must be a list of handles';
+    case 'pools':
+      return { op: 'pools' };
+    default:
+      return `op: unknown operation ${JSON.stringify(r.op)}`;
+  }
+}
+
+async function answer(store: ClusterIpamStore, req: IpamRequest): Promise<object> {
+  switch (req.op) {
+    case 'assign':
+      return { ips: await store.assign(req.handle, req.pools) };
+    case 'release':
+      return { released: await store.release(req.handle) };
+    case 'held':
+      return { ips: await store.heldBy(req.handle) };
+    case 'gc': {
+      const keep = new Set(req.keep);
+      const released = await store.releaseWhere((h) => attachmentOfHandle(h)?.network === req.network && !keep.has(h));
+      return { released };
+    }
+    case 'pools':
+      return { pools: (await store.listPools()).map((p) => ({ name: p.name, ...poolValue(p) })) };
+    case 'status': {
+      const room = await store.room(req.pools);
+      for (const family of [4, 6]) {
+        const ofFamily = room.filter((r) => r.pool.cidr.ip.family === family);
+        if (ofFamily.length > 0 && ofFamily.every((r) => r.free === 0n)) {
+          const names = ofFamily.map((r) => `${r.pool.name} (${formatCidr(r.pool.cidr)})`).join(', ');
+          throw new CniError(ErrorCode.NotAvailable, `no IPv${family} address left for node ${store.node} in ${names}`);
+        }
+      }
+      return { pools: room.map((r) => ({ name: r.pool.name, free: String(r.free) })) };
+    }
+  }
+}
+
+function errorAnswer(e: unknown): ErrorAnswer {
+  // etcd down or refusing: the plugin's runtime should retry, not give up.
+  if (e instanceof EtcdUnreachableError || e instanceof EtcdError) return { ok: false, code: ErrorCode.TryAgainLater, msg: `datastore: ${e.message}` };
+  const c = asCniError(e);
+  return { ok: false, code: c.code, msg: c.msg, ...(c.details ? { details: c.details } : {}) };
+}
+
+async function serveConnection(store: ClusterIpamStore, socket: Socket): Promise<void> {
+  let reply: object;
+  try {
+    const req = parseRequest(await readLine(socket));
+    reply = typeof req === 'string' ? { ok: false, code: ErrorCode.DecodeFailure, msg: `bad request: ${req}` } : { ok: true, ...(await answer(store, req)) };
+  } catch (e) {
+    reply = errorAnswer(e);
+  }
+  if (!socket.destroyed) socket.end(JSON.stringify(reply) + '\n');
+}
+
+/** Removes a socket file a previous agent left; anything that is not a socket stays, and listen fails. */
+function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+/** Serves `store` at `socketPath` (mode 0600: only root's plugins may ask) until close(). */
+export async function serveClusterIpam(socketPath: string, store: ClusterIpamStore): Promise<IpamServer> {
+  removeStaleSocket(socketPath);
+  const open = new Set<Socket>();
+  const server = createServer((socket) => {
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+    socket.on('error', () => undefined);
+    void serveConnection(store, socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  chmodSync(socketPath, 0o600);
+  return {
+    socketPath,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of open) s.destroy();
+    }),
+  };
+}

@@ -1,0 +1,262 @@
+// The cluster store: pools and per-node blocks in etcd, the way Calico's IPAM
+// keeps them. A node allocates only inside blocks it holds (Calico's strict
+// affinity), so the routes a node announces are its blocks, never single
+// addresses; when its blocks are full it claims the pool's next unclaimed
+// block with a create-if-absent transaction, which exactly one node wins.
+// Inside a block every change is a compare-on-mod-revision transaction,
+// retried on a fresh read, so processes sharing a node name cannot hand out
+// one address twice. One store serves one node: its own calls run one at a
+// time, which keeps those retries for the rare cross-process race.
+import { CniError, ErrorCode } from '../../cni/errors';
+import type { EtcdClient, KeyValue } from '../../datastore/etcd';
+import { formatCidr, formatIp, type Family } from '../../ip/address';
+import {
+  blockCapacity, blockGateway, blockKey, blockOfKey, blocksDir, decodeBlock, encodeBlock, freeAddress, heldByHandle, type Block,
+} from './block';
+import { blockCount, cidrContains, cidrsOverlap, decodePool, nthBlock, poolValue, type Pool } from './pool';
+
+export const DEFAULT_ROUTED_PREFIX = '/tscni/v1';
+
+export interface StoredBlock extends Block {
+  modRevision: number;
+}
+
+export interface Assignment {
+  pool: string;
+  /** the address with the block's prefix length, e.g. 10.244.0.5/26 */
+  address: string;
+  gateway: string;
+}
+
+/** How many more addresses a node can get from a pool: free ones in its blocks, plus unclaimed blocks. */
+export interface PoolRoom {
+  pool: Pool;
+  freeInNodeBlocks: bigint;
+  unclaimedBlocks: bigint;
+  /** both together */
+  free: bigint;
+}
+
+const MAX_CAS_ATTEMPTS = 50;
+
+export const poolsDir = (prefix: string) => `${prefix}/ipam/pools/`;
+
+export class ClusterIpamStore {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly client: EtcdClient, readonly prefix: string, readonly node: string) {}
+
+  /** One call at a time per store; a failed call does not stop the next. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async listPools(): Promise<Pool[]> {
+    const { kvs } = await this.client.getPrefix(poolsDir(this.prefix));
+    return kvs.map((kv) => decodePool(kv.key.slice(poolsDir(this.prefix).length), kv.value));
+  }
+
+  /**
+   * Writes a new pool; refuses a name that exists or a CIDR that overlaps
+   * another pool's. The write compares every pool it checked against, so a
+   * pool changed meanwhile makes it fail rather than overlap.
+   */
+  async createPool(pool: Pool): Promise<void> {
+    const { kvs } = await this.client.getPrefix(poolsDir(this.prefix));
+    const key = `${poolsDir(this.prefix)}${pool.name}`;
+    for (const kv of kvs) {
+      const other = decodePool(kv.key.slice(poolsDir(this.prefix).length), kv.value);
+      if (other.name === pool.name) throw new CniError(ErrorCode.InvalidNetworkConfig, `pool ${pool.name} exists already (${formatCidr(other.cidr)})`);
+      if (cidrsOverlap(other.cidr, pool.cidr)) {
+        throw new CniError(ErrorCode.InvalidNetworkConfig, `${formatCidr(pool.cidr)} overlaps pool ${other.name} (${formatCidr(other.cidr)})`);
+      }
+    }
+    const r = await this.client.txn(
+      [{ key, createRevision: 0 }, ...kvs.map((kv) => ({ key: kv.key, modRevision: kv.modRevision }))],
+      [{ put: { key, value: JSON.stringify(poolValue(pool)) } }],
+    );
+    if (!r.succeeded) throw new CniError(ErrorCode.TryAgainLater, `the pools changed while pool ${pool.name} was being created; try again`);
+  }
+
+  /** Every block of every pool, or of one node. */
+  async listBlocks(node?: string): Promise<StoredBlock[]> {
+    const { kvs } = await this.client.getPrefix(blocksDir(this.prefix));
+    const blocks = kvs.map((kv) => this.decode(kv)).filter((b): b is StoredBlock => b !== undefined);
+    return node === undefined ? blocks : blocks.filter((b) => b.node === node);
+  }
+
+  private decode(kv: KeyValue): StoredBlock | undefined {
+    const id = blockOfKey(this.prefix, kv.key);
+    return id ? { ...decodeBlock(id.pool, id.cidr, kv.value), modRevision: kv.modRevision } : undefined;
+  }
+
+  /**
+   * One address per family for `handle`, from the first of `poolNames` (all
+   * pools when none are named) of that family with room. A handle that holds
+   * addresses already gets those back: a retried ADD takes nothing more.
+   * When a family fails, what this call took in another family is released.
+   */
+  assign(handle: string, poolNames?: string[]): Promise<Assignment[]> {
+    return this.serial(async () => {
+      const pools = await this.choosePools(poolNames);
+      const blocks = await this.listBlocks();
+      const held = this.held(blocks, handle);
+      const out: Assignment[] = [];
+      try {
+        for (const family of [4, 6] as Family[]) {
+          const candidates = pools.filter((p) => p.cidr.ip.family === family);
+          if (candidates.length === 0) continue;
+          const already = held.filter((a) => candidates.some((p) => p.name === a.pool));
+          if (already.length > 0) out.push(...already);
+          else out.push(await this.assignInFamily(handle, candidates, blocks));
+        }
+      } catch (e) {
+        for (const a of out) if (!held.includes(a)) await this.releaseAddress(a, handle);
+        throw e;
+      }
+      return out;
+    });
+  }
+
+  private async choosePools(names: string[] | undefined): Promise<Pool[]> {
+    const all = await this.listPools();
+    if (all.length === 0) throw new CniError(ErrorCode.TryAgainLater, 'no IP pool exists yet (tscni pool create)');
+    if (names === undefined || names.length === 0) return all;
+    return names.map((n) => {
+      const p = all.find((x) => x.name === n);
+      if (!p) throw new CniError(ErrorCode.InvalidNetworkConfig, `ipam.pools: no pool named "${n}" (pools: ${all.map((x) => x.name).join(', ')})`);
+      return p;
+    });
+  }
+
+  private async assignInFamily(handle: string, pools: Pool[], blocks: StoredBlock[]): Promise<Assignment> {
+    for (const pool of pools) {
+      const ofPool = blocks.filter((b) => b.pool === pool.name);
+      for (const b of ofPool.filter((x) => x.node === this.node)) {
+        const a = await this.allocateIn(b, handle);
+        if (a) return a;
+      }
+      const a = await this.claimBlock(pool, ofPool, handle);
+      if (a) return a;
+    }
+    const what = pools.map((p) => `${p.name} (${formatCidr(p.cidr)}, /${p.blockSize} blocks)`).join(', ');
+    throw new CniError(ErrorCode.IpamExhausted, `IP pool exhausted: ${what}: every block is claimed and node ${this.node}'s blocks are full`);
+  }
+
+  /** Takes the block's lowest free address; undefined when the block is full or no longer ours. */
+  private async allocateIn(start: StoredBlock, handle: string): Promise<Assignment | undefined> {
+    let b: StoredBlock | undefined = start;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS && b && b.node === this.node; attempt++) {
+      const ip = freeAddress(b);
+      if (!ip) return undefined;
+      const allocations = { ...b.allocations, [formatIp(ip)]: handle };
+      const r = await this.client.putIfModRevision(blockKey(this.prefix, b.pool, b.cidr), encodeBlock({ node: b.node, allocations }), b.modRevision);
+      if (r.succeeded) {
+        Object.assign(b, { allocations, modRevision: r.revision });
+        return this.assignment(b, formatIp(ip));
+      }
+      b = r.current ? this.decode(r.current) : undefined;
+    }
+    if (b && b.node === this.node) throw new CniError(ErrorCode.TryAgainLater, `block ${formatCidr(b.cidr)} kept changing under ${MAX_CAS_ATTEMPTS} attempts`);
+    return undefined;
+  }
+
+  /** Claims the pool's first unclaimed block with the handle's address in it, in one transaction. */
+  private async claimBlock(pool: Pool, ofPool: StoredBlock[], handle: string): Promise<Assignment | undefined> {
+    const claimed = new Set(ofPool.map((b) => b.cidr.ip.value));
+    const count = blockCount(pool);
+    for (let i = 0n; i < count; i++) {
+      const cidr = nthBlock(pool, i);
+      if (claimed.has(cidr.ip.value)) continue;
+      const first = formatIp({ family: cidr.ip.family, value: cidr.ip.value + 1n });
+      const block: Block = { pool: pool.name, cidr, node: this.node, allocations: { [first]: handle } };
+      const r = await this.client.createIfAbsent(blockKey(this.prefix, pool.name, cidr), encodeBlock(block));
+      if (r.created) {
+        ofPool.push({ ...block, modRevision: r.revision });
+        return this.assignment(block, first);
+      }
+      // Another node was faster; if it was this node (another process), use it.
+      const theirs = r.existing ? this.decode(r.existing) : undefined;
+      if (!theirs) continue;
+      ofPool.push(theirs);
+      const a = theirs.node === this.node ? await this.allocateIn(theirs, handle) : undefined;
+      if (a) return a;
+    }
+    return undefined;
+  }
+
+  private assignment(b: Block, ip: string): Assignment {
+    return { pool: b.pool, address: `${ip}/${b.cidr.prefix}`, gateway: formatIp(blockGateway(b.cidr)) };
+  }
+
+  private held(blocks: StoredBlock[], handle: string): Assignment[] {
+    return blocks.flatMap((b) => heldByHandle(b, handle).map((ip) => this.assignment(b, formatIp(ip))));
+  }
+
+  /** What `handle` holds now. */
+  async heldBy(handle: string): Promise<Assignment[]> {
+    return this.held(await this.listBlocks(), handle);
+  }
+
+  /** Frees every address `handle` holds, in any block; the addresses freed. Releasing nothing is not an error. */
+  release(handle: string): Promise<string[]> {
+    return this.serial(async () => {
+      const freed: string[] = [];
+      for (const b of await this.listBlocks()) {
+        freed.push(...(await this.removeFromBlock(b, (h) => h === handle)));
+      }
+      return freed;
+    });
+  }
+
+  /** GC: frees addresses in this node's blocks held by handles `isStale` picks; the addresses freed. */
+  releaseWhere(isStale: (handle: string) => boolean): Promise<string[]> {
+    return this.serial(async () => {
+      const freed: string[] = [];
+      for (const b of await this.listBlocks(this.node)) freed.push(...(await this.removeFromBlock(b, isStale)));
+      return freed;
+    });
+  }
+
+  private async releaseAddress(a: Assignment, handle: string): Promise<void> {
+    const ip = a.address.split('/')[0]!;
+    for (const b of await this.listBlocks()) {
+      if (b.pool === a.pool && b.allocations[ip] === handle) await this.removeFromBlock(b, (h) => h === handle);
+    }
+  }
+
+  private async removeFromBlock(start: StoredBlock, drop: (handle: string) => boolean): Promise<string[]> {
+    let b: StoredBlock | undefined = start;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS && b; attempt++) {
+      const gone = Object.keys(b.allocations).filter((ip) => drop(b!.allocations[ip]!));
+      if (gone.length === 0) return [];
+      const allocations = Object.fromEntries(Object.entries(b.allocations).filter(([ip]) => !gone.includes(ip)));
+      const r = await this.client.putIfModRevision(blockKey(this.prefix, b.pool, b.cidr), encodeBlock({ node: b.node, allocations }), b.modRevision);
+      if (r.succeeded) return gone;
+      b = r.current ? this.decode(r.current) : undefined;
+    }
+    if (b) throw new CniError(ErrorCode.TryAgainLater, `block ${formatCidr(b.cidr)} kept changing under ${MAX_CAS_ATTEMPTS} attempts`);
+    return [];
+  }
+
+  /** Room left for this node in each pool (STATUS, node status). */
+  async room(poolNames?: string[]): Promise<PoolRoom[]> {
+    const pools = await this.choosePools(poolNames);
+    const blocks = await this.listBlocks();
+    return pools.map((pool) => {
+      const ofPool = blocks.filter((b) => b.pool === pool.name);
+      const capacity = blockCapacity(pool.blockSize, pool.cidr.ip.family);
+      const freeInNodeBlocks = ofPool.filter((b) => b.node === this.node)
+        .reduce((n, b) => n + capacity - BigInt(Object.keys(b.allocations).length), 0n);
+      const unclaimedBlocks = blockCount(pool) - BigInt(ofPool.length);
+      return { pool, freeInNodeBlocks, unclaimedBlocks, free: freeInNodeBlocks + unclaimedBlocks * capacity };
+    });
+  }
+
+  /** The pool an address belongs to, if any. */
+  static poolOf(pools: Pool[], ip: { family: Family; value: bigint }): Pool | undefined {
+    return pools.find((p) => cidrContains(p.cidr, ip));
+  }
+}

@@ -1,0 +1,110 @@
+// The cluster store's pure parts: pool rules, block keys and arithmetic,
+// handles, and the agent protocol's request checks.
+import { describe, expect, it } from 'vitest';
+import { formatCidr, formatIp, parseCidr, type Cidr } from '../../lib/ip/address';
+import {
+  attachmentOfHandle, blockCapacity, blockGateway, blockKey, blockOfKey, decodeBlock, encodeBlock, freeAddress, handleOf,
+} from '../../lib/ipam/cluster/block';
+import { blockCount, cidrsOverlap, decodePool, makePool, nthBlock, poolValue, PoolError } from '../../lib/ipam/cluster/pool';
+import { parseRequest } from '../../lib/ipam/cluster/server';
+
+const cidr = (s: string) => parseCidr(s) as Cidr;
+
+describe('pools', () => {
+  it('takes Calico\'s defaults per family', () => {
+    expect(poolValue(makePool({ name: 'default-ipv4', cidr: '10.244.0.0/16' }))).toEqual({ cidr: '10.244.0.0/16', blockSize: 26, vxlan: 'never', natOutgoing: false });
+    expect(poolValue(makePool({ name: 'v6', cidr: 'fd00:244::/48', vxlan: 'always', natOutgoing: true }))).toEqual({ cidr: 'fd00:244::/48', blockSize: 122, vxlan: 'always', natOutgoing: true });
+  });
+
+  it.each([
+    [{ name: 'Bad_Name', cidr: '10.244.0.0/16' }, 'name', '"Bad_Name" must be lower-case letters'],
+    [{ name: 'p', cidr: '10.244.0.0' }, 'cidr', 'not in CIDR notation'],
+    [{ name: 'p', cidr: '10.244.0.300/16' }, 'cidr', '"10.244.0.300" is not an IP address'],
+    [{ name: 'p', cidr: '10.244.1.0/16' }, 'cidr', '10.244.1.0/16 has host bits set (the network is 10.244.0.0/16)'],
+    [{ name: 'p', cidr: '10.244.0.0/24', blockSize: 20 }, 'blockSize', '/20 does not fit the IPv4 pool 10.244.0.0/24: it must be from /24 to /31'],
+    [{ name: 'p', cidr: '10.244.0.0/24', blockSize: 32 }, 'blockSize', 'it must be from /24 to /31'],
+    [{ name: 'p', cidr: 'fd00:244::/48', blockSize: 26 }, 'blockSize', '/26 does not fit the IPv6 pool fd00:244::/48: it must be from /48 to /127'],
+    [{ name: 'p', cidr: '10.244.0.0/16', vxlan: 'sometimes' }, 'vxlan', '"sometimes" is not one of never, cross-subnet, always'],
+  ])('refuses %j, naming %s', (input, field, message) => {
+    let err: unknown;
+    try {
+      makePool(input);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PoolError);
+    expect((err as PoolError).field).toBe(field);
+    expect((err as PoolError).message).toContain(message);
+  });
+
+  it('decodes what it stores, and checks what someone wrote by hand', () => {
+    const p = makePool({ name: 'a', cidr: '10.244.0.0/16', blockSize: 24, natOutgoing: true });
+    expect(decodePool('a', JSON.stringify(poolValue(p)))).toEqual(p);
+    expect(() => decodePool('a', '{"cidr":"10.244.0.0/16","blockSize":8}')).toThrow('/8 does not fit');
+    expect(() => decodePool('a', 'nope')).toThrow('pool a: the stored value is not JSON');
+  });
+
+  it('knows overlaps within a family only', () => {
+    expect(cidrsOverlap(cidr('10.244.0.0/16'), cidr('10.244.7.0/24'))).toBe(true);
+    expect(cidrsOverlap(cidr('10.244.0.0/16'), cidr('10.245.0.0/16'))).toBe(false);
+    expect(cidrsOverlap(cidr('10.244.0.0/16'), cidr('fd00:244::/48'))).toBe(false);
+  });
+
+  it('cuts the pool into blocks in order', () => {
+    const p = makePool({ name: 'a', cidr: '10.244.0.0/24', blockSize: 26 });
+    expect(blockCount(p)).toBe(4n);
+    expect([0n, 1n, 3n].map((i) => formatCidr(nthBlock(p, i)))).toEqual(['10.244.0.0/26', '10.244.0.64/26', '10.244.0.192/26']);
+    const v6 = makePool({ name: 'b', cidr: 'fd00:244::/48' });
+    expect(blockCount(v6)).toBe(1n << 74n);
+    expect(formatCidr(nthBlock(v6, 1n))).toBe('fd00:244::40/122');
+  });
+});
+
+describe('blocks', () => {
+  it('has keys that name pool and CIDR, both ways, for both families', () => {
+    const key = blockKey('/tscni/v1', 'default-ipv4', cidr('10.244.0.64/26'));
+    expect(key).toBe('/tscni/v1/ipam/blocks/default-ipv4/10.244.0.64-26');
+    expect(blockOfKey('/tscni/v1', key)).toEqual({ pool: 'default-ipv4', cidr: cidr('10.244.0.64/26') });
+    const v6 = blockKey('/tscni/v1', 'v6', cidr('fd00:244::40/122'));
+    expect(v6).toBe('/tscni/v1/ipam/blocks/v6/fd00:244::40-122');
+    expect(formatCidr(blockOfKey('/tscni/v1', v6)!.cidr)).toBe('fd00:244::40/122');
+    expect(blockOfKey('/tscni/v1', '/tscni/v1/ipam/blocks/v6/garbage')).toBeUndefined();
+    expect(blockOfKey('/tscni/v1', '/other/ipam/blocks/v6/fd00::-122')).toBeUndefined();
+  });
+
+  it('keeps its first address as the gateway and hands out the lowest free one', () => {
+    const b = decodeBlock('a', cidr('10.244.0.0/30'), encodeBlock({ node: 'n1', allocations: { '10.244.0.1': 'net/c1/eth0' } }));
+    expect(formatIp(blockGateway(b.cidr))).toBe('10.244.0.0');
+    expect(blockCapacity(30, 4)).toBe(3n);
+    expect(formatIp(freeAddress(b)!)).toBe('10.244.0.2');
+    b.allocations['10.244.0.2'] = 'net/c2/eth0';
+    b.allocations['10.244.0.3'] = 'net/c3/eth0';
+    expect(freeAddress(b)).toBeUndefined();
+  });
+
+  it('spells a handle as network/container/ifname and reads it back', () => {
+    const a = { network: 'k8s-pod-network', containerId: 'abc123', ifname: 'eth0' };
+    expect(handleOf(a)).toBe('k8s-pod-network/abc123/eth0');
+    expect(attachmentOfHandle(handleOf(a))).toEqual(a);
+    expect(attachmentOfHandle('abc123/eth0')).toBeUndefined();
+    expect(attachmentOfHandle('n//eth0')).toBeUndefined();
+  });
+});
+
+describe('agent protocol requests', () => {
+  it('accepts what the plugin sends', () => {
+    expect(parseRequest('{"op":"assign","handle":"n/c/eth0","pools":["a"]}')).toEqual({ op: 'assign', handle: 'n/c/eth0', pools: ['a'] });
+    expect(parseRequest('{"op":"gc","network":"n","keep":["n/c/eth0"]}')).toEqual({ op: 'gc', network: 'n', keep: ['n/c/eth0'] });
+    expect(parseRequest('{"op":"pools"}')).toEqual({ op: 'pools' });
+  });
+
+  it.each([
+    ['not json', 'the request is not JSON'],
+    ['{"op":"assign","handle":"c/eth0"}', 'handle: must be'],
+    ['{"op":"assign","handle":"n/c/eth0","pools":"a"}', 'pools: must be a list'],
+    ['{"op":"gc","network":"n"}', 'keep: must be a list'],
+    ['{"op":"format-disk"}', 'op: unknown operation "format-disk"'],
+  ])('refuses %s', (line, message) => {
+    expect(parseRequest(line)).toContain(message);
+  });
+});
