@@ -15,6 +15,8 @@ const USAGE = `usage:
       the plugins in CNI_PATH and the CNI versions each one supports
   tscni overlay config set|get [flags]
       flannel's network config in etcd (tscni overlay help: the flags)
+  tscni pool create|list [flags]
+      routed mode's IP pools in etcd (tscni pool help: the flags)
   tscni demo [--mode bridge|overlay] [--backend vxlan|host-gw|udp] [--keep]
       a virtual cluster in network namespaces, with a connectivity matrix
       (overlay: 3 nodes, etcd, tscni-agent overlay; --backend default vxlan;
@@ -84,6 +86,14 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return runOverlay(rest, process.env);
+    }
+    case 'pool': {
+      const { runPool, POOL_USAGE } = await import('./pool');
+      if (rest[0] === 'help' || rest[0] === '--help') {
+        process.stdout.write(POOL_USAGE);
+        return 0;
+      }
+      return runPool(rest, process.env);
     }
     case 'demo':
       return demo(rest);

@@ -39,7 +39,7 @@ const range = z.object({
   gateway: z.optional(z.string()),
 });
 const rangeSet = z.array(range);
-const route = z.object({
+export const routeSchema = z.object({
   dst: z.string(),
   gw: z.optional(z.string()),
   mtu: z.optional(z.int()),
@@ -59,7 +59,7 @@ export const hostLocalSchema = z.object({
     rangeEnd: z.optional(z.string()),
     gateway: z.optional(z.string()),
     ranges: z._default(z.array(rangeSet), []),
-    routes: z._default(z.array(route), []),
+    routes: z._default(z.array(routeSchema), []),
     dataDir: z._default(absolutePath(), DEFAULT_DATA_DIR),
     resolvConf: z.optional(z.string().check(z.refine(noNul, 'must not contain NUL'))),
   }),
@@ -129,7 +129,8 @@ export function requestedFromCniArgs(cniArgs: Record<string, string>): Ip[] {
   return [ip];
 }
 
-function canonicalRoute(r: z.infer<typeof route>, field: string): Route {
+/** A route of the config in the form the result carries; throws code 7 naming `field`. */
+export function canonicalRoute(r: z.infer<typeof routeSchema>, field: string): Route {
   const dst = parseCidr(r.dst);
   if (typeof dst === 'string') throw invalidConfig(`${field}.dst`, dst);
   const out: Route = { ...r, dst: formatCidr(dst) };

@@ -1,0 +1,101 @@
+// tscni pool create|list: routed mode's IP pools in etcd
+// (<prefix>/ipam/pools/<name>, prefix /tscni/v1 by default), with Calico
+// IPPool's fields. `create` checks the pool completely before it connects,
+// and refuses a name or a CIDR another pool has, so bad input writes nothing.
+import { ETCD_FLAGS, etcdSettings, etcdUsage, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../lib/datastore/etcd-options';
+import { EtcdClient } from '../lib/datastore/etcd';
+import { EtcdError, EtcdUnreachableError } from '../lib/datastore/etcd-http';
+import { CniError } from '../lib/cni/errors';
+import { formatCidr } from '../lib/ip/address';
+import { makePool, PoolError, VXLAN_MODES, type Pool } from '../lib/ipam/cluster/pool';
+import { ClusterIpamStore, DEFAULT_ROUTED_PREFIX } from '../lib/ipam/cluster/store';
+import { FlagError, integerFlag, parseFlags, type FlagKind } from './flags';
+
+export const POOL_USAGE = `usage:
+  tscni pool create NAME --cidr CIDR [--block-size N] [--vxlan ${VXLAN_MODES.join('|')}]
+                    [--nat-outgoing] [etcd flags]
+      a new IP pool; nodes claim blocks of it (/26 by default for IPv4, /122
+      for IPv6); --nat-outgoing masquerades its pods' traffic to anywhere
+      outside every pool
+  tscni pool list [etcd flags]
+      the pools, one a line
+
+${etcdUsage(DEFAULT_ROUTED_PREFIX)}`;
+
+const ETCD_SPEC: Record<string, FlagKind> = Object.fromEntries(ETCD_FLAGS.map((f) => [f, 'string']));
+const CREATE_SPEC: Record<string, FlagKind> = { ...ETCD_SPEC, cidr: 'string', 'block-size': 'string', vxlan: 'string', 'nat-outgoing': 'boolean' };
+const FLAG_OF_FIELD: Record<PoolError['field'], string> = {
+  name: 'NAME', cidr: '--cidr', blockSize: '--block-size', vxlan: '--vxlan', natOutgoing: '--nat-outgoing',
+};
+
+class UsageError extends Error {}
+
+function settingsFrom(values: Record<string, string | boolean>, env: NodeJS.ProcessEnv): EtcdSettings {
+  const flags: Partial<Record<EtcdFlag, string>> = {};
+  for (const f of ETCD_FLAGS) if (typeof values[f] === 'string') flags[f] = values[f] as string;
+  return etcdSettings(flags, env, DEFAULT_ROUTED_PREFIX);
+}
+
+function poolToCreate(positional: string[], values: Record<string, string | boolean>): Pool {
+  if (positional.length !== 1) throw new UsageError(positional.length === 0 ? 'create needs the pool\'s NAME' : `unexpected argument ${JSON.stringify(positional[1])}`);
+  if (typeof values.cidr !== 'string') throw new UsageError('--cidr is required');
+  try {
+    return makePool({
+      name: positional[0]!, cidr: values.cidr, blockSize: integerFlag(values, 'block-size'),
+      ...(typeof values.vxlan === 'string' ? { vxlan: values.vxlan } : {}), natOutgoing: values['nat-outgoing'] === true,
+    });
+  } catch (e) {
+    if (e instanceof PoolError) throw new FlagError(`${FLAG_OF_FIELD[e.field]}: ${e.message}`);
+    throw e;
+  }
+}
+
+async function withStore<T>(settings: EtcdSettings, fn: (s: ClusterIpamStore) => Promise<T>): Promise<T> {
+  const client = new EtcdClient(settings.connection);
+  try {
+    // The CLI holds no blocks: the node name only labels the store.
+    return await fn(new ClusterIpamStore(client, settings.prefix, ''));
+  } finally {
+    client.close();
+  }
+}
+
+function table(pools: Pool[]): string {
+  const rows = [['NAME', 'CIDR', 'BLOCK SIZE', 'VXLAN', 'NAT OUTGOING'],
+    ...pools.map((p) => [p.name, formatCidr(p.cidr), String(p.blockSize), p.vxlan, String(p.natOutgoing)])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** `tscni pool ...`; the exit code. Messages go to stderr, without stack traces. */
+export async function runPool(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [verb, ...rest] = args;
+  const what = `pool${verb === undefined ? '' : ` ${verb}`}`;
+  try {
+    if (verb === 'create') {
+      const { values, positional } = parseFlags(rest, CREATE_SPEC);
+      const pool = poolToCreate(positional, values);
+      const settings = settingsFrom(values, env);
+      await withStore(settings, (s) => s.createPool(pool));
+      process.stdout.write(table([pool]));
+      return 0;
+    }
+    if (verb === 'list') {
+      const { values, positional } = parseFlags(rest, ETCD_SPEC);
+      if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
+      process.stdout.write(table(await withStore(settingsFrom(values, env), (s) => s.listPools())));
+      return 0;
+    }
+    throw new UsageError(verb === undefined ? 'pool needs create or list' : `unknown pool command ${JSON.stringify(verb)}`);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof FlagError || e instanceof EtcdSettingsError) {
+      process.stderr.write(`tscni: ${what}: ${e.message}\n${e instanceof UsageError ? `\n${POOL_USAGE}` : ''}`);
+      return 2;
+    }
+    if (e instanceof EtcdUnreachableError || e instanceof EtcdError || e instanceof CniError || e instanceof PoolError) {
+      process.stderr.write(`tscni: ${what}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,43 @@
+// cluster-ipam's configuration, under "ipam" of the network config:
+//   agentSocket  the node agent's socket (default /run/tscni/agent.sock)
+//   pools        pool names to take addresses from, in order of preference;
+//                absent: every pool, one address per family that has one
+//   routes       routes the result carries, as host-local's
+import * as z from 'zod/mini';
+import { parseOrThrow } from '../../lib/cni/schemas';
+import type { Route } from '../../lib/cni/types';
+import { canonicalRoute, routeSchema } from '../../lib/ipam/host-local/config';
+import { DEFAULT_AGENT_SOCKET } from '../../lib/ipam/cluster/protocol';
+
+export interface ClusterIpamConfig {
+  cniVersion: string;
+  name: string;
+  agentSocket: string;
+  pools?: string[];
+  routes: Route[];
+}
+
+const schema = z.object({
+  cniVersion: z.string(),
+  name: z.string(),
+  ipam: z.object({
+    type: z.string(),
+    agentSocket: z._default(z.string().check(
+      z.refine((v) => v.startsWith('/'), 'must be an absolute path'),
+      z.refine((v) => !v.includes('\0'), 'must not contain NUL'),
+    ), DEFAULT_AGENT_SOCKET),
+    pools: z.optional(z.array(z.string().check(z.refine((v) => /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/.test(v), 'is not a pool name')))),
+    routes: z._default(z.array(routeSchema), []),
+  }),
+});
+
+export function parseClusterIpamConfig(raw: Record<string, unknown>): ClusterIpamConfig {
+  const c = parseOrThrow(schema, raw);
+  return {
+    cniVersion: c.cniVersion,
+    name: c.name,
+    agentSocket: c.ipam.agentSocket,
+    ...(c.ipam.pools && c.ipam.pools.length > 0 ? { pools: c.ipam.pools } : {}),
+    routes: c.ipam.routes.map((r, i) => canonicalRoute(r, `ipam.routes[${i}]`)),
+  };
+}

@@ -1,0 +1,240 @@
+// Routed mode's IPAM against a real etcd: `tscni pool` (the built
+// executable in a node netns, etcdctl as the oracle), the agent's IPAM
+// service (serveClusterIpam over a ClusterIpamStore, started in node netns)
+// under concurrent load from two nodes, exhaustion and release, and the
+// cluster-ipam plugin, alone and under the reference ptp.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { askAgent } from '../../lib/ipam/cluster/protocol';
+import {
+  createCluster, DIST_BIN, expectSuccess, ipJson, REFERENCE_BIN, useHarness, type Cluster, type EtcdServer,
+} from './harness';
+import { startIpamAgent, type IpamAgent } from './ipam-agent-remote';
+
+const h = useHarness();
+let cluster: Cluster;
+let etcd: EtcdServer;
+const agents: IpamAgent[] = [];
+let caseNo = 0;
+
+/** Each case its own key prefix, so cases never see each other's pools. */
+const newPrefix = () => `/tscni-test/case-${++caseNo}`;
+
+function tscni(args: string[], env: Record<string, string> = {}) {
+  return h.execIn(cluster.nodes[0]!, join(DIST_BIN, 'tscni'), args, { reject: false, env, timeout: 20_000 });
+}
+
+async function stored(prefix: string): Promise<Record<string, string>> {
+  const r = await h.execIn(cluster.infra, 'etcdctl', ['--endpoints', etcd.endpoints[0]!, 'get', '--prefix', prefix, '-w', 'json'], { env: { ETCDCTL_API: '3' } });
+  const kvs: { key: string; value: string }[] = JSON.parse(r.stdout).kvs ?? [];
+  return Object.fromEntries(kvs.map((kv) => [Buffer.from(kv.key, 'base64').toString(), Buffer.from(kv.value, 'base64').toString()]));
+}
+
+async function createPool(prefix: string, name: string, args: string[]): Promise<void> {
+  const r = await tscni(['pool', 'create', name, ...args, '--etcd-prefix', prefix], { ETCD_ENDPOINTS: etcd.endpoints[0]! });
+  expect(r.exitCode, r.stderr).toBe(0);
+}
+
+async function agent(nodeIndex: number, nodeName: string, prefix: string): Promise<IpamAgent> {
+  const a = await startIpamAgent(h, cluster.nodes[nodeIndex]!, nodeName, { 'etcd-endpoints': etcd.endpoints[0]!, 'etcd-prefix': prefix });
+  agents.push(a);
+  return a;
+}
+
+beforeAll(async () => {
+  cluster = await createCluster(h, { nodesPerSegment: [2], etcd: true });
+  etcd = cluster.etcd!;
+});
+afterAll(async () => {
+  for (const a of agents) await a.stop();
+});
+
+describe('tscni pool', () => {
+  it('create writes Calico\'s IPPool fields, list prints them, IPv4 and IPv6', async () => {
+    const prefix = newPrefix();
+    await createPool(prefix, 'default-ipv4', ['--cidr', '10.244.0.0/16', '--nat-outgoing', '--vxlan', 'cross-subnet']);
+    await createPool(prefix, 'default-ipv6', ['--cidr', 'fd00:244::/48', '--block-size=120']);
+    expect(await stored(prefix)).toEqual({
+      [`${prefix}/ipam/pools/default-ipv4`]: '{"cidr":"10.244.0.0/16","blockSize":26,"vxlan":"cross-subnet","natOutgoing":true}',
+      [`${prefix}/ipam/pools/default-ipv6`]: '{"cidr":"fd00:244::/48","blockSize":120,"vxlan":"never","natOutgoing":false}',
+    });
+    const list = await tscni(['pool', 'list', '--etcd-prefix', prefix, '--etcd-endpoints', etcd.endpoints[0]!]);
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect(list.stdout.split('\n').map((l) => l.split(/\s{2,}/))).toEqual([
+      ['NAME', 'CIDR', 'BLOCK SIZE', 'VXLAN', 'NAT OUTGOING'],
+      ['default-ipv4', '10.244.0.0/16', '26', 'cross-subnet', 'true'],
+      ['default-ipv6', 'fd00:244::/48', '120', 'never', 'false'],
+      [''],
+    ]);
+  });
+
+  it.each([
+    [['p2', '--cidr', '10.244.128.0/17'], 1, 'tscni: pool create: 10.244.128.0/17 overlaps pool existing (10.244.0.0/16)'],
+    [['existing', '--cidr', '10.245.0.0/16'], 1, 'tscni: pool create: pool existing exists already (10.244.0.0/16)'],
+    [['p2', '--cidr', '10.245.0.0/33'], 2, 'tscni: pool create: --cidr: prefix length "33" is out of range for IPv4 (0-32)'],
+    [['p2', '--cidr', '10.245.1.0/16'], 2, 'tscni: pool create: --cidr: 10.245.1.0/16 has host bits set (the network is 10.245.0.0/16)'],
+    [['p2', '--cidr', '10.245.0.0/24', '--block-size', '16'], 2, 'tscni: pool create: --block-size: /16 does not fit the IPv4 pool 10.245.0.0/24: it must be from /24 to /31'],
+    [['p2', '--cidr', 'fd00:245::/64', '--block-size', '26'], 2, 'tscni: pool create: --block-size: /26 does not fit the IPv6 pool fd00:245::/64: it must be from /64 to /127'],
+    [['p2', '--cidr', '10.245.0.0/16', '--vxlan', 'yes'], 2, 'tscni: pool create: --vxlan: "yes" is not one of never, cross-subnet, always'],
+    [['P2', '--cidr', '10.245.0.0/16'], 2, 'tscni: pool create: NAME: "P2" must be lower-case letters'],
+    [['p2'], 2, 'tscni: pool create: --cidr is required'],
+  ])('create %j is refused (exit %d: %s) and writes nothing', async (args, exitCode, message) => {
+    const prefix = newPrefix();
+    await createPool(prefix, 'existing', ['--cidr', '10.244.0.0/16']);
+    const before = await stored(prefix);
+    const r = await tscni(['pool', 'create', ...args, '--etcd-prefix', prefix], { ETCD_ENDPOINTS: etcd.endpoints[0]! });
+    expect(r.exitCode).toBe(exitCode);
+    expect(r.stderr).toContain(message);
+    expect(await stored(prefix)).toEqual(before);
+  });
+
+  it('says etcd is unreachable, and exits 1', async () => {
+    const r = await tscni(['pool', 'create', 'p', '--cidr', '10.244.0.0/16', '--etcd-endpoints', 'http://10.250.0.99:2379']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/^tscni: pool create: etcd unreachable: http:\/\/10\.250\.0\.99:2379: /);
+  });
+});
+
+const handle = (node: string, i: number) => `net/${node}-c${i}/eth0`;
+
+describe('the agent\'s IPAM service', () => {
+  it('hands out no address twice: 100 assignments at once from two nodes', async () => {
+    const prefix = newPrefix();
+    await createPool(prefix, 'p4', ['--cidr', '10.244.0.0/22', '--block-size', '28']);
+    const [a, b] = [await agent(0, 'node-a', prefix), await agent(1, 'node-b', prefix)];
+    const asks = Array.from({ length: 50 }, (_, i) => [
+      askAgent(a.socket, { op: 'assign', handle: handle('a', i) }),
+      askAgent(b.socket, { op: 'assign', handle: handle('b', i) }),
+    ]).flat();
+    const answers = await Promise.all(asks);
+    const addresses = answers.map((r) => r.ips[0]!.address);
+    expect(new Set(addresses).size).toBe(100);
+
+    // What etcd holds says the same: 100 allocations, each under its handle, in blocks of the node that asked.
+    const blocks = Object.entries(await stored(`${prefix}/ipam/blocks/`)).map(([k, v]) => ({ key: k, ...JSON.parse(v) }));
+    const allocations = blocks.flatMap((blk) => Object.entries(blk.allocations as Record<string, string>).map(([ip, hd]) => ({ ip, hd, node: blk.node })));
+    expect(allocations).toHaveLength(100);
+    for (const x of allocations) expect(x.hd.startsWith(`net/${x.node === 'node-a' ? 'a' : 'b'}-`)).toBe(true);
+    // 15 addresses per /28 (its first is the gateway): each node holds 4 blocks
+    expect(blocks.filter((blk) => blk.node === 'node-a')).toHaveLength(4);
+    expect(blocks.filter((blk) => blk.node === 'node-b')).toHaveLength(4);
+  });
+
+  it('two processes serving one node share its blocks without a duplicate (compare on revision)', async () => {
+    const prefix = newPrefix();
+    await createPool(prefix, 'p4', ['--cidr', '10.244.4.0/24', '--block-size', '27']);
+    const [a1, a2] = [await agent(0, 'node-a', prefix), await agent(0, 'node-a', prefix)];
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => askAgent(i % 2 ? a1.socket : a2.socket, { op: 'assign', handle: handle('a', i) })));
+    expect(new Set(answers.map((r) => r.ips[0]!.address)).size).toBe(40);
+    const blocks = Object.values(await stored(`${prefix}/ipam/blocks/`)).map((v) => JSON.parse(v));
+    expect(blocks.reduce((n, blk) => n + Object.keys(blk.allocations).length, 0)).toBe(40);
+  });
+
+  it('a full pool: the exhaustion error, nothing leaked, and release frees exactly the handle\'s addresses', async () => {
+    const prefix = newPrefix();
+    // 4 blocks of 3 addresses each: 12 in all
+    await createPool(prefix, 'small', ['--cidr', '10.244.8.0/28', '--block-size', '30']);
+    const [a, b] = [await agent(0, 'node-a', prefix), await agent(1, 'node-b', prefix)];
+    const outcomes = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => askAgent(i % 2 ? a.socket : b.socket, { op: 'assign', handle: handle(i % 2 ? 'a' : 'b', i) })));
+    const ok = outcomes.filter((o) => o.status === 'fulfilled');
+    const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(ok).toHaveLength(12);
+    expect(failed).toHaveLength(4);
+    for (const f of failed) {
+      expect(f.reason).toMatchObject({ code: 100 });
+      expect(f.reason.msg).toMatch(/^IP pool exhausted: small \(10\.244\.8\.0\/28, \/30 blocks\): every block is claimed and node node-[ab]'s blocks are full$/);
+    }
+    const held = async () => Object.values(await stored(`${prefix}/ipam/blocks/`))
+      .flatMap((v) => Object.values(JSON.parse(v).allocations as Record<string, string>)).sort();
+    const succeeded = outcomes.map((o, i) => (o.status === 'fulfilled' ? handle(i % 2 ? 'a' : 'b', i) : undefined)).filter((x) => x !== undefined).sort();
+    expect(await held()).toEqual(succeeded);
+    await expect(askAgent(a.socket, { op: 'status' })).rejects.toMatchObject({ code: 50 });
+
+    const victim = succeeded.find((hd) => hd.startsWith('net/a-'))!;
+    const released = await askAgent(a.socket, { op: 'release', handle: victim });
+    expect(released.released).toHaveLength(1);
+    expect(await held()).toEqual(succeeded.filter((hd) => hd !== victim));
+    expect((await askAgent(a.socket, { op: 'release', handle: victim })).released).toEqual([]);
+    // the freed address goes to the next asker on that node
+    const again = await askAgent(a.socket, { op: 'assign', handle: 'net/new/eth0' });
+    expect(again.ips[0]!.address.split('/')[0]).toBe(released.released[0]);
+  });
+
+  it('gives one address per family from dual-stack pools, and the same ones to a retried assignment', async () => {
+    const prefix = newPrefix();
+    await createPool(prefix, 'v4', ['--cidr', '10.244.12.0/24']);
+    await createPool(prefix, 'v6', ['--cidr', 'fd00:244::/48']);
+    const a = await agent(0, 'node-a', prefix);
+    const first = await askAgent(a.socket, { op: 'assign', handle: 'net/ds/eth0' });
+    expect(first.ips).toEqual([
+      { pool: 'v4', address: '10.244.12.1/26', gateway: '10.244.12.0' },
+      { pool: 'v6', address: 'fd00:244::1/122', gateway: 'fd00:244::' },
+    ]);
+    expect((await askAgent(a.socket, { op: 'assign', handle: 'net/ds/eth0' })).ips).toEqual(first.ips);
+    expect((await askAgent(a.socket, { op: 'assign', handle: 'net/ds/eth1', pools: ['v6'] })).ips).toEqual([
+      { pool: 'v6', address: 'fd00:244::2/122', gateway: 'fd00:244::' },
+    ]);
+    await expect(askAgent(a.socket, { op: 'assign', handle: 'net/x/eth0', pools: ['nope'] })).rejects.toMatchObject({ code: 7 });
+  });
+});
+
+describe('the cluster-ipam plugin', () => {
+  const netconf = (socket: string, extra: Record<string, unknown> = {}) => ({
+    cniVersion: '1.0.0', name: 'routed-net', type: 'ptp', ipam: { type: 'cluster-ipam', agentSocket: socket, ...extra },
+  });
+
+  it('ADD, CHECK, GC, STATUS and DEL through the agent; no agent is code 11', async () => {
+    const prefix = newPrefix();
+    await createPool(prefix, 'p', ['--cidr', '10.244.16.0/24']);
+    const a = await agent(0, 'node-a', prefix);
+    const node = cluster.nodes[0]!;
+    const run = (command: 'ADD' | 'CHECK' | 'DEL' | 'GC' | 'STATUS', config: Record<string, unknown>, containerId = 'c1') =>
+      h.runCniPlugin({ node, plugin: 'cluster-ipam', command, config, ...(command === 'GC' || command === 'STATUS' ? {} : { containerId, netns: '/var/run/netns/none', ifname: 'eth0' }) });
+
+    const add = expectSuccess(await run('ADD', netconf(a.socket, { routes: [{ dst: '0.0.0.0/0' }] })));
+    expect(add.json).toEqual({ cniVersion: '1.0.0', ips: [{ address: '10.244.16.1/26', gateway: '10.244.16.0' }], routes: [{ dst: '0.0.0.0/0' }] });
+    expectSuccess(await run('CHECK', { ...netconf(a.socket), prevResult: add.json }));
+    expectSuccess(await run('STATUS', { ...netconf(a.socket), cniVersion: '1.1.0' }));
+    const wrongPrev = await run('CHECK', { ...netconf(a.socket), prevResult: { ...add.json, ips: [{ address: '10.244.16.9/26' }] } });
+    expect(wrongPrev.json.msg).toContain('prevResult address 10.244.16.9/26 is not allocated to container c1');
+
+    expectSuccess(await run('ADD', netconf(a.socket), 'c2'));
+    expectSuccess(await run('GC', { ...netconf(a.socket), cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'c2', ifname: 'eth0' }] }));
+    expect((await askAgent(a.socket, { op: 'held', handle: 'routed-net/c1/eth0' })).ips).toEqual([]);
+    expect((await askAgent(a.socket, { op: 'held', handle: 'routed-net/c2/eth0' })).ips).toHaveLength(1);
+    expect((await run('CHECK', netconf(a.socket))).json.msg).toContain('no address is allocated to container c1');
+
+    expectSuccess(await run('DEL', netconf(a.socket), 'c2'));
+    expectSuccess(await run('DEL', netconf(a.socket), 'c2'));
+    expect(Object.values(await stored(`${prefix}/ipam/blocks/`)).map((v) => JSON.parse(v).allocations)).toEqual([{}]);
+
+    const gone = join(await h.tempDir('no-agent'), 'agent.sock');
+    for (const command of ['ADD', 'DEL'] as const) {
+      const r = await run(command, netconf(gone));
+      expect(r.exitCode).toBe(1);
+      expect(r.json).toMatchObject({ code: 11, msg: `no tscni agent answers at ${gone}: the socket does not exist; try again later` });
+    }
+    const bad = await run('ADD', netconf(a.socket, { pools: ['Bad Name'] }));
+    expect(bad.json).toMatchObject({ code: 7 });
+    expect(bad.json.msg).toContain('ipam.pools[0]');
+  });
+
+  it('under the reference ptp: the pod gets an address and pings the node', async () => {
+    const prefix = newPrefix();
+    await createPool(prefix, 'p', ['--cidr', '10.244.20.0/24']);
+    const a = await agent(0, 'node-a', prefix);
+    const node = cluster.nodes[0]!;
+    const pod = await h.createPod();
+    const config = { cniVersion: '1.0.0', name: 'ptp-net', type: 'ptp', ipam: { type: 'cluster-ipam', agentSocket: a.socket, routes: [{ dst: '0.0.0.0/0' }] } };
+    const run = (command: 'ADD' | 'DEL') => h.runCniPlugin({
+      node, pluginPath: join(REFERENCE_BIN, 'ptp'), command, containerId: 'ptp-pod', netns: pod, ifname: 'eth0', config, cniPath: [DIST_BIN, REFERENCE_BIN],
+    });
+    const add = expectSuccess(await run('ADD'), 'ptp ADD');
+    expect(add.json.ips).toEqual([expect.objectContaining({ address: '10.244.20.1/26', gateway: '10.244.20.0' })]);
+    const addrs = await ipJson(pod, ['-4', 'addr', 'show', 'dev', 'eth0']);
+    expect(addrs[0].addr_info.map((x: any) => `${x.local}/${x.prefixlen}`)).toEqual(['10.244.20.1/26']);
+    expect((await h.ping(pod, cluster.nodes[0]!.ip, 2)).received).toBe(2);
+    expectSuccess(await run('DEL'), 'ptp DEL');
+    expect((await askAgent(a.socket, { op: 'held', handle: 'ptp-net/ptp-pod/eth0' })).ips).toEqual([]);
+  });
+});
