@@ -1,4 +1,4 @@
-// Loads tscni's native addon (setns, flock, netlink sockets, runProgram). In
+// Loads tscni's native addon (setns, flock, netlink and unix sockets, runProgram). In
 // a built executable (dist/bin) the addon is embedded, and the executable's
 // entry (scripts/build.mjs) provides the loader; from source (tests) the
 // node-gyp output beside this file is used. Loaded on first use: VERSION and
@@ -16,6 +16,8 @@ export interface TscniNative {
   /** The next datagram, whole; blocks until one arrives or the socket's timeout passes. */
   netlinkReceive(fd: number): Buffer;
   close(fd: number): void;
+  /** A connected AF_UNIX stream socket; reads and writes on it fail with EAGAIN after `timeoutMs` without progress. */
+  unixConnect(path: string, timeoutMs: number): number;
   /**
    * Runs `path` with `argv` (argv[0] included) to completion; stdin is /dev/null; status 128+n for
    * signal n. Throws (errno ETIMEDOUT) after killing a child still running after `timeoutMs`.

@@ -9,7 +9,10 @@
  *               (lib/netlink). A plugin asks and then waits for the answer, so
  *               it needs no event loop, and the socket is made on the calling
  *               thread, in the namespace withNetns entered;
- *   posix_spawn run a helper program (nft) to completion, with a deadline.
+ *   posix_spawn run a helper program (nft) to completion, with a deadline;
+ *   AF_UNIX     a blocking stream connection to a local socket (the node
+ *               agent's), read and written with fs' sync calls, so that a
+ *               plugin asking the agent loads no networking module either.
  * All are synchronous on purpose: the callers rely on nothing else running
  * between the call and their next statement. Every N-API call is checked: a
  * failure throws (or leaves the exception N-API already set) and releases
@@ -29,6 +32,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -390,6 +394,44 @@ static napi_value js_run_program(napi_env env, napi_callback_info info) {
   return throw_errno(env, text, rc);
 }
 
+/*
+ * unixConnect(path, timeoutMs) -> fd: a connected, blocking AF_UNIX stream
+ * socket whose reads and writes fail with EAGAIN once timeoutMs pass without
+ * progress, so a stuck peer cannot hang the caller. ENOENT: no such socket;
+ * ECONNREFUSED: nobody listens on it.
+ */
+static napi_value js_unix_connect(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  int32_t timeout_ms;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *path = argc < 2 ? NULL : string_arg(env, argv[0], sizeof addr.sun_path - 1, "unixConnect: path");
+  if (!path) return argc < 2 ? throw_type(env, "unixConnect(path, timeoutMs)") : NULL;
+  strcpy(addr.sun_path, path);
+  free(path);
+  if (napi_get_value_int32(env, argv[1], &timeout_ms) != napi_ok || timeout_ms <= 0)
+    return throw_type(env, "unixConnect: timeoutMs > 0");
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket(AF_UNIX)", errno);
+  struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  const char *failed = NULL;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) failed = "setsockopt(SO_RCVTIMEO)";
+  else if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) failed = "setsockopt(SO_SNDTIMEO)";
+  else if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) failed = "connect";
+  if (failed) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, failed, err);
+  }
+  napi_value v;
+  if (napi_create_int32(env, fd, &v) != napi_ok) {
+    close(fd);
+    return throw_napi_failure(env, "napi_create_int32");
+  }
+  return v;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"setns", NULL, js_setns, NULL, NULL, NULL, napi_default, NULL},
@@ -398,6 +440,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"netlinkSend", NULL, js_netlink_send, NULL, NULL, NULL, napi_default, NULL},
     {"netlinkReceive", NULL, js_netlink_receive, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+    {"unixConnect", NULL, js_unix_connect, NULL, NULL, NULL, napi_default, NULL},
     {"runProgram", NULL, js_run_program, NULL, NULL, NULL, napi_default, NULL},
   };
   NAPI_OK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

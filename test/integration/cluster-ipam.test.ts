@@ -95,69 +95,86 @@ describe('tscni pool', () => {
   });
 });
 
-const handle = (node: string, i: number) => `net/${node}-c${i}/eth0`;
+const netconf = (socket: string, extra: Record<string, unknown> = {}) => ({
+  cniVersion: '1.0.0', name: 'net', type: 'ptp', ipam: { type: 'cluster-ipam', agentSocket: socket, ...extra },
+});
+
+/** The built cluster-ipam run by `node`'s runtime, for one attachment. */
+function ipam(nodeIndex: number, command: 'ADD' | 'CHECK' | 'DEL' | 'GC' | 'STATUS', config: Record<string, unknown>, containerId = 'c1') {
+  const attachment = command === 'GC' || command === 'STATUS' ? {} : { containerId, netns: '/var/run/netns/none', ifname: 'eth0' };
+  return h.runCniPlugin({ node: cluster.nodes[nodeIndex]!, plugin: 'cluster-ipam', command, config, ...attachment, timeout: 60_000 });
+}
+
+function thrown(fn: () => unknown): any {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('it did not throw');
+}
+
+/** Every allocation etcd holds under `prefix`, with the node of its block. */
+async function allocations(prefix: string): Promise<{ ip: string; handle: string; node: string }[]> {
+  return Object.values(await stored(`${prefix}/ipam/blocks/`)).map((v) => JSON.parse(v))
+    .flatMap((b) => Object.entries(b.allocations as Record<string, string>).map(([ip, handle]) => ({ ip, handle, node: b.node })));
+}
 
 describe('the agent\'s IPAM service', () => {
-  it('hands out no address twice: 100 assignments at once from two nodes', async () => {
+  it('hands out no address twice: 100 ADDs at once from two nodes', async () => {
     const prefix = newPrefix();
     await createPool(prefix, 'p4', ['--cidr', '10.244.0.0/22', '--block-size', '28']);
     const [a, b] = [await agent(0, 'node-a', prefix), await agent(1, 'node-b', prefix)];
-    const asks = Array.from({ length: 50 }, (_, i) => [
-      askAgent(a.socket, { op: 'assign', handle: handle('a', i) }),
-      askAgent(b.socket, { op: 'assign', handle: handle('b', i) }),
-    ]).flat();
-    const answers = await Promise.all(asks);
-    const addresses = answers.map((r) => r.ips[0]!.address);
+    const adds = await Promise.all(Array.from({ length: 100 }, (_, i) => ipam(i % 2, 'ADD', netconf(i % 2 ? b.socket : a.socket), `c${i}`)));
+    const addresses = adds.map((r) => expectSuccess(r).json.ips[0].address);
     expect(new Set(addresses).size).toBe(100);
 
     // What etcd holds says the same: 100 allocations, each under its handle, in blocks of the node that asked.
-    const blocks = Object.entries(await stored(`${prefix}/ipam/blocks/`)).map(([k, v]) => ({ key: k, ...JSON.parse(v) }));
-    const allocations = blocks.flatMap((blk) => Object.entries(blk.allocations as Record<string, string>).map(([ip, hd]) => ({ ip, hd, node: blk.node })));
-    expect(allocations).toHaveLength(100);
-    for (const x of allocations) expect(x.hd.startsWith(`net/${x.node === 'node-a' ? 'a' : 'b'}-`)).toBe(true);
+    const held = await allocations(prefix);
+    expect(held.map((x) => x.handle).sort()).toEqual(Array.from({ length: 100 }, (_, i) => `net/c${i}/eth0`).sort());
+    for (const x of held) expect(x.node).toBe(Number(x.handle.slice(5, -5)) % 2 ? 'node-b' : 'node-a');
     // 15 addresses per /28 (its first is the gateway): each node holds 4 blocks
-    expect(blocks.filter((blk) => blk.node === 'node-a')).toHaveLength(4);
-    expect(blocks.filter((blk) => blk.node === 'node-b')).toHaveLength(4);
+    const blocks = Object.values(await stored(`${prefix}/ipam/blocks/`)).map((v) => JSON.parse(v).node);
+    expect(blocks.filter((n) => n === 'node-a')).toHaveLength(4);
+    expect(blocks.filter((n) => n === 'node-b')).toHaveLength(4);
   });
 
   it('two processes serving one node share its blocks without a duplicate (compare on revision)', async () => {
     const prefix = newPrefix();
     await createPool(prefix, 'p4', ['--cidr', '10.244.4.0/24', '--block-size', '27']);
     const [a1, a2] = [await agent(0, 'node-a', prefix), await agent(0, 'node-a', prefix)];
-    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => askAgent(i % 2 ? a1.socket : a2.socket, { op: 'assign', handle: handle('a', i) })));
-    expect(new Set(answers.map((r) => r.ips[0]!.address)).size).toBe(40);
-    const blocks = Object.values(await stored(`${prefix}/ipam/blocks/`)).map((v) => JSON.parse(v));
-    expect(blocks.reduce((n, blk) => n + Object.keys(blk.allocations).length, 0)).toBe(40);
+    const adds = await Promise.all(Array.from({ length: 40 }, (_, i) => ipam(0, 'ADD', netconf(i % 2 ? a1.socket : a2.socket), `c${i}`)));
+    expect(new Set(adds.map((r) => expectSuccess(r).json.ips[0].address)).size).toBe(40);
+    expect(await allocations(prefix)).toHaveLength(40);
   });
 
-  it('a full pool: the exhaustion error, nothing leaked, and release frees exactly the handle\'s addresses', async () => {
+  it('a full pool: the exhaustion error, nothing leaked, and DEL frees exactly the attachment\'s address', async () => {
     const prefix = newPrefix();
     // 4 blocks of 3 addresses each: 12 in all
     await createPool(prefix, 'small', ['--cidr', '10.244.8.0/28', '--block-size', '30']);
     const [a, b] = [await agent(0, 'node-a', prefix), await agent(1, 'node-b', prefix)];
-    const outcomes = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => askAgent(i % 2 ? a.socket : b.socket, { op: 'assign', handle: handle(i % 2 ? 'a' : 'b', i) })));
-    const ok = outcomes.filter((o) => o.status === 'fulfilled');
-    const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    const adds = await Promise.all(Array.from({ length: 16 }, (_, i) => ipam(i % 2, 'ADD', netconf(i % 2 ? b.socket : a.socket), `c${i}`)));
+    const ok = adds.flatMap((r, i) => (r.exitCode === 0 ? [`net/c${i}/eth0`] : []));
+    const failed = adds.filter((r) => r.exitCode !== 0);
     expect(ok).toHaveLength(12);
     expect(failed).toHaveLength(4);
     for (const f of failed) {
-      expect(f.reason).toMatchObject({ code: 100 });
-      expect(f.reason.msg).toMatch(/^IP pool exhausted: small \(10\.244\.8\.0\/28, \/30 blocks\): every block is claimed and node node-[ab]'s blocks are full$/);
+      expect(f.json.code).toBe(100);
+      expect(f.json.msg).toMatch(/^IP pool exhausted: small \(10\.244\.8\.0\/28, \/30 blocks\): every block is claimed and node node-[ab]'s blocks are full$/);
     }
-    const held = async () => Object.values(await stored(`${prefix}/ipam/blocks/`))
-      .flatMap((v) => Object.values(JSON.parse(v).allocations as Record<string, string>)).sort();
-    const succeeded = outcomes.map((o, i) => (o.status === 'fulfilled' ? handle(i % 2 ? 'a' : 'b', i) : undefined)).filter((x) => x !== undefined).sort();
-    expect(await held()).toEqual(succeeded);
-    await expect(askAgent(a.socket, { op: 'status' })).rejects.toMatchObject({ code: 50 });
+    expect((await allocations(prefix)).map((x) => x.handle).sort()).toEqual(ok.sort());
+    expect(thrown(() => askAgent(a.socket, { op: 'status' }))).toMatchObject({ code: 50 });
+    expect((await ipam(0, 'STATUS', { ...netconf(a.socket), cniVersion: '1.1.0' })).json).toMatchObject({ code: 50 });
 
-    const victim = succeeded.find((hd) => hd.startsWith('net/a-'))!;
-    const released = await askAgent(a.socket, { op: 'release', handle: victim });
-    expect(released.released).toHaveLength(1);
-    expect(await held()).toEqual(succeeded.filter((hd) => hd !== victim));
-    expect((await askAgent(a.socket, { op: 'release', handle: victim })).released).toEqual([]);
-    // the freed address goes to the next asker on that node
-    const again = await askAgent(a.socket, { op: 'assign', handle: 'net/new/eth0' });
-    expect(again.ips[0]!.address.split('/')[0]).toBe(released.released[0]);
+    const victim = Number(ok.find((hd) => Number(hd.slice(5, -5)) % 2 === 0)!.slice(5, -5));
+    const before = await allocations(prefix);
+    const freed = before.find((x) => x.handle === `net/c${victim}/eth0`)!;
+    expectSuccess(await ipam(0, 'DEL', netconf(a.socket), `c${victim}`));
+    expect(await allocations(prefix)).toEqual(before.filter((x) => x !== freed));
+    expectSuccess(await ipam(0, 'DEL', netconf(a.socket), `c${victim}`));
+    // the freed address goes to the next ADD on that node
+    const again = expectSuccess(await ipam(0, 'ADD', netconf(a.socket), 'late'));
+    expect(again.json.ips[0].address.split('/')[0]).toBe(freed.ip);
   });
 
   it('gives one address per family from dual-stack pools, and the same ones to a retried assignment', async () => {
@@ -165,31 +182,26 @@ describe('the agent\'s IPAM service', () => {
     await createPool(prefix, 'v4', ['--cidr', '10.244.12.0/24']);
     await createPool(prefix, 'v6', ['--cidr', 'fd00:244::/48']);
     const a = await agent(0, 'node-a', prefix);
-    const first = await askAgent(a.socket, { op: 'assign', handle: 'net/ds/eth0' });
+    const first = askAgent(a.socket, { op: 'assign', handle: 'net/ds/eth0' });
     expect(first.ips).toEqual([
       { pool: 'v4', address: '10.244.12.1/26', gateway: '10.244.12.0' },
       { pool: 'v6', address: 'fd00:244::1/122', gateway: 'fd00:244::' },
     ]);
-    expect((await askAgent(a.socket, { op: 'assign', handle: 'net/ds/eth0' })).ips).toEqual(first.ips);
-    expect((await askAgent(a.socket, { op: 'assign', handle: 'net/ds/eth1', pools: ['v6'] })).ips).toEqual([
+    expect(askAgent(a.socket, { op: 'assign', handle: 'net/ds/eth0' }).ips).toEqual(first.ips);
+    expect(askAgent(a.socket, { op: 'assign', handle: 'net/ds/eth1', pools: ['v6'] }).ips).toEqual([
       { pool: 'v6', address: 'fd00:244::2/122', gateway: 'fd00:244::' },
     ]);
-    await expect(askAgent(a.socket, { op: 'assign', handle: 'net/x/eth0', pools: ['nope'] })).rejects.toMatchObject({ code: 7 });
+    expect(thrown(() => askAgent(a.socket, { op: 'assign', handle: 'net/x/eth0', pools: ['nope'] }))).toMatchObject({ code: 7 });
+    expect(thrown(() => askAgent(a.socket, { op: 'assign', handle: 'no-handle' } as any))).toMatchObject({ code: 6, msg: 'bad request: handle: must be "<network>/<containerId>/<ifname>"' });
   });
 });
 
 describe('the cluster-ipam plugin', () => {
-  const netconf = (socket: string, extra: Record<string, unknown> = {}) => ({
-    cniVersion: '1.0.0', name: 'routed-net', type: 'ptp', ipam: { type: 'cluster-ipam', agentSocket: socket, ...extra },
-  });
-
   it('ADD, CHECK, GC, STATUS and DEL through the agent; no agent is code 11', async () => {
     const prefix = newPrefix();
     await createPool(prefix, 'p', ['--cidr', '10.244.16.0/24']);
     const a = await agent(0, 'node-a', prefix);
-    const node = cluster.nodes[0]!;
-    const run = (command: 'ADD' | 'CHECK' | 'DEL' | 'GC' | 'STATUS', config: Record<string, unknown>, containerId = 'c1') =>
-      h.runCniPlugin({ node, plugin: 'cluster-ipam', command, config, ...(command === 'GC' || command === 'STATUS' ? {} : { containerId, netns: '/var/run/netns/none', ifname: 'eth0' }) });
+    const run = (command: 'ADD' | 'CHECK' | 'DEL' | 'GC' | 'STATUS', config: Record<string, unknown>, containerId = 'c1') => ipam(0, command, config, containerId);
 
     const add = expectSuccess(await run('ADD', netconf(a.socket, { routes: [{ dst: '0.0.0.0/0' }] })));
     expect(add.json).toEqual({ cniVersion: '1.0.0', ips: [{ address: '10.244.16.1/26', gateway: '10.244.16.0' }], routes: [{ dst: '0.0.0.0/0' }] });
@@ -200,8 +212,8 @@ describe('the cluster-ipam plugin', () => {
 
     expectSuccess(await run('ADD', netconf(a.socket), 'c2'));
     expectSuccess(await run('GC', { ...netconf(a.socket), cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'c2', ifname: 'eth0' }] }));
-    expect((await askAgent(a.socket, { op: 'held', handle: 'routed-net/c1/eth0' })).ips).toEqual([]);
-    expect((await askAgent(a.socket, { op: 'held', handle: 'routed-net/c2/eth0' })).ips).toHaveLength(1);
+    expect(askAgent(a.socket, { op: 'held', handle: 'net/c1/eth0' }).ips).toEqual([]);
+    expect(askAgent(a.socket, { op: 'held', handle: 'net/c2/eth0' }).ips).toHaveLength(1);
     expect((await run('CHECK', netconf(a.socket))).json.msg).toContain('no address is allocated to container c1');
 
     expectSuccess(await run('DEL', netconf(a.socket), 'c2'));
@@ -235,6 +247,6 @@ describe('the cluster-ipam plugin', () => {
     expect(addrs[0].addr_info.map((x: any) => `${x.local}/${x.prefixlen}`)).toEqual(['10.244.20.1/26']);
     expect((await h.ping(pod, cluster.nodes[0]!.ip, 2)).received).toBe(2);
     expectSuccess(await run('DEL'), 'ptp DEL');
-    expect((await askAgent(a.socket, { op: 'held', handle: 'ptp-net/ptp-pod/eth0' })).ips).toEqual([]);
+    expect(askAgent(a.socket, { op: 'held', handle: 'ptp-net/ptp-pod/eth0' }).ips).toEqual([]);
   });
 });

@@ -96,12 +96,6 @@ export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   return x.first <= y.last && y.first <= x.last;
 }
 
-export function cidrContains(outer: Cidr, ip: { family: Family; value: bigint }): boolean {
-  if (outer.ip.family !== ip.family) return false;
-  const { first, last } = prefixBounds(outer);
-  return ip.value >= first && ip.value <= last;
-}
-
 /** How many blocks the pool holds. */
 export function blockCount(p: Pool): bigint {
   return 1n << BigInt(p.blockSize - p.cidr.prefix);

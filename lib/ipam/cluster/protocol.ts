@@ -2,14 +2,23 @@
 // connection on a unix stream socket, one JSON line each way. The plugin
 // thereby needs no etcd client and no datastore credential; the agent holds
 // both. An answer is {ok: true, ...} or a CNI error {ok: false, code, msg}.
-import { createConnection } from 'node:net';
+import { readSync, writeSync } from 'node:fs';
 import { CniError, ErrorCode } from '../../cni/errors';
-import type { Assignment } from './store';
+import { native } from '../../native';
 import type { VxlanMode } from './pool';
 
 export const DEFAULT_AGENT_SOCKET = '/run/tscni/agent.sock';
 /** Requests and answers are small; anything longer is not ours. */
 export const MAX_MESSAGE_BYTES = 1 << 20;
+const ENOENT = 2;
+const ECONNREFUSED = 111;
+
+export interface Assignment {
+  pool: string;
+  /** the address with the block's prefix length, e.g. 10.244.0.5/26 */
+  address: string;
+  gateway: string;
+}
 
 export type IpamRequest =
   | { op: 'assign'; handle: string; pools?: string[] }
@@ -40,48 +49,47 @@ export interface IpamAnswers {
 export type Answer<Op extends IpamRequest['op']> = { ok: true } & IpamAnswers[Op];
 export type ErrorAnswer = { ok: false; code: number; msg: string; details?: string };
 
-/** Reads one newline-terminated line from a socket, bounded. */
-export function readLine(socket: NodeJS.ReadableStream & { destroy(): void }, limit = MAX_MESSAGE_BYTES): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buf += chunk;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(buf.slice(0, nl));
-      else if (buf.length > limit) {
-        socket.destroy();
-        reject(new Error(`message longer than ${limit} bytes`));
-      }
-    });
-    socket.on('end', () => reject(new Error(buf === '' ? 'closed without an answer' : 'closed in the middle of a message')));
-    socket.on('error', reject);
-  });
+/**
+ * One request to the agent, synchronously: connect, write the line, read the
+ * answer line. The socket comes from the native addon and is read with fs'
+ * sync calls, so a plugin loads no networking module and needs no event loop.
+ * A socket that is missing or refuses is CNI code 11 (try again later): the
+ * agent is starting, or restarting.
+ */
+export function askAgent<R extends IpamRequest>(socketPath: string, request: R, timeoutMs = 15_000): Answer<R['op']> {
+  let fd: number;
+  try {
+    fd = native().unixConnect(socketPath, timeoutMs);
+  } catch (e) {
+    const errno = (e as { errno?: number }).errno;
+    const why = errno === ENOENT ? 'the socket does not exist' : errno === ECONNREFUSED ? 'nothing listens on it' : (e as Error).message;
+    throw new CniError(ErrorCode.TryAgainLater, `no tscni agent answers at ${socketPath}: ${why}; try again later`);
+  }
+  let line: string;
+  try {
+    writeSync(fd, JSON.stringify(request) + '\n');
+    line = readAnswerLine(fd);
+  } catch (e) {
+    throw new CniError(ErrorCode.TryAgainLater, `the tscni agent at ${socketPath} did not answer: ${(e as Error).message}; try again later`);
+  } finally {
+    native().close(fd);
+  }
+  const answer = JSON.parse(line) as Answer<R['op']> | ErrorAnswer;
+  if (!answer.ok) throw new CniError(answer.code, answer.msg, answer.details);
+  return answer;
 }
 
-/**
- * One request to the agent. A socket that is missing or refuses is CNI code
- * 11 (try again later): the agent is starting, or restarting.
- */
-export async function askAgent<R extends IpamRequest>(socketPath: string, request: R, timeoutMs = 15_000): Promise<Answer<R['op']>> {
-  const socket = createConnection(socketPath);
-  const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    socket.write(JSON.stringify(request) + '\n');
-    const answer = JSON.parse(await readLine(socket)) as Answer<R['op']> | ErrorAnswer;
-    if (!answer.ok) throw new CniError(answer.code, answer.msg, answer.details);
-    return answer;
-  } catch (e) {
-    if (e instanceof CniError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'the socket does not exist' : code === 'ECONNREFUSED' ? 'nothing listens on it' : (e as Error).message;
-    throw new CniError(ErrorCode.TryAgainLater, `no tscni agent answers at ${socketPath}: ${why}; try again later`);
-  } finally {
-    clearTimeout(timer);
-    socket.destroy();
+function readAnswerLine(fd: number): string {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.alloc(64 * 1024);
+    const n = readSync(fd, chunk);
+    if (n === 0) throw new Error(total === 0 ? 'it closed the connection without an answer' : 'the answer was cut short');
+    const nl = chunk.subarray(0, n).indexOf(0x0a);
+    chunks.push(chunk.subarray(0, nl < 0 ? n : nl));
+    total += n;
+    if (nl >= 0) return Buffer.concat(chunks).toString('utf8');
+    if (total > MAX_MESSAGE_BYTES) throw new Error(`the answer is longer than ${MAX_MESSAGE_BYTES} bytes`);
   }
 }

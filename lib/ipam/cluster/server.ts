@@ -8,12 +8,31 @@ import { EtcdError, EtcdUnreachableError } from '../../datastore/etcd-http';
 import { formatCidr } from '../../ip/address';
 import { attachmentOfHandle } from './block';
 import { poolValue } from './pool';
-import { readLine, type ErrorAnswer, type IpamRequest } from './protocol';
+import { MAX_MESSAGE_BYTES, type ErrorAnswer, type IpamRequest } from './protocol';
 import type { ClusterIpamStore } from './store';
 
 export interface IpamServer {
   socketPath: string;
   close(): Promise<void>;
+}
+
+/** Reads one newline-terminated line from a connection, bounded. */
+function readLine(socket: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+      else if (buf.length > MAX_MESSAGE_BYTES) {
+        socket.destroy();
+        reject(new Error(`request longer than ${MAX_MESSAGE_BYTES} bytes`));
+      }
+    });
+    socket.on('end', () => reject(new Error('closed in the middle of a request')));
+    socket.on('error', reject);
+  });
 }
 
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');

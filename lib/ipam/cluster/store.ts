@@ -13,19 +13,13 @@ import { formatCidr, formatIp, type Family } from '../../ip/address';
 import {
   blockCapacity, blockGateway, blockKey, blockOfKey, blocksDir, decodeBlock, encodeBlock, freeAddress, heldByHandle, type Block,
 } from './block';
-import { blockCount, cidrContains, cidrsOverlap, decodePool, nthBlock, poolValue, type Pool } from './pool';
+import type { Assignment } from './protocol';
+import { blockCount, cidrsOverlap, decodePool, nthBlock, poolValue, type Pool } from './pool';
 
 export const DEFAULT_ROUTED_PREFIX = '/tscni/v1';
 
 export interface StoredBlock extends Block {
   modRevision: number;
-}
-
-export interface Assignment {
-  pool: string;
-  /** the address with the block's prefix length, e.g. 10.244.0.5/26 */
-  address: string;
-  gateway: string;
 }
 
 /** How many more addresses a node can get from a pool: free ones in its blocks, plus unclaimed blocks. */
@@ -253,10 +247,5 @@ export class ClusterIpamStore {
       const unclaimedBlocks = blockCount(pool) - BigInt(ofPool.length);
       return { pool, freeInNodeBlocks, unclaimedBlocks, free: freeInNodeBlocks + unclaimedBlocks * capacity };
     });
-  }
-
-  /** The pool an address belongs to, if any. */
-  static poolOf(pools: Pool[], ip: { family: Family; value: bigint }): Pool | undefined {
-    return pools.find((p) => cidrContains(p.cidr, ip));
   }
 }
