@@ -18,6 +18,8 @@ import { useHarness } from './harness/vitest';
 
 const h = useHarness();
 const PLUGINS = readdirSync(join(REPO_ROOT, 'plugins')).filter((p) => existsSync(join(REPO_ROOT, 'plugins', p, 'main.ts'))).sort();
+// The programs make install puts in $(PREFIX)/bin: the CLI, and the agent once it is built.
+const PROGRAMS = ['tscni', 'tscni-agent'].filter((p) => existsSync(join(REPO_ROOT, p === 'tscni' ? 'cli/main.ts' : 'agent/main.ts')));
 const RUNTIME_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 let work: string;
@@ -88,7 +90,7 @@ describe('installed, with the checkout and its node_modules deleted', () => {
 
   it('the plugin dir holds the plugins and nothing else: one executable, a hard link per plugin', () => {
     expect(readdirSync(binDir()).sort()).toEqual(PLUGINS);
-    const files = [...PLUGINS.map((p) => join(binDir(), p)), join(destdir, 'usr/local/bin/tscni')];
+    const files = [...PLUGINS.map((p) => join(binDir(), p)), ...PROGRAMS.map((p) => join(destdir, 'usr/local/bin', p))];
     const inodes = new Set(files.map((f) => statSync(f).ino));
     expect(inodes.size).toBe(1);
     for (const file of files) {
@@ -96,7 +98,7 @@ describe('installed, with the checkout and its node_modules deleted', () => {
       // an ELF executable itself, not a script for an interpreter on the node
       expect(readFileSync(file).subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
     }
-    expect(readdirSync(join(destdir, 'usr/local/bin'))).toEqual(['tscni']);
+    expect(readdirSync(join(destdir, 'usr/local/bin')).sort()).toEqual(PROGRAMS);
     // no support directory beside the executables, and never a node_modules
     expect(readdirSync(join(destdir, 'usr/local'))).toEqual(['bin']);
     expect(readdirSync(join(destdir, 'opt/cni'))).toEqual(['bin']);
