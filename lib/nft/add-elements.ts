@@ -156,21 +156,27 @@ async function chainsDiffer(ch: NfnlChannel, t: TableRef, expected: Map<string, 
 /**
  * Applies an ADD's batch: its element changes alone over nfnetlink when the
  * ruleset is in place at this version, else the whole batch through nft.
+ *
+ * Closing a netfilter socket right after a transaction waits for the
+ * kernel's cleanup of that transaction (an RCU grace period, milliseconds on
+ * a busy node); a caller that passes its own channel and closes it after its
+ * remaining steps lets that wait overlap with them.
  */
-export async function applyRuleset(commands: readonly NftCommand[]): Promise<Applied> {
+export async function applyRuleset(commands: readonly NftCommand[], channel?: NfnlChannel): Promise<Applied> {
   const marked = withChainMarkers(commands);
   const plan = elementTransaction(marked);
   let why: string | undefined = typeof plan === 'string' ? plan : undefined;
   if (typeof plan !== 'string') {
+    const viaNetlink = async (ch: NfnlChannel): Promise<string | undefined> => {
+      for (const { table, rules } of plan.chains.values()) {
+        const differs = await chainsDiffer(ch, table, rules);
+        if (differs) return differs;
+      }
+      await ch.transaction(`add ${plan.messages.length} element change(s)`, plan.messages);
+      return undefined;
+    };
     try {
-      why = await NfnlChannel.use(async (ch) => {
-        for (const { table, rules } of plan.chains.values()) {
-          const differs = await chainsDiffer(ch, table, rules);
-          if (differs) return differs;
-        }
-        await ch.transaction(`add ${plan.messages.length} element change(s)`, plan.messages);
-        return undefined;
-      });
+      why = await (channel ? viaNetlink(channel) : NfnlChannel.use(viaNetlink));
     } catch (e) {
       why = (e as Error).message;
     }

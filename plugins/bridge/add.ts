@@ -8,6 +8,7 @@ import { withRollback } from '../../lib/cni/transaction';
 import type { Result } from '../../lib/cni/types';
 import { configureInterface } from '../../lib/ipam/interface-config';
 import { Rtnl } from '../../lib/netlink';
+import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { openNetns, writeSysctl, type NetnsHandle } from '../../lib/netns';
 import { applyRuleset } from '../../lib/nft/add-elements';
 import { addMasqueradeCommands, removeMasquerade } from '../../lib/nft/masquerade';
@@ -22,13 +23,14 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
   const pod = openNetns(a.netns);
   try {
     // Each socket is closed by the use() that opened it, also when a later one fails to open.
-    return await Rtnl.use(undefined, (node) => Rtnl.use(pod, (inPod) => addAttachment(a, pod, node, inPod)));
+    return await Rtnl.use(undefined, (node) =>
+      Rtnl.use(pod, (inPod) => NfnlChannel.use((nf) => addAttachment(a, pod, node, inPod, nf))));
   } finally {
     pod.close();
   }
 }
 
-async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: Rtnl, inPod: Rtnl): Promise<Result> {
+async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: Rtnl, inPod: Rtnl, nf: NfnlChannel): Promise<Result> {
   const c = a.config;
   const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
   return withRollback(async (rb) => {
@@ -73,9 +75,10 @@ async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: R
       nft.push(...addSpoofCheckCommands({ ...attachment, hostVeth: hostName, mac: podMac }));
     }
     if (nft.length > 0) {
-      // Masquerade and spoof check together: one transaction per ADD.
+      // Masquerade and spoof check together: one transaction per ADD. The channel stays open
+      // until the command ends, so the kernel's cleanup after it overlaps with the link state step.
       a.log.step('nftables');
-      a.log.debug('nftables', { ...(await applyRuleset(nft)) });
+      a.log.debug('nftables', { ...(await applyRuleset(nft, nf)) });
       rb.push('nftables elements', async () => {
         if (c.ipMasq) await removeMasquerade(attachment);
         if (c.macSpoofCheck) await removeSpoofCheck(attachment);
