@@ -3,7 +3,7 @@
 // gone — once where the elements went through nft (the node's first pod)
 // and once where they went over nfnetlink (a later pod), while another
 // pod's elements stay.
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hostVethName } from '../../plugins/bridge/veth';
@@ -27,15 +27,21 @@ async function tscniElements(node: Netns): Promise<string[]> {
 }
 
 /**
- * Sets the pod's host veth down once the plugin has brought it up (the name
- * is derived from the attachment), so ADD fails at "link state", after the
- * nftables step; gives up after 10 s.
+ * Sets the pod's host veth down as soon as the plugin has brought it up (the
+ * kernel announces it; the name is derived from the attachment), so that ADD
+ * fails at "link state", after the nftables step. Resolves once it is
+ * listening; `done` settles when it has acted or after 10 s.
  */
-function downHostVethWhenUp(node: Netns, containerId: string): Promise<unknown> {
+async function downHostVethWhenUp(node: Netns, containerId: string): Promise<{ done: Promise<unknown> }> {
   const dev = hostVethName(containerId, 'eth0');
-  const script = `end=$(($(date +%s) + 10)); while [ "$(date +%s)" -lt "$end" ]; do
-    if ip link show dev ${dev} 2>/dev/null | grep -q '[<,]UP[,>]'; then ip link set dev ${dev} down; exit 0; fi; done; exit 1`;
-  return execIn(node, 'sh', ['-c', script]);
+  const fifo = join(dir, `${containerId}.events`);
+  const script = `mkfifo ${fifo}; timeout 10 ip -o monitor link > ${fifo} & m=$!
+    while read -r line; do case "$line" in *" ${dev}@"*",UP,"* | *" ${dev}@"*",UP>"*) ip link set dev ${dev} down; break;; esac; done < ${fifo}
+    kill $m; rm -f ${fifo}`;
+  const done = execIn(node, 'sh', ['-c', script]);
+  // ip monitor subscribes within milliseconds of starting
+  await new Promise((r) => setTimeout(r, 300));
+  return { done };
 }
 
 beforeAll(async () => {
@@ -54,7 +60,13 @@ describe('bridge ADD failing after its nftables step', () => {
 
   async function expectRolledBack(id: string, via: 'nft' | 'nfnetlink'): Promise<void> {
     const before = logLines(log()).length;
-    const [out] = await Promise.all([add(id), downHostVethWhenUp(node, id)]);
+    // host-local waits for its lock, held here for a while, so the window between the host veth
+    // coming up and the link state step is long enough for the watcher on every machine.
+    mkdirSync(join(dir, 'ipam/rb'), { recursive: true });
+    const ipamHeld = execIn(node, 'flock', [join(dir, 'ipam/rb/lock'), 'sleep', '0.8']);
+    const watcher = await downHostVethWhenUp(node, id);
+    const out = await add(id);
+    await Promise.all([watcher.done, ipamHeld]);
     expect(out.exitCode).toBe(1);
     expect(out.json.msg).toMatch(/^bridge port veth[0-9a-f]{8} did not come up/);
     const lines = logLines(log()).slice(before).filter((l) => l.includes(`containerID=${id} `));
