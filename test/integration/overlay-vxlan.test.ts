@@ -129,3 +129,44 @@ describe('overlay agent, vxlan backend', () => {
     expect((await h.ping(pods[1]!, pods[0]!.ip, 2)).ok).toBe(true);
   });
 });
+
+describe('overlay agent, vxlan with DirectRouting', () => {
+  let d: OverlayCluster;
+  let dAgents: Agent[];
+  let dEnv: Record<string, string>[];
+  let dPods: Pod[];
+
+  beforeAll(async () => {
+    // Two nodes on segment 0, one behind the router on segment 1.
+    d = await createOverlayCluster(h, { Network: NETWORK, Backend: { Type: 'vxlan', DirectRouting: true } }, { nodesPerSegment: [2, 1] });
+    dAgents = d.nodes.map((n, i) => new Agent(h, d, n, `direct${i + 1}`).start());
+    dEnv = await Promise.all(dAgents.map((a) => a.ready()));
+    dPods = [];
+    for (let i = 0; i < 3; i++) dPods.push(await attachPod(h, d, d.nodes[i]!, dEnv[i]!, `dpod${i + 1}`));
+  });
+
+  afterAll(async () => {
+    for (const a of dAgents ?? []) await a.stop();
+  });
+
+  it('routes a peer on the same segment via its PublicIP, and one behind the router through the VTEP', async () => {
+    const net = (i: number) => dEnv[i]!.FLANNEL_SUBNET!.replace('.1/24', '.0');
+    const state = await vtepState(d.nodes[0]!);
+    const mac3 = (await ipJson(d.nodes[2]!, ['link', 'show', 'flannel.1']))[0].address;
+    const direct = (await ipJson(d.nodes[0]!, ['route', 'show', 'proto', '74', 'dev', 'eth0'])).map((r: any) => `${r.dst} via ${r.gateway}`);
+    expect(direct).toEqual([`${net(1)}/24 via ${d.nodes[1]!.ip}`]);
+    expect(state.routes).toEqual([`${net(1)}/24 via ${d.nodes[1]!.ip} dev eth0`, `${net(2)}/24 via ${net(2)} dev flannel.1 onlink`]);
+    expect(state.neigh).toEqual([`${net(2)} ${mac3} PERMANENT`]);
+    expect(state.fdb).toEqual([`${mac3} dst ${d.nodes[2]!.ip} self permanent`]);
+  });
+
+  it('pods reach each other both ways, plain on the segment and encapsulated across the router', async () => {
+    for (const a of dPods) {
+      for (const b of dPods) if (a !== b) expect((await h.ping(a, b.ip, 2)).ok, `${a.ip} -> ${b.ip}`).toBe(true);
+    }
+    const capture = h.execIn(d.fabric, 'timeout', ['4', 'tcpdump', '-n', '-l', '-i', 'br0', '-c', '1', 'icmp'], { reject: false, timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 700));
+    await h.ping(dPods[0]!, dPods[1]!.ip, 1);
+    expect((await capture).stdout).toContain(`IP ${dPods[0]!.ip} > ${dPods[1]!.ip}: ICMP echo request`);
+  });
+});
