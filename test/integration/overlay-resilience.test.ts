@@ -188,12 +188,26 @@ describe('overlay agent: etcd outage', () => {
 });
 
 describe('overlay agent: churn', () => {
+  it('writes its lease key again when someone deletes it while the lease lives', async () => {
+    const key = `${PREFIX}/subnets/${netOf(env[1]!)}-24`;
+    const before = (await etcdGet(h, c, key))[key];
+    expect(before).toBeDefined();
+    await etcdctl(h, c, ['del', key]);
+    await timed('deleted lease key -> written again', async () => (await etcdGet(h, c, key))[key] === before, 5_000);
+    await agents[1]!.waitLog(/subnet lease key restored/);
+    // The others saw it go and come back: their route to it is there again.
+    for (const n of [c.nodes[0]!, c.nodes[2]!]) {
+      await poll(`${n.name}: route to the restored lease`, async () => (await ipJson(n, ['route', 'show', `${netOf(env[1]!)}/24`, 'proto', '74'])).length === 1, 5_000);
+    }
+  });
+
   it('removes a stopped node\'s entries from the others when its lease expires', async () => {
     const gone = netOf(env[2]!);
     const mac = (await ipJson(c.nodes[2]!, ['link', 'show', 'flannel.1']))[0].address;
+    const routes = await ipJson(c.nodes[2]!, ['route', 'show', 'proto', '74']);
     expect(await agents[2]!.stop()).toBe(0);
     // Its routes stay on its own node while it is down (pods keep egress), and its lease lives its TTL.
-    expect((await ipJson(c.nodes[2]!, ['route', 'show', 'proto', '74'])).length).toBe(3);
+    expect(await ipJson(c.nodes[2]!, ['route', 'show', 'proto', '74'])).toEqual(routes);
     await poll('the stopped node\'s lease expires', async () => !(`${PREFIX}/subnets/${gone}-24` in (await etcdGet(h, c, `${PREFIX}/subnets/`))), 10_000);
     for (const n of c.nodes.slice(0, 2)) {
       await timed(`${n.name}: entries of the expired lease gone`, async () => {
