@@ -97,6 +97,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // Output piped into `head` that has exited: the demo goes on to remove what it made, silently.
+  const onOutputClosed = (): void => undefined;
+  process.stdout.on('error', onOutputClosed);
 
   const env: DemoEnv = { harness, binDir, confDir, log: (line) => print(`… ${line}`) };
   let keepState = false;
@@ -143,6 +146,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     }
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.stdout.removeListener('error', onOutputClosed);
   }
   return status;
 }
