@@ -12,7 +12,7 @@ import { loadConfList } from '../../lib/cni/conflist';
 import type { ConfList, Result } from '../../lib/cni/types';
 import { formatCidr } from '../../lib/ip/address';
 import {
-  createCluster, execIn, formatRoute, ipJson, OverlayAgent, overlayRoutes, setOverlayConfig,
+  createCluster, execIn, formatRoute, ipJson, OverlayAgent, overlayRoutes, routesCover, setOverlayConfig,
   type Cluster, type External, type Netns, type TcpServer,
 } from '../../lib/lab/index';
 import { describeOverlayDevices, describeVxlanEntries } from './inspect';
@@ -58,8 +58,8 @@ function nodeConfList(list: ConfList, subnetFile: string, flannelDir: string, ip
 async function converged(nodes: DemoNode[]): Promise<boolean> {
   const deadline = Date.now() + CONVERGE_MS;
   for (;;) {
-    const counts = await Promise.all(nodes.map(async (n) => (await overlayRoutes(n.ns)).length));
-    if (counts.every((c) => c >= nodes.length - 1)) return true;
+    const done = await Promise.all(nodes.map((n) => routesCover(n.ns, nodes.filter((o) => o !== n).map((o) => o.subnet))));
+    if (done.every(Boolean)) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
   }

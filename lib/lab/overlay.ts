@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseSubnetEnv, type SubnetEnv } from '../flannel/subnet-env';
+import { parseCidr, prefixBounds } from '../ip/address';
 import type { Harness } from './index';
 import { execIn, ipJson, type Netns } from './netns';
 
@@ -108,6 +109,22 @@ export interface OverlayRoute {
 /** The routes the agent owns on `node`: "10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink". */
 export async function overlayRoutes(node: Netns): Promise<OverlayRoute[]> {
   return ipJson<OverlayRoute>(node, ['route', 'show', 'proto', String(OVERLAY_ROUTE_PROTOCOL)]);
+}
+
+/**
+ * Whether `node` has an overlay route to every one of `subnets`: a route of
+ * its own or one covering it (udp's one route to the whole network).
+ */
+export async function routesCover(node: Netns, subnets: string[]): Promise<boolean> {
+  const bounds = (text: string) => {
+    const c = parseCidr(text === 'default' ? '0.0.0.0/0' : text.includes('/') ? text : `${text}/32`);
+    return typeof c === 'string' ? undefined : prefixBounds(c);
+  };
+  const routes = (await overlayRoutes(node)).map((r) => bounds(r.dst)).filter((b) => b !== undefined);
+  return subnets.every((s) => {
+    const want = bounds(s)!;
+    return routes.some((r) => r.first <= want.first && want.last <= r.last);
+  });
 }
 
 export const formatRoute = (r: OverlayRoute): string =>
