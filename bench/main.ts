@@ -2,28 +2,40 @@
 // reference Go plugins with the same conflist, interleaved pod by pod so
 // machine noise hits both; then N ADDs started at once per suite. Prints
 // per-call medians, p95 and peak RSS, and the ratios ours/reference.
+// Then the overlay benchmark (overlay.ts). --only bridge|overlay runs one.
 // Exits non-zero only when something fails functionally, never on a timing.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createHarness, REFERENCE_BIN, type Harness } from '../lib/lab/index';
 import { openNetns, type NetnsHandle } from '../lib/netns/netns';
+import { benchOverlay } from './overlay';
 import { median, printRatios, printTable, type Ratio, type Row } from './report';
 import { chainAdd, chainDel, Recorder, type Op, type Pod, type Suite } from './suite';
 
 interface Options {
   pods: number;
   rounds: number;
+  /** iperf3 time per overlay measurement */
+  seconds: number;
+  only?: 'bridge' | 'overlay';
 }
 
+const USAGE = 'usage: bench/run.mjs [--only bridge|overlay] [--pods 1..250] [--rounds 1..250] [--seconds 1..30]';
+const LIMITS = { pods: 250, rounds: 250, seconds: 30 } as const;
+
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { pods: 50, rounds: 3 };
+  const opts: Options = { pods: 50, rounds: 3, seconds: 4 };
   for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], Number(argv[i + 1])];
-    if ((flag !== '--pods' && flag !== '--rounds') || !Number.isInteger(value) || value < 1 || value > 250) {
-      throw new Error('usage: bench/run.mjs [--pods 1..250] [--rounds 1..250]');
+    const [flag, text] = [argv[i] ?? '', argv[i + 1]];
+    if (flag === '--only' && (text === 'bridge' || text === 'overlay')) {
+      opts.only = text;
+      continue;
     }
-    opts[flag.slice(2) as keyof Options] = value;
+    const key = flag.slice(2) as keyof typeof LIMITS;
+    const value = Number(text);
+    if (!flag.startsWith('--') || !(key in LIMITS) || !Number.isInteger(value) || value < 1 || value > LIMITS[key]) throw new Error(USAGE);
+    opts[key] = value;
   }
   return opts;
 }
@@ -130,13 +142,25 @@ function report(runs: [SuiteRun, SuiteRun], opts: Options): void {
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
-  const h = createHarness();
+  const harnesses: Harness[] = [];
   let interrupted = false;
   process.once('SIGINT', () => {
     interrupted = true;
     console.error('\ninterrupted: removing the bench namespaces');
-    void h.cleanup().finally(() => process.exit(130));
+    void Promise.all(harnesses.map((h) => h.cleanup())).finally(() => process.exit(130));
   });
+  if (opts.only !== 'overlay') {
+    const h = createHarness();
+    harnesses.push(h);
+    await benchBridge(h, opts, () => interrupted);
+  }
+  if (opts.only !== 'bridge') {
+    console.log('\noverlay: three nodes and five joining ones on one underlay segment, etcd, the built tscni-agent overlay');
+    await benchOverlay({ seconds: opts.seconds, rounds: opts.rounds, binDir: join(REPO, 'dist/bin'), onHarness: (h) => harnesses.push(h) });
+  }
+}
+
+async function benchBridge(h: Harness, opts: Options, interrupted: () => boolean): Promise<void> {
   try {
     const nodeNs = await h.createNode();
     const node = openNetns(nodeNs.path);
@@ -159,7 +183,7 @@ async function main(): Promise<void> {
     node.close();
     report(runs, opts);
   } finally {
-    if (!interrupted) await h.cleanup();
+    if (!interrupted()) await h.cleanup();
   }
 }
 

@@ -53,7 +53,7 @@ export function printRatios(ratios: readonly Ratio[]): void {
   printColumns(lines);
 }
 
-function printColumns(lines: string[][]): void {
+export function printColumns(lines: string[][]): void {
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? '').length)));
   for (const l of lines) {
     console.log(l.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
