@@ -1,7 +1,8 @@
-// Loads tscni's native addon (setns, flock, netlink and unix sockets, runProgram). In
-// a built executable (dist/bin) the addon is embedded, and the executable's
-// entry (scripts/build.mjs) provides the loader; from source (tests) the
-// node-gyp output beside this file is used. Loaded on first use: VERSION and
+// Loads tscni's native addon (setns, flock, netlink and unix sockets,
+// runProgram, tunOpen and the udp backend's packet loop). In a built
+// executable (dist/bin) the addon is embedded, and the executable's entry
+// (scripts/build.mjs) provides the loader; from source (tests) the node-gyp
+// output beside this file is used. Loaded on first use: VERSION and
 // configuration errors need no dlopen.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,16 @@ export interface TscniNative {
    * signal n. Throws (errno ETIMEDOUT) after killing a child still running after `timeoutMs`.
    */
   runProgram(path: string, argv: string[], timeoutMs: number): { status: number; stdout: string; stderr: string };
+  /** A non-blocking fd on TUN device `name` (IFF_TUN | IFF_NO_PI), created if absent; the device goes with the last fd. */
+  tunOpen(name: string): number;
+  /** Starts the udp backend's packet loop (its own thread) between `tunFd` and a UDP socket bound to address:port. */
+  udpProxyStart(tunFd: number, address: string, port: number): number;
+  /** Replaces the loop's routes: 12 bytes each, network order: network, next hop, prefix length, 3 zero bytes. */
+  udpProxySetRoutes(handle: number, routes: Buffer): void;
+  /** [packets to peers, from peers, without a route, send errors, TUN write errors] */
+  udpProxyCounters(handle: number): number[];
+  /** Stops the loop and closes its socket; the TUN fd stays open. */
+  udpProxyStop(handle: number): void;
   readonly CLONE_NEWNET: number;
   readonly LOCK_SH: number;
   readonly LOCK_EX: number;

@@ -12,7 +12,10 @@
  *   posix_spawn run a helper program (nft) to completion, with a deadline;
  *   AF_UNIX     a blocking stream connection to a local socket (the node
  *               agent's), read and written with fs' sync calls, so that a
- *               plugin asking the agent loads no networking module either.
+ *               plugin asking the agent loads no networking module either;
+ *   TUNSETIFF   a TUN device for the overlay's udp backend, and that backend's
+ *               packet loop (udp_proxy.c, threads of its own) started, given
+ *               routes, read and stopped.
  * All are synchronous on purpose: the callers rely on nothing else running
  * between the call and their next statement. Every N-API call is checked: a
  * failure throws (or leaves the exception N-API already set) and releases
@@ -22,6 +25,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <sched.h>
@@ -31,12 +36,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <node_api.h>
+#include "udp_proxy.h"
 
 extern char **environ;
 
@@ -201,6 +209,135 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   if (int_args(env, info, &fd, 1, "close(fd)") < 0) return NULL;
   /* Linux releases the descriptor even when close reports EINTR: never retry. */
   if (close(fd) != 0 && errno != EINTR) return throw_errno(env, "close", errno);
+  return NULL;
+}
+
+/*
+ * tunOpen(name) -> fd: the TUN device `name` (created if absent, gone when
+ * the last fd closes), IFF_TUN | IFF_NO_PI: each read is one whole IP packet
+ * and each write injects one, with no packet-information header. The fd is
+ * non-blocking, so the caller's event loop can poll it.
+ */
+static napi_value js_tun_open(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1, len = 0;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* the length first: a longer name would be silently cut to fit */
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok || len == 0 || len >= IFNAMSIZ ||
+      napi_get_value_string_utf8(env, argv[0], ifr.ifr_name, IFNAMSIZ, &len) != napi_ok)
+    return throw_type(env, "tunOpen(name: 1-15 bytes)");
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open(/dev/net/tun)", errno);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "ioctl(TUNSETIFF)", err);
+  }
+  napi_value v;
+  if (napi_create_int32(env, fd, &v) != napi_ok) {
+    close(fd);
+    return throw_napi_failure(env, "napi_create_int32");
+  }
+  return v;
+}
+
+/* Running packet loops by handle: an agent runs one. */
+#define MAX_PROXIES 4
+static struct udp_proxy *proxies[MAX_PROXIES];
+
+static struct udp_proxy *proxy_arg(napi_env env, napi_value v, int32_t *handle) {
+  if (napi_get_value_int32(env, v, handle) != napi_ok || *handle < 0 || *handle >= MAX_PROXIES || !proxies[*handle]) {
+    throw_type(env, "udp proxy: not a running proxy's handle");
+    return NULL;
+  }
+  return proxies[*handle];
+}
+
+/* udpProxyStart(tunFd, address, port) -> handle: binds address:port (UDP) and starts the loop. */
+static napi_value js_udp_proxy_start(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3, len = 0;
+  int32_t tun, port;
+  char text[INET_ADDRSTRLEN];
+  struct in_addr address;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &tun) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], text, sizeof text, &len) != napi_ok || inet_pton(AF_INET, text, &address) != 1 ||
+      napi_get_value_int32(env, argv[2], &port) != napi_ok || port < 1 || port > 65535)
+    return throw_type(env, "udpProxyStart(tunFd, address: IPv4, port: 1-65535)");
+  int slot = 0;
+  while (slot < MAX_PROXIES && proxies[slot]) slot++;
+  if (slot == MAX_PROXIES) return throw_errno(env, "udpProxyStart", EMFILE);
+  int err = udp_proxy_start(tun, address.s_addr, (uint16_t)port, &proxies[slot]);
+  if (err) return throw_errno(env, "udpProxyStart", err);
+  napi_value v;
+  NAPI_OK(napi_create_int32(env, slot, &v));
+  return v;
+}
+
+/* udpProxySetRoutes(handle, routes): 12 bytes a route, network order: network, next hop, prefix length, 3 zero bytes. */
+static napi_value js_udp_proxy_set_routes(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2, len = 0;
+  int32_t handle;
+  bool is_buffer = false;
+  uint8_t *data;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_type(env, "udpProxySetRoutes(handle, routes: Buffer)");
+  struct udp_proxy *p = proxy_arg(env, argv[0], &handle);
+  if (!p) return NULL;
+  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[1], (void **)&data, &len) != napi_ok || len % 12 != 0)
+    return throw_type(env, "udpProxySetRoutes(handle, routes: Buffer of 12-byte entries)");
+  size_t n = len / 12;
+  struct udp_proxy_route *routes = calloc(n ? n : 1, sizeof *routes);
+  if (!routes) return throw_errno(env, "udpProxySetRoutes", ENOMEM);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(&routes[i].network, data + 12 * i, 4);
+    memcpy(&routes[i].next_hop, data + 12 * i + 4, 4);
+    routes[i].prefix = data[12 * i + 8];
+    if (routes[i].prefix > 32) {
+      free(routes);
+      return throw_type(env, "udpProxySetRoutes: prefix length above 32");
+    }
+  }
+  int err = udp_proxy_set_routes(p, routes, n);
+  free(routes);
+  if (err) return throw_errno(env, "udpProxySetRoutes", err);
+  return NULL;
+}
+
+/* udpProxyCounters(handle) -> [toPeers, fromPeers, noRoute, sendErrors, tunErrors] */
+static napi_value js_udp_proxy_counters(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out, v;
+  size_t argc = 1;
+  int32_t handle;
+  uint64_t c[UDP_PROXY_COUNTERS];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct udp_proxy *p = argc < 1 ? NULL : proxy_arg(env, argv[0], &handle);
+  if (!p) return argc < 1 ? throw_type(env, "udpProxyCounters(handle)") : NULL;
+  udp_proxy_counters(p, c);
+  NAPI_OK(napi_create_array_with_length(env, UDP_PROXY_COUNTERS, &out));
+  for (uint32_t i = 0; i < UDP_PROXY_COUNTERS; i++) {
+    NAPI_OK(napi_create_double(env, (double)c[i], &v));
+    NAPI_OK(napi_set_element(env, out, i, v));
+  }
+  return out;
+}
+
+/* udpProxyStop(handle): joins the loop's thread and closes its socket; the TUN fd stays open. */
+static napi_value js_udp_proxy_stop(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  int32_t handle;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct udp_proxy *p = argc < 1 ? NULL : proxy_arg(env, argv[0], &handle);
+  if (!p) return argc < 1 ? throw_type(env, "udpProxyStop(handle)") : NULL;
+  proxies[handle] = NULL;
+  udp_proxy_stop(p);
   return NULL;
 }
 
@@ -442,6 +579,11 @@ static napi_value init(napi_env env, napi_value exports) {
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
     {"unixConnect", NULL, js_unix_connect, NULL, NULL, NULL, napi_default, NULL},
     {"runProgram", NULL, js_run_program, NULL, NULL, NULL, napi_default, NULL},
+    {"tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_default, NULL},
+    {"udpProxyStart", NULL, js_udp_proxy_start, NULL, NULL, NULL, napi_default, NULL},
+    {"udpProxySetRoutes", NULL, js_udp_proxy_set_routes, NULL, NULL, NULL, napi_default, NULL},
+    {"udpProxyCounters", NULL, js_udp_proxy_counters, NULL, NULL, NULL, napi_default, NULL},
+    {"udpProxyStop", NULL, js_udp_proxy_stop, NULL, NULL, NULL, napi_default, NULL},
   };
   NAPI_OK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   const struct { const char *name; int value; } constants[] = {
