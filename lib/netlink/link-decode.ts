@@ -12,6 +12,8 @@ export interface Link {
   /** IFLA_INFO_KIND: "veth", "bridge", "vxlan", ...; undefined for lo and physical devices */
   kind?: string;
   mtu?: number;
+  /** IFLA_TXQLEN, in packets */
+  txQueueLength?: number;
   mac?: string;
   /** administratively up (IFF_UP) */
   up: boolean;
@@ -50,6 +52,7 @@ export function decodeLink(m: LinkMessage): Link {
   };
   if (info.kind) link.kind = info.kind;
   if (a.mtu !== undefined) link.mtu = a.mtu;
+  if (a.txqlen !== undefined) link.txQueueLength = a.txqlen;
   if (a.address && a.address.length === 6) link.mac = macBytesToString(a.address);
   if (a.master) link.master = a.master;
   const linkIndex = a.link && a.link.length >= 4 ? a.link.readUInt32LE(0) : undefined;

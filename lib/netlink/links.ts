@@ -145,6 +145,11 @@ export class Links {
     return this.change(`set mtu ${mtu} on`, ref, {}, { mtu });
   }
 
+  /** The device's transmit queue length (`ip link set txqueuelen`), in packets. */
+  setTxQueueLength(ref: LinkRef, packets: number): Promise<void> {
+    return this.change(`set txqueuelen ${packets} on`, ref, {}, { txqlen: packets });
+  }
+
   setMac(ref: LinkRef, mac: string): Promise<void> {
     return this.change(`set address ${mac} on`, ref, {}, { address: toMacBytes(mac) });
   }
