@@ -47,7 +47,7 @@ export async function createBackend(ctx: BackendContext): Promise<Backend> {
       return new (await import('./vxlan/vxlan')).VxlanBackend(ctx);
     case 'host-gw':
       return new (await import('./host-gw/host-gw')).HostGwBackend(ctx);
-    default:
-      throw new Error(`backend ${ctx.config.Backend.Type} is not built into this agent`);
+    case 'udp':
+      return new (await import('./udp/udp')).UdpBackend(ctx);
   }
 }
