@@ -1,7 +1,8 @@
 // Neighbor entries (ARP / NDP) and bridge forwarding database entries. Both
 // are RTM_*NEIGH messages: FDB entries use family AF_BRIDGE and name a MAC
 // (plus, on a VXLAN device, the remote VTEP's underlay IP in NDA_DST).
-import { AttrStream, formatNeighborMessage, type NeighborMessage, type NeighborAttrs } from './rt-package';
+import { AttrStream, formatLinkMessage, formatNeighborMessage, type NeighborMessage, type NeighborAttrs } from './rt-package';
+import { u32 } from './attr';
 import type { RtnlChannel } from './channel';
 import { AF_BRIDGE, AF_INET, AF_INET6, NLM_F, NUD, RTM } from './constants';
 import { isNetlinkErrno } from './errors';
@@ -73,7 +74,9 @@ export class Neighbors {
   async list(filter: { dev?: LinkRef; family?: 4 | 6 } = {}): Promise<Neighbor[]> {
     const dev = filter.dev === undefined ? undefined : await this.links.index(filter.dev);
     const family = filter.family === 4 ? AF_INET : filter.family === 6 ? AF_INET6 : 0;
-    const answers = await send(this.ch, 'list neighbors', RTM.GETNEIGH, NLM_F.DUMP, { data: { family }, attrs: {} });
+    // NDA_IFINDEX makes the kernel dump one device's entries only (Linux 4.20+); the check below covers older kernels.
+    const attrs: NeighborAttrs = dev === undefined ? {} : { ifindex: u32(dev) };
+    const answers = await send(this.ch, 'list neighbors', RTM.GETNEIGH, NLM_F.DUMP, { data: { family }, attrs });
     const out: Neighbor[] = [];
     for (const m of answers) {
       if (m.data.family !== AF_INET && m.data.family !== AF_INET6) continue;
@@ -146,9 +149,24 @@ export class Fdb {
     }
   }
 
+  /**
+   * One device's FDB: the kernel's FDB dump filters by port only when the
+   * request is an ifinfomsg (ifi_index = the port) with an IFLA_MASTER
+   * attribute (0: any bridge, or none, as for a VXLAN device), the layout
+   * `bridge fdb show dev` relied on before strict checking.
+   */
+  private async dumpPort(dev: number): Promise<NeighborMessage[]> {
+    const out = new AttrStream();
+    formatLinkMessage({ kind: 'link', data: { family: AF_BRIDGE, index: dev }, attrs: { master: 0 } }, out);
+    const answers = await this.ch.request(`list fdb of ifindex ${dev}`, RTM.GETNEIGH, NLM_F.DUMP, out.bufs);
+    return answers.filter((x): x is NeighborMessage => x.kind === 'neighbor');
+  }
+
   async list(filter: { dev?: LinkRef } = {}): Promise<FdbEntry[]> {
     const dev = filter.dev === undefined ? undefined : await this.links.index(filter.dev);
-    const answers = await send(this.ch, 'list fdb', RTM.GETNEIGH, NLM_F.DUMP, { data: { family: AF_BRIDGE }, attrs: {} });
+    const answers = dev === undefined
+      ? await send(this.ch, 'list fdb', RTM.GETNEIGH, NLM_F.DUMP, { data: { family: AF_BRIDGE }, attrs: {} })
+      : await this.dumpPort(dev);
     const out: FdbEntry[] = [];
     for (const m of answers) {
       if (m.data.family !== AF_BRIDGE || !m.attrs.lladdr) continue;

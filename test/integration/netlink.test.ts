@@ -273,6 +273,20 @@ describe('neighbors and FDB', () => {
   });
 });
 
+describe('dumps of one device', () => {
+  it('asks the kernel for one device\'s FDB entries, not every device\'s', async () => {
+    await host.fdb.add({ dev: 'vx0', mac: '0e:00:00:00:00:07', dst: '10.250.0.7' });
+    const vx = await host.links.require('vx0');
+    // The unfiltered dump has other devices' entries (their multicast addresses, at least).
+    expect((await host.fdb.list()).some((e) => e.dev !== vx.index)).toBe(true);
+    const dump = host.fdb as unknown as { dumpPort(dev: number): Promise<{ data: { ifindex?: number } }[]> };
+    const answers = await dump.dumpPort(vx.index);
+    expect(answers.length).toBeGreaterThan(0);
+    expect(answers.every((m) => m.data.ifindex === vx.index)).toBe(true);
+    await host.fdb.del({ dev: 'vx0', mac: '0e:00:00:00:00:07', dst: '10.250.0.7' });
+  });
+});
+
 describe('socket lifetime', () => {
   it('an open, idle Rtnl does not keep a process alive', async () => {
     // A real Node process (not vitest's worker): bundle a tiny script that
