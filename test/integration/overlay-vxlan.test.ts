@@ -155,7 +155,7 @@ describe('overlay agent, vxlan with DirectRouting', () => {
     const mac3 = (await ipJson(d.nodes[2]!, ['link', 'show', 'flannel.1']))[0].address;
     const direct = (await ipJson(d.nodes[0]!, ['route', 'show', 'proto', '74', 'dev', 'eth0'])).map((r: any) => `${r.dst} via ${r.gateway}`);
     expect(direct).toEqual([`${net(1)}/24 via ${d.nodes[1]!.ip}`]);
-    expect(state.routes).toEqual([`${net(1)}/24 via ${d.nodes[1]!.ip} dev eth0`, `${net(2)}/24 via ${net(2)} dev flannel.1 onlink`]);
+    expect(state.routes).toEqual([`${net(1)}/24 via ${d.nodes[1]!.ip} dev eth0`, `${net(2)}/24 via ${net(2)} dev flannel.1 onlink`].sort());
     expect(state.neigh).toEqual([`${net(2)} ${mac3} PERMANENT`]);
     expect(state.fdb).toEqual([`${mac3} dst ${d.nodes[2]!.ip} self permanent`]);
   });
