@@ -1,0 +1,86 @@
+// Routed mode's node registry: /tscni/v1/nodes/<node> holds what the other
+// nodes need to reach it (underlay address, AS, reflector role) and, for
+// VXLAN across segments, its tunnel address and VTEP MAC. A node record is
+// not bound to a lease, as Calico's Node is not: an agent that restarts must
+// not make its peers drop its routes. A node leaves when it is removed.
+import { sha256Hex } from '../hash';
+import { formatIp, parseIp } from '../ip/address';
+import type { EtcdClient } from './etcd';
+
+export interface RoutedNode {
+  name: string;
+  /** underlay IPv4 address: BGP sessions and BGP next hops */
+  ip: string;
+  asn: number;
+  routeReflector: boolean;
+  /** the reflector cluster ID (an IPv4-formatted 32-bit number); only for reflectors */
+  clusterId?: string;
+  tunnelAddress?: string;
+  vtepMAC: string;
+}
+
+export const nodesDir = (prefix: string) => `${prefix}/nodes/`;
+export const nodeKey = (prefix: string, name: string) => `${nodesDir(prefix)}${name}`;
+
+/** Node names become etcd keys, BIRD protocol names and file names: DNS-label-like, as Kubernetes node names are. */
+const NODE_NAME_RE = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
+
+export function nodeNameProblem(name: string): string | undefined {
+  return NODE_NAME_RE.test(name) ? undefined : `"${name}" must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit, at most 63 characters`;
+}
+
+/** A private AS number or any other in 1..4294967294 (0 and 4294967295 are reserved). */
+export function asnProblem(text: string): string | undefined {
+  if (!/^\d{1,10}$/.test(text)) return `"${text}" is not an AS number`;
+  const n = Number(text);
+  return n >= 1 && n <= 4294967294 ? undefined : `${n} is out of range (1-4294967294)`;
+}
+
+/** The node's VTEP MAC, derived from its name as Calico does, so it survives restarts: locally administered, unicast. */
+export function vtepMacOf(node: string): string {
+  const h = sha256Hex(`tscni-vtep:${node}`);
+  const bytes = [0x66, ...[0, 1, 2, 3, 4].map((i) => parseInt(h.slice(2 * i, 2 * i + 2), 16))];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export function encodeNode(n: RoutedNode): string {
+  return JSON.stringify({
+    ip: n.ip, asn: n.asn, routeReflector: n.routeReflector, clusterId: n.clusterId ?? null,
+    tunnelAddress: n.tunnelAddress ?? null, vtepMAC: n.vtepMAC,
+  });
+}
+
+/** A stored node, or a string naming what is wrong with it. */
+export function decodeNode(name: string, text: string): RoutedNode | string {
+  let raw: any;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return `node ${name}: the stored value is not JSON`;
+  }
+  const ip = typeof raw?.ip === 'string' ? parseIp(raw.ip) : undefined;
+  if (!ip || ip.family !== 4) return `node ${name}: ip must be an IPv4 address`;
+  if (typeof raw.asn !== 'number' || asnProblem(String(raw.asn)) !== undefined) return `node ${name}: asn must be an AS number`;
+  return {
+    name, ip: formatIp(ip), asn: raw.asn, routeReflector: raw.routeReflector === true,
+    ...(typeof raw.clusterId === 'string' ? { clusterId: raw.clusterId } : {}),
+    ...(typeof raw.tunnelAddress === 'string' ? { tunnelAddress: raw.tunnelAddress } : {}),
+    vtepMAC: typeof raw.vtepMAC === 'string' ? raw.vtepMAC : vtepMacOf(name),
+  };
+}
+
+export async function listNodes(client: EtcdClient, prefix: string): Promise<{ nodes: RoutedNode[]; problems: string[] }> {
+  const { kvs } = await client.getPrefix(nodesDir(prefix));
+  const nodes: RoutedNode[] = [];
+  const problems: string[] = [];
+  for (const kv of kvs) {
+    const n = decodeNode(kv.key.slice(nodesDir(prefix).length), kv.value);
+    if (typeof n === 'string') problems.push(n);
+    else nodes.push(n);
+  }
+  return { nodes, problems };
+}
+
+export async function registerNode(client: EtcdClient, prefix: string, n: RoutedNode): Promise<void> {
+  await client.put(nodeKey(prefix, n.name), encodeNode(n));
+}
