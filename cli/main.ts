@@ -17,6 +17,8 @@ const USAGE = `usage:
       flannel's network config in etcd (tscni overlay help: the flags)
   tscni pool create|list [flags]
       routed mode's IP pools in etcd (tscni pool help: the flags)
+  tscni bgp peer add|list|remove [flags]
+      routed mode's external BGP peers in etcd (tscni bgp help: the flags)
   tscni demo [--mode bridge|overlay] [--backend vxlan|host-gw|udp] [--keep]
       a virtual cluster in network namespaces, with a connectivity matrix
       (overlay: 3 nodes, etcd, tscni-agent overlay; --backend default vxlan;
@@ -94,6 +96,14 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return runPool(rest, process.env);
+    }
+    case 'bgp': {
+      const { runBgp, BGP_USAGE } = await import('./bgp');
+      if (rest[0] === 'help' || rest[0] === '--help') {
+        process.stdout.write(BGP_USAGE);
+        return 0;
+      }
+      return runBgp(rest, process.env);
     }
     case 'demo':
       return demo(rest);
