@@ -3,10 +3,13 @@
 const USAGE = `usage: tscni-agent <mode> [flags]
   overlay   lease a subnet from etcd and carry pod traffic between nodes (flanneld's job)
             (tscni-agent overlay --help: the flags)
+  routed    register the node, serve cluster IPAM, announce its blocks by BGP through BIRD (calico-node's job)
+            (tscni-agent routed --help: the flags)
 `;
 
 const MODES: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
   overlay: async () => (await import('./overlay/main')).overlayMain,
+  routed: async () => (await import('./routed/main')).routedMain,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,176 @@
+// BIRD 2's configuration for one node, rendered from the cluster's state the
+// way Calico's confd renders bird.cfg. The agent owns the node's block routes
+// (blackholes with its own route protocol number); BIRD learns exactly those
+// from the kernel and announces them, and puts what BGP learned into the
+// kernel as `proto bird`. Sessions: every other node (full mesh), or only the
+// reflectors once there are any; a reflector peers with every node, its
+// clients marked `rr client`; and the external peers of this node.
+import { formatIp, parseIp } from '../../lib/ip/address';
+
+export type SessionKind = 'mesh' | 'reflector' | 'client' | 'external';
+
+export interface Session {
+  kind: SessionKind;
+  ip: string;
+  asn: number;
+  /** who is at the other end: a node name or a BGP peer's name */
+  peer: string;
+}
+
+export interface BirdInput {
+  node: string;
+  routerId: string;
+  asn: number;
+  /** the interface the underlay address is on: next hops resolve through its prefix */
+  underlayDev: string;
+  /** the IPv4 blocks this node holds */
+  ownBlocks: string[];
+  /** rtm_protocol of the agent's block routes */
+  routeProtocol: number;
+  /** set on a route reflector */
+  clusterId?: string;
+  sessions: Session[];
+}
+
+/** BIRD protocol names per session kind; `tscni node status` reads the kind back from the name. */
+export const SESSION_PREFIX: Record<SessionKind, string> = { mesh: 'mesh_', reflector: 'rr_', client: 'rrclient_', external: 'ext_' };
+
+export function sessionName(s: Pick<Session, 'kind' | 'ip'>): string {
+  return `${SESSION_PREFIX[s.kind]}${s.ip.replace(/[.:]/g, '_')}`;
+}
+
+export function kindOfProtocol(name: string): SessionKind | undefined {
+  return (Object.keys(SESSION_PREFIX) as SessionKind[]).find((k) => name.startsWith(SESSION_PREFIX[k]));
+}
+
+export interface NodeView {
+  name: string;
+  ip: string;
+  asn: number;
+  routeReflector: boolean;
+}
+
+/** The iBGP sessions of `self` given every node: Calico's mesh and reflector rules. */
+export function meshSessions(self: NodeView, nodes: NodeView[]): Session[] {
+  const others = nodes.filter((n) => n.name !== self.name && n.ip !== self.ip);
+  const reflectors = nodes.filter((n) => n.routeReflector);
+  const session = (kind: SessionKind, n: NodeView): Session => ({ kind, ip: n.ip, asn: n.asn, peer: n.name });
+  if (reflectors.length === 0) return others.map((n) => session('mesh', n));
+  if (self.routeReflector) return others.map((n) => session(n.routeReflector ? 'reflector' : 'client', n));
+  return others.filter((n) => n.routeReflector).map((n) => session('reflector', n));
+}
+
+const quote = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
+
+function prefixSet(cidrs: string[]): string {
+  return `[ ${cidrs.join(', ')} ]`;
+}
+
+/** BIRD's syntax takes addresses and prefixes literally: everything rendered is checked first. */
+function checked(input: BirdInput): BirdInput {
+  const v4 = (text: string, what: string) => {
+    const ip = parseIp(text);
+    if (!ip || ip.family !== 4) throw new Error(`BIRD config: ${what} "${text}" is not an IPv4 address`);
+    return formatIp(ip);
+  };
+  for (const b of input.ownBlocks) {
+    const [addr, len] = b.split('/');
+    v4(addr ?? '', 'block');
+    if (!/^\d{1,2}$/.test(len ?? '') || Number(len) > 32) throw new Error(`BIRD config: block "${b}" has no IPv4 prefix length`);
+  }
+  if (!/^[A-Za-z0-9_.:-]+$/.test(input.underlayDev)) throw new Error(`BIRD config: interface name "${input.underlayDev}"`);
+  return {
+    ...input,
+    routerId: v4(input.routerId, 'router id'),
+    ...(input.clusterId !== undefined ? { clusterId: v4(input.clusterId, 'cluster id') } : {}),
+    sessions: input.sessions.map((s) => ({ ...s, ip: v4(s.ip, `peer ${s.peer}`) })),
+  };
+}
+
+function sessionBlock(input: BirdInput, s: Session): string {
+  const lines = [`protocol bgp ${sessionName(s)} from ${s.kind === 'external' ? 'tscni_external' : 'tscni_node'} {`];
+  lines.push(`  description ${quote(`${s.kind} ${s.peer}`)};`);
+  lines.push(`  neighbor ${s.ip} as ${s.asn};`);
+  if (s.kind === 'client') lines.push('  rr client;', `  rr cluster id ${input.clusterId};`);
+  lines.push('}');
+  return lines.join('\n');
+}
+
+export function renderBirdConfig(raw: BirdInput): string {
+  const input = checked(raw);
+  const own = input.ownBlocks.length > 0 ? `net ~ ${prefixSet(input.ownBlocks)}` : 'false';
+  // A reflector passes on what its clients announce; any other node announces its own blocks only.
+  const toNodes = input.clusterId !== undefined ? 'proto = "kernel4" || source = RTS_BGP' : 'proto = "kernel4"';
+  return `# Rendered by tscni-agent routed for node ${input.node}; rewritten on every change.
+router id ${input.routerId};
+log stderr { info, warning, error, fatal };
+timeformat protocol "%FT%T";
+
+# This node's blocks: the agent's blackhole routes (proto ${input.routeProtocol}), nothing else from the kernel.
+filter tscni_own_blocks {
+  if krt_source = ${input.routeProtocol} && ${own} then accept;
+  reject;
+}
+
+# Never take a route for a block this node holds.
+filter tscni_import {
+  if ${own} then reject;
+  accept;
+}
+
+protocol device {
+  scan time 2;
+}
+
+# The underlay's prefix, through which BGP next hops resolve.
+protocol direct underlay4 {
+  ipv4;
+  interface ${quote(input.underlayDev)};
+}
+
+protocol kernel kernel4 {
+  ipv4 {
+    import filter tscni_own_blocks;
+    export where source = RTS_BGP;
+  };
+  learn;
+  persist;
+  scan time 2;
+  graceful restart;
+  merge paths on;
+}
+
+template bgp tscni_node {
+  local ${input.routerId} as ${input.asn};
+  multihop;
+  hold time 3;
+  keepalive time 1;
+  startup hold time 3;
+  connect delay time 1;
+  connect retry time 1;
+  error wait time 1, 5;
+  graceful restart on;
+  graceful restart time 120;
+  ipv4 {
+    gateway recursive;
+    import filter tscni_import;
+    export where ${toNodes};
+  };
+}
+
+template bgp tscni_external {
+  local ${input.routerId} as ${input.asn};
+  hold time 3;
+  keepalive time 1;
+  connect delay time 1;
+  connect retry time 1;
+  error wait time 1, 5;
+  graceful restart on;
+  graceful restart time 120;
+  ipv4 {
+    import filter tscni_import;
+    export where proto = "kernel4";
+  };
+}
+${input.sessions.map((s) => `\n${sessionBlock(input, s)}\n`).join('')}`;
+}

@@ -1,0 +1,195 @@
+// tscni-agent routed: calico-node's job on one node. It registers the node,
+// serves cluster IPAM to the node's plugins on <run-dir>/agent.sock, keeps a
+// blackhole route per block the node holds, and runs BIRD with a
+// configuration rendered from etcd (nodes, BGP peers, blocks), re-rendered
+// and reloaded whenever they change. SIGTERM: everything stops, BIRD for a
+// graceful restart, and the kernel state stays for the next start.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { EtcdClient } from '../../lib/datastore/etcd';
+import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
+import { listPeers, peersOfNode } from '../../lib/datastore/bgp-peers';
+import { listNodes, nodeKey, registerNode, vtepMacOf } from '../../lib/datastore/routed-nodes';
+import { ClusterIpamStore } from '../../lib/ipam/cluster/store';
+import { serveClusterIpam } from '../../lib/ipam/cluster/server';
+import { formatCidr } from '../../lib/ip/address';
+import { Rtnl } from '../../lib/netlink';
+import { meshSessions, renderBirdConfig, type Session } from './bird-config';
+import { BirdProcess, birdPaths } from './bird-process';
+import { reconcileBlockRoutes, ROUTED_ROUTE_PROTOCOL } from './block-routes';
+import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
+import { findUnderlay } from './underlay';
+
+const log = (event: string, fields: Record<string, string | number | undefined> = {}) => {
+  const kv = Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${/^[^\s"=]+$/.test(String(v)) ? v : JSON.stringify(String(v))}`);
+  process.stderr.write(`${new Date().toISOString()} ${[event, ...kv].join(' ')}\n`);
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function untilTerminated(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (s: string) => resolve(s);
+    process.once('SIGTERM', on);
+    process.once('SIGINT', on);
+  });
+}
+
+/** Registers the node, retrying while etcd is unreachable (the agent starts before etcd on a rebooting cluster). */
+async function register(client: EtcdClient, opts: RoutedOptions, ip: string, stopped: () => boolean): Promise<void> {
+  const record = {
+    name: opts.node, ip, asn: opts.asn, routeReflector: opts.routeReflector,
+    ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), vtepMAC: vtepMacOf(opts.node),
+  };
+  for (let delay = 500; !stopped(); delay = Math.min(delay * 2, 5_000)) {
+    try {
+      await registerNode(client, opts.etcd.prefix, record);
+      log('node-registered', { node: opts.node, ip, asn: opts.asn, reflector: opts.routeReflector ? opts.clusterId : undefined });
+      return;
+    } catch (e) {
+      log('etcd-unreachable', { error: (e as Error).message, retry_ms: delay });
+      await sleep(delay);
+    }
+  }
+}
+
+export async function routedMain(args: string[]): Promise<number> {
+  let opts: RoutedOptions;
+  try {
+    const parsed = parseRoutedOptions(args, process.env);
+    if (parsed === 'help') {
+      process.stdout.write(ROUTED_USAGE);
+      return 0;
+    }
+    opts = parsed;
+  } catch (e) {
+    if (!(e instanceof OptionsError)) throw e;
+    process.stderr.write(`tscni-agent routed: ${e.message}\n\n${ROUTED_USAGE}`);
+    return 2;
+  }
+
+  let terminated = false;
+  const termination = untilTerminated().then((s) => {
+    terminated = true;
+    return s;
+  });
+  const nl = Rtnl.open();
+  const underlay = await findUnderlay(nl, opts);
+  mkdirSync(opts.runDir, { recursive: true, mode: 0o755 });
+  writeFileSync(opts.nodeNameFile, `${opts.node}\n`);
+
+  const client = new EtcdClient(opts.etcd.connection);
+  const prefix = opts.etcd.prefix;
+  await register(client, opts, underlay.ip, () => terminated);
+  const store = new ClusterIpamStore(client, prefix, opts.node);
+  const server = await serveClusterIpam(opts.socketPath, store);
+  log('ipam-serving', { socket: opts.socketPath });
+
+  let birdDown = true;
+  let lastConfig: string | undefined;
+  const bird = new BirdProcess(birdPaths(opts.runDir), (why) => {
+    log('bird-exited', { why });
+    birdDown = true;
+    schedule();
+  });
+
+  // One sync at a time; changes that arrive meanwhile make one more.
+  const sync = async () => {
+    const [{ nodes, problems }, { peers, problems: peerProblems }, blocks] = await Promise.all([
+      listNodes(client, prefix), listPeers(client, prefix), store.listBlocks(opts.node),
+    ]);
+    for (const p of [...problems, ...peerProblems]) log('ignored-record', { problem: p });
+    const ownBlocks = blocks.map((b) => formatCidr(b.cidr));
+    const routes = await reconcileBlockRoutes(nl, ownBlocks);
+    for (const dst of routes.added) log('block-route-added', { dst });
+    for (const dst of routes.deleted) log('block-route-deleted', { dst });
+    for (const dst of routes.conflicts) log('block-route-conflict', { dst, why: 'another route holds this destination' });
+
+    const self = nodes.find((n) => n.name === opts.node);
+    // A node removed from etcd while its agent runs withdraws from every session.
+    if (!self) log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed' });
+    const nodeIps = new Set(nodes.map((n) => n.ip));
+    const sessions: Session[] = self
+      ? [
+        ...meshSessions(self, nodes),
+        ...peersOfNode(peers, opts.node).filter((p) => !nodeIps.has(p.peerIP)).map((p) => ({ kind: 'external' as const, ip: p.peerIP, asn: p.asNumber, peer: p.name })),
+      ]
+      : [];
+    const config = renderBirdConfig({
+      node: opts.node, routerId: underlay.ip, asn: opts.asn, underlayDev: underlay.dev,
+      ownBlocks: ownBlocks.filter((b) => !b.includes(':')), routeProtocol: ROUTED_ROUTE_PROTOCOL,
+      ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), sessions,
+    });
+    if (config !== lastConfig || birdDown) {
+      bird.writeConfig(config);
+      if (birdDown) {
+        const how = await bird.start();
+        birdDown = false;
+        log('bird-running', { how, config: bird.paths.config });
+      } else {
+        await bird.reload();
+      }
+      lastConfig = config;
+      log('bird-configured', { sessions: sessions.length, blocks: ownBlocks.length });
+    }
+  };
+
+  let running: Promise<void> | undefined;
+  let again = false;
+  const schedule = () => {
+    if (terminated) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          await sync();
+        } catch (e) {
+          log('sync-failed', { error: (e as Error).message });
+          await sleep(1_000);
+          again = true;
+        }
+      } while (again && !terminated);
+    })().finally(() => {
+      running = undefined;
+    });
+  };
+
+  let watch: Watch | undefined;
+  const startWatch = () => {
+    watch = watchPrefix(client, `${prefix}/`, {
+      onEvents: (events) => {
+        if (events.some((e) => e.type === 'delete' && e.kv.key === nodeKey(prefix, opts.node))) log('own-record-deleted', { node: opts.node });
+        schedule();
+      },
+      onCompacted: () => {
+        startWatch();
+        schedule();
+      },
+      onConnection: (up, reason) => {
+        log(up ? 'watch-up' : 'watch-down', { reason });
+        if (up) schedule();
+      },
+    });
+  };
+  if (!terminated) {
+    startWatch();
+    schedule();
+  }
+  // A periodic resync repairs drift nobody announced (a route deleted by hand).
+  const resync = setInterval(schedule, 30_000);
+
+  const signal = await termination;
+  log('terminating', { signal });
+  clearInterval(resync);
+  watch?.close();
+  await running;
+  await server.close();
+  await bird.stop();
+  client.close();
+  nl.close();
+  log('stopped', { node: opts.node });
+  return 0;
+}

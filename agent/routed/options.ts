@@ -1,0 +1,111 @@
+// tscni-agent routed's flags, checked completely before the agent touches
+// anything: a mistake is a message naming the flag and exit 2.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../../lib/datastore/etcd-options';
+import { asnProblem, nodeNameProblem } from '../../lib/datastore/routed-nodes';
+import { DEFAULT_ROUTED_PREFIX } from '../../lib/ipam/cluster/store';
+import { formatIp, parseIp } from '../../lib/ip/address';
+import { FlagError, parseFlags, type FlagKind } from '../../cli/flags';
+
+export const DEFAULT_RUN_DIR = '/run/tscni';
+export const DEFAULT_ASN = 64512;
+
+export const ROUTED_USAGE = `usage: tscni-agent routed [flags]
+  --node-name NAME        this node's name in etcd        (default: the host name)
+  --ip ADDRESS            the node's underlay IPv4 address (BGP sessions, next hops)
+  --iface NAME            or: the interface whose first IPv4 address it is
+  --as ASN                the cluster's AS number          (default ${DEFAULT_ASN})
+  --route-reflector       this node is a BGP route reflector (needs --cluster-id)
+  --cluster-id ID         the reflectors' cluster ID, IPv4-formatted (e.g. 224.0.0.1)
+  --run-dir DIR           agent.sock, bird.conf, bird.ctl, nodename (default ${DEFAULT_RUN_DIR})
+  --etcd-endpoints URLS   ETCD_ENDPOINTS     comma-separated  (default http://127.0.0.1:2379)
+  --etcd-cafile FILE      ETCD_CA_CERT_FILE  CA of the etcd members' certificates
+  --etcd-certfile FILE    ETCD_CERT_FILE     client certificate
+  --etcd-keyfile FILE     ETCD_KEY_FILE      client key
+`;
+
+const SPEC: Record<string, FlagKind> = {
+  'etcd-endpoints': 'string', 'etcd-cafile': 'string', 'etcd-certfile': 'string', 'etcd-keyfile': 'string',
+  'node-name': 'string', ip: 'string', iface: 'string', as: 'string', 'route-reflector': 'boolean', 'cluster-id': 'string', 'run-dir': 'string',
+  help: 'boolean',
+};
+
+export interface RoutedOptions {
+  etcd: EtcdSettings;
+  node: string;
+  /** one of the two */
+  ip?: string;
+  iface?: string;
+  asn: number;
+  routeReflector: boolean;
+  clusterId?: string;
+  runDir: string;
+  socketPath: string;
+  nodeNameFile: string;
+}
+
+export class OptionsError extends Error {}
+
+export function parseRoutedOptions(args: string[], env: NodeJS.ProcessEnv): RoutedOptions | 'help' {
+  let values: Record<string, string | boolean>;
+  try {
+    const parsed = parseFlags(args, SPEC);
+    if (parsed.positional.length > 0) throw new OptionsError(`unexpected argument ${JSON.stringify(parsed.positional[0])}`);
+    values = parsed.values;
+  } catch (e) {
+    if (e instanceof FlagError) throw new OptionsError(e.message);
+    throw e;
+  }
+  if (values.help === true) return 'help';
+  const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+
+  const node = str('node-name') ?? hostname().toLowerCase();
+  const nameProblem = nodeNameProblem(node);
+  if (nameProblem) throw new OptionsError(`--node-name: ${nameProblem}`);
+
+  const ipText = str('ip');
+  const iface = str('iface');
+  if (ipText === undefined && iface === undefined) throw new OptionsError('--ip or --iface is required');
+  if (ipText !== undefined && iface !== undefined) throw new OptionsError('--ip and --iface exclude each other');
+  let ip: string | undefined;
+  if (ipText !== undefined) {
+    const parsed = parseIp(ipText);
+    if (!parsed || parsed.family !== 4) throw new OptionsError(`--ip: "${ipText}" is not an IPv4 address`);
+    ip = formatIp(parsed);
+  }
+
+  const asText = str('as') ?? String(DEFAULT_ASN);
+  const asProblem = asnProblem(asText);
+  if (asProblem) throw new OptionsError(`--as: ${asProblem}`);
+
+  const routeReflector = values['route-reflector'] === true;
+  const clusterText = str('cluster-id');
+  if (routeReflector && clusterText === undefined) throw new OptionsError('--route-reflector needs --cluster-id');
+  if (!routeReflector && clusterText !== undefined) throw new OptionsError('--cluster-id is only for a route reflector (--route-reflector)');
+  let clusterId: string | undefined;
+  if (clusterText !== undefined) {
+    const parsed = parseIp(clusterText);
+    if (!parsed || parsed.family !== 4) throw new OptionsError(`--cluster-id: "${clusterText}" is not an IPv4-formatted ID`);
+    clusterId = formatIp(parsed);
+  }
+
+  const runDir = str('run-dir') ?? DEFAULT_RUN_DIR;
+  if (runDir === '' || runDir.includes('\0')) throw new OptionsError('--run-dir: must be a directory path');
+
+  const etcdFlags: Partial<Record<EtcdFlag, string>> = {};
+  for (const f of ['etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile'] as const) if (str(f) !== undefined) etcdFlags[f] = str(f);
+  // No --etcd-prefix: routed mode's keys are always under /tscni/v1.
+  let etcd: EtcdSettings;
+  try {
+    etcd = etcdSettings(etcdFlags, env, DEFAULT_ROUTED_PREFIX);
+  } catch (e) {
+    if (e instanceof EtcdSettingsError) throw new OptionsError(e.message);
+    throw e;
+  }
+
+  return {
+    etcd, node, ...(ip ? { ip } : {}), ...(iface ? { iface } : {}), asn: Number(asText), routeReflector,
+    ...(clusterId ? { clusterId } : {}), runDir, socketPath: join(runDir, 'agent.sock'), nodeNameFile: join(runDir, 'nodename'),
+  };
+}

@@ -1,0 +1,151 @@
+// Routed mode's pure parts: who peers with whom (mesh and reflector rules),
+// the BIRD configuration (checked by BIRD's own parser), birdc's protocols
+// table, BGP peer and node records, and the agent's flags.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { kindOfProtocol, meshSessions, renderBirdConfig, sessionName, type BirdInput, type NodeView } from '../../agent/routed/bird-config';
+import { OptionsError, parseRoutedOptions } from '../../agent/routed/options';
+import { parseProtocols } from '../../lib/bird/control';
+import { BgpPeerError, decodePeer, makePeer, peersOfNode } from '../../lib/datastore/bgp-peers';
+import { decodeNode, encodeNode, vtepMacOf } from '../../lib/datastore/routed-nodes';
+
+const node = (name: string, ip: string, routeReflector = false): NodeView => ({ name, ip, asn: 64512, routeReflector });
+const nodes = [node('a', '10.250.0.11'), node('b', '10.250.0.12'), node('c', '10.250.0.13'), node('d', '10.250.0.14')];
+const kinds = (s: ReturnType<typeof meshSessions>) => s.map((x) => `${x.kind}:${x.peer}`);
+
+describe('sessions', () => {
+  it('full mesh without reflectors: every other node', () => {
+    expect(kinds(meshSessions(nodes[0]!, nodes))).toEqual(['mesh:b', 'mesh:c', 'mesh:d']);
+  });
+
+  it('with reflectors: a client peers with the reflectors only, a reflector with everyone, its clients marked', () => {
+    const withRr = [node('a', '10.250.0.11', true), nodes[1]!, node('c', '10.250.0.13', true), nodes[3]!];
+    expect(kinds(meshSessions(withRr[1]!, withRr))).toEqual(['reflector:a', 'reflector:c']);
+    expect(kinds(meshSessions(withRr[0]!, withRr))).toEqual(['client:b', 'reflector:c', 'client:d']);
+  });
+
+  it('names protocols so that the kind reads back', () => {
+    const name = sessionName({ kind: 'client', ip: '10.250.0.12' });
+    expect(name).toBe('rrclient_10_250_0_12');
+    expect(kindOfProtocol(name)).toBe('client');
+    expect(kindOfProtocol('rr_10_250_0_11')).toBe('reflector');
+    expect(kindOfProtocol('kernel4')).toBeUndefined();
+  });
+});
+
+describe('BIRD configuration', () => {
+  const input: BirdInput = {
+    node: 'a', routerId: '10.250.0.11', asn: 64512, underlayDev: 'eth0', ownBlocks: ['10.244.0.0/26', '10.244.1.0/26'],
+    routeProtocol: 75, clusterId: '224.0.0.1',
+    sessions: [...meshSessions(node('a', '10.250.0.11', true), [node('a', '10.250.0.11', true), ...nodes.slice(1)]), { kind: 'external', ip: '10.250.0.3', asn: 65001, peer: 'tor' }],
+  };
+
+  const birdParses = (text: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tscni-unit-bird-'));
+    try {
+      writeFileSync(join(dir, 'bird.conf'), text);
+      execFileSync('/usr/sbin/bird', ['-p', '-c', join(dir, 'bird.conf')], { stdio: 'pipe' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('is valid BIRD 2 with reflector clients, an external peer and blocks; and with no block and no peer', () => {
+    const text = renderBirdConfig(input);
+    birdParses(text);
+    birdParses(renderBirdConfig({ ...input, ownBlocks: [], sessions: [], clusterId: undefined }));
+    expect(text).toContain('if krt_source = 75 && net ~ [ 10.244.0.0/26, 10.244.1.0/26 ] then accept;');
+    expect(text).toMatch(/protocol bgp rrclient_10_250_0_12 from tscni_node \{[^}]*rr client;\n {2}rr cluster id 224\.0\.0\.1;/);
+    expect(text).toMatch(/protocol bgp ext_10_250_0_3 from tscni_external \{[^}]*neighbor 10\.250\.0\.3 as 65001;/);
+    // Only a reflector passes on BGP routes to other nodes.
+    expect(text).toContain('export where proto = "kernel4" || source = RTS_BGP;');
+    const plain = renderBirdConfig({ ...input, clusterId: undefined, sessions: [] });
+    expect(plain.match(/export where[^;]*;/g)).toEqual(['export where source = RTS_BGP;', 'export where proto = "kernel4";', 'export where proto = "kernel4";']);
+  });
+
+  it('refuses what is not an address instead of writing it into the file', () => {
+    expect(() => renderBirdConfig({ ...input, ownBlocks: ['10.244.0.0/26; } protocol static {'] })).toThrow(/block/);
+    expect(() => renderBirdConfig({ ...input, sessions: [{ kind: 'external', ip: '1.2.3.4;', asn: 1, peer: 'x' }] })).toThrow(/peer x/);
+    expect(() => renderBirdConfig({ ...input, underlayDev: 'eth0"; x' })).toThrow(/interface/);
+  });
+});
+
+describe('birdc show protocols', () => {
+  it('reads the table, Info with spaces included', () => {
+    const text = `Name       Proto      Table      State  Since         Info
+device1    Device     ---        up     2026-12-01T22:52:28
+kernel4    Kernel     master4    up     2026-12-01T22:52:28
+mesh_10_250_0_12 BGP        ---        start  2026-12-01T22:52:29  Active        Socket: Connection refused
+rr_10_250_0_11 BGP        ---        up     2026-12-01T22:52:30  Established   `;
+    const p = parseProtocols(text);
+    expect(p.map((x) => [x.name, x.proto, x.state, x.info])).toEqual([
+      ['device1', 'Device', 'up', ''], ['kernel4', 'Kernel', 'up', ''],
+      ['mesh_10_250_0_12', 'BGP', 'start', 'Active        Socket: Connection refused'], ['rr_10_250_0_11', 'BGP', 'up', 'Established'],
+    ]);
+    expect(p[3]!.since).toBe('2026-12-01T22:52:30');
+  });
+});
+
+describe('records', () => {
+  it('BGP peers: the field that is wrong is named; global or per node', () => {
+    expect(makePeer({ peerIP: '10.250.0.3', asNumber: '65001' })).toEqual({ name: '10-250-0-3', peerIP: '10.250.0.3', asNumber: 65001 });
+    const bad = (input: Parameters<typeof makePeer>[0]) => {
+      try {
+        makePeer(input);
+      } catch (e) {
+        return [(e as BgpPeerError).field, (e as Error).message];
+      }
+      return undefined;
+    };
+    expect(bad({ peerIP: 'fd00::1', asNumber: '1' })).toEqual(['peerIP', '"fd00::1" is not an IPv4 address']);
+    expect(bad({ peerIP: '10.0.0.1', asNumber: '0' })).toEqual(['asNumber', '0 is out of range (1-4294967294)']);
+    expect(bad({ peerIP: '10.0.0.1', asNumber: '65a' })).toEqual(['asNumber', '"65a" is not an AS number']);
+    expect(bad({ peerIP: '10.0.0.1', asNumber: '1', node: 'N/1' })?.[0]).toBe('node');
+    const peers = [makePeer({ peerIP: '10.0.0.1', asNumber: '1' }), makePeer({ peerIP: '10.0.0.2', asNumber: '1', node: 'b' })];
+    expect(peersOfNode(peers, 'a').map((p) => p.peerIP)).toEqual(['10.0.0.1']);
+    expect(peersOfNode(peers, 'b').map((p) => p.peerIP)).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(decodePeer('x', '{"peerIP":"10.0.0.1","asNumber":4294967295}')).toMatch(/BGP peer x: 4294967295 is out of range/);
+  });
+
+  it('nodes: stored and read back; the VTEP MAC is stable, unicast and locally administered', () => {
+    const n = { name: 'a', ip: '10.250.0.11', asn: 64512, routeReflector: true, clusterId: '224.0.0.1', vtepMAC: vtepMacOf('a') };
+    expect(decodeNode('a', encodeNode(n))).toEqual(n);
+    expect(vtepMacOf('a')).toBe(vtepMacOf('a'));
+    expect(vtepMacOf('a')).not.toBe(vtepMacOf('b'));
+    expect(parseInt(vtepMacOf('a').slice(0, 2), 16) & 0b11).toBe(0b10);
+    expect(decodeNode('a', '{"ip":"fd00::1","asn":1}')).toBe('node a: ip must be an IPv4 address');
+  });
+});
+
+describe('tscni-agent routed flags', () => {
+  const parse = (args: string[]) => parseRoutedOptions(args, {});
+  const problem = (args: string[]) => {
+    try {
+      parse(args);
+    } catch (e) {
+      if (e instanceof OptionsError) return e.message;
+      throw e;
+    }
+    return undefined;
+  };
+
+  it('takes the defaults: AS 64512, /run/tscni, the routed key prefix', () => {
+    const o = parse(['--node-name', 'n1', '--ip', '10.250.0.11']);
+    expect(o).toMatchObject({ node: 'n1', ip: '10.250.0.11', asn: 64512, routeReflector: false, runDir: '/run/tscni', socketPath: '/run/tscni/agent.sock' });
+    expect(o !== 'help' && o.etcd.prefix).toBe('/tscni/v1');
+  });
+
+  it('names the flag that is wrong', () => {
+    expect(problem(['--node-name', 'n1'])).toBe('--ip or --iface is required');
+    expect(problem(['--node-name', 'n1', '--ip', '10.250.0.311'])).toBe('--ip: "10.250.0.311" is not an IPv4 address');
+    expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--as', '0'])).toBe('--as: 0 is out of range (1-4294967294)');
+    expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--route-reflector'])).toBe('--route-reflector needs --cluster-id');
+    expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--cluster-id', '1.0.0.1'])).toMatch(/^--cluster-id is only for a route reflector/);
+    expect(problem(['--node-name', 'N1', '--ip', '10.0.0.1'])).toMatch(/^--node-name: "N1" must be/);
+    expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--etcd-prefix', '/x'])).toBe('unknown flag --etcd-prefix');
+    expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--etcd-endpoints', 'http://a:1', '--etcd-cafile', '/nonexistent'])).toMatch(/is not https/);
+  });
+});
