@@ -1,0 +1,216 @@
+// tscni-agent routed on a virtual cluster: four nodes on one segment, the
+// built agent in each node's netns with its own run dir, BIRD started by it.
+// One cluster is shared by the cases, in order: full mesh, aggregation, an
+// external BGP router (a hand-configured BIRD with its own AS and a host
+// behind it), one route reflector, an agent restart, and a node removed.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addAddress, addVeth, createCluster, ip, sysctl, useHarness, type Cluster, type Netns } from './harness';
+import { eventually, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
+
+const NAMES = ['n0', 'n1', 'n2', 'n3'];
+const TOR = { ip: '10.250.0.3', asn: 65001, hostNet: '10.252.0.0/24', hostIp: '10.252.0.2', gw: '10.252.0.1' };
+
+describe('tscni-agent routed', () => {
+  const h = useHarness();
+  let cluster: Cluster;
+  let lab: RoutedLab;
+  const pods: Pod[] = [];
+  /** block → owner, from etcd */
+  const blocksOf = async (name: string): Promise<string[]> => {
+    const out = await lab.etcdctl(['get', '--prefix', '/tscni/v1/ipam/blocks/']);
+    const lines = out.split('\n').filter((l) => l !== '');
+    const blocks: string[] = [];
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      if (JSON.parse(lines[i + 1]!).node === name) blocks.push(lines[i]!.split('/').pop()!.replace('-', '/'));
+    }
+    return blocks;
+  };
+  const nodeOf = (name: string) => cluster.nodes[NAMES.indexOf(name)]!;
+  /** every other node has a proto bird route per block of `name`, via its underlay address */
+  const routedEverywhere = (name: string, others = NAMES) => async () => {
+    const blocks = await blocksOf(name);
+    if (blocks.length === 0) return `${name} has no block`;
+    for (const other of others.filter((o) => o !== name)) {
+      const have = await lab.routes(nodeOf(other), 'bird');
+      for (const b of blocks) if (!have.some(([dst, gw]) => dst === b && gw === nodeOf(name).ip)) return `${other} lacks ${b} via ${nodeOf(name).ip}: ${JSON.stringify(have)}`;
+    }
+    return true;
+  };
+
+  beforeAll(async () => {
+    cluster = await createCluster(h, { nodesPerSegment: [4], etcd: true });
+    lab = new RoutedLab(h, cluster, await h.tempDir('run'));
+    await lab.createPool('default', POOL_CIDR, 26);
+    for (let i = 0; i < 4; i++) lab.startAgent(cluster.nodes[i]!, NAMES[i]!);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const name of [...lab.agents.keys()]) await lab.stopAgent(name);
+    lab.killBirds(NAMES);
+  });
+
+  it('full mesh: each node holds every other node\'s blocks as proto bird routes via that node, its own as blackholes', async () => {
+    for (const name of NAMES) pods.push(await lab.pod(name));
+    for (const name of NAMES) {
+      const own = await blocksOf(name);
+      expect(own.length).toBe(1);
+      expect(await lab.routes(nodeOf(name), '75')).toEqual([[own[0], 'blackhole']]);
+    }
+    for (const name of NAMES) await eventually(`${name}'s block on every node`, routedEverywhere(name));
+    for (const name of NAMES) {
+      const sessions = (await lab.protocols(name)).filter((p) => p.proto === 'BGP');
+      expect(sessions.map((p) => [p.name.split('_')[0], p.info])).toEqual([['mesh', 'Established'], ['mesh', 'Established'], ['mesh', 'Established']]);
+    }
+    // Pods on two nodes talk over the learned route; the pod's source address arrives unchanged (ping answers it).
+    expect((await h.ping(pods[0]!, pods[1]!.ip, 2)).ok).toBe(true);
+    expect((await h.ping(pods[3]!, pods[2]!.ip, 2)).ok).toBe(true);
+  }, 90_000);
+
+  it('aggregation: 70 pods on one node are one route per block on every other node', async () => {
+    for (let i = 0; i < 70; i++) await lab.assign('n2', `many${i}`);
+    const blocks = await blocksOf('n2');
+    expect(blocks.length).toBe(2);
+    await eventually('n2\'s blocks on every node', routedEverywhere('n2'));
+    for (const other of ['n0', 'n1', 'n3']) {
+      const viaN2 = (await lab.routes(nodeOf(other), 'bird')).filter(([, gw]) => gw === nodeOf('n2').ip);
+      expect(viaN2.map(([dst]) => dst).sort()).toEqual([...blocks].sort());
+    }
+  }, 60_000);
+
+  describe('with an external BGP router', () => {
+    let tor: Netns;
+    let host: Netns;
+    let torDir: string;
+    const torBirdc = (args: string[]) => h.execIn(tor, 'birdc', ['-s', join(torDir, 'bird.ctl'), ...args], { reject: false });
+
+    beforeAll(async () => {
+      // A router on the segment (AS 65001), a host behind it on 10.252.0.0/24; BIRD configured by hand, as an operator would.
+      tor = await h.createNetns('tor');
+      await addVeth(cluster.fabric, 'tor', tor, 'eth0');
+      await ip(cluster.fabric, ['link', 'set', 'dev', 'tor', 'master', 'br0']);
+      await addAddress(tor, 'eth0', `${TOR.ip}/24`);
+      await sysctl(tor, 'net.ipv4.ip_forward', 1);
+      host = await h.createNetns('host');
+      await addVeth(tor, 'eth1', host, 'eth0');
+      await addAddress(tor, 'eth1', `${TOR.gw}/24`);
+      await addAddress(host, 'eth0', `${TOR.hostIp}/24`);
+      await ip(host, ['route', 'add', 'default', 'via', TOR.gw]);
+      torDir = await h.tempDir('tor');
+      const peers = cluster.nodes.map((n, i) => `protocol bgp node${i} {
+  local ${TOR.ip} as ${TOR.asn};
+  neighbor ${n.ip} as 64512;
+  hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
+  ipv4 { import all; export where source = RTS_DEVICE; };
+}`).join('\n');
+      writeFileSync(join(torDir, 'bird.conf'), `router id ${TOR.ip};
+protocol device { scan time 2; }
+protocol direct { ipv4; interface "eth1"; }
+protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }
+${peers}
+`);
+      h.startDaemon(tor, '/usr/sbin/bird', ['-f', '-c', join(torDir, 'bird.conf'), '-s', join(torDir, 'bird.ctl'), '-P', join(torDir, 'bird.pid')]);
+    }, 30_000);
+
+    afterAll(() => lab.killBirds([]));
+
+    it('bgp peer add: a bad address or AS is refused, naming it, and nothing is written', async () => {
+      const badIp = await lab.tscni(cluster.nodes[0]!, ['bgp', 'peer', 'add', '--peer-ip', '10.250.0.300', '--as', '65001']);
+      expect(badIp.exitCode).toBe(2);
+      expect(badIp.stderr).toContain('--peer-ip: "10.250.0.300" is not an IPv4 address');
+      const badAs = await lab.tscni(cluster.nodes[0]!, ['bgp', 'peer', 'add', '--peer-ip', TOR.ip, '--as', '4294967295']);
+      expect(badAs.exitCode).toBe(2);
+      expect(badAs.stderr).toContain('--as: 4294967295 is out of range');
+      expect(await lab.etcdctl(['get', '--prefix', '/tscni/v1/bgp/'])).toBe('');
+    });
+
+    it('peers with every node after tscni bgp peer add, learns every block, and its host reaches pods without NAT', async () => {
+      const add = await lab.tscni(cluster.nodes[0]!, ['bgp', 'peer', 'add', '--peer-ip', TOR.ip, '--as', String(TOR.asn)]);
+      expect(add.stderr).toBe('');
+      expect(add.exitCode).toBe(0);
+      const list = await lab.tscni(cluster.nodes[1]!, ['bgp', 'peer', 'list']);
+      expect(list.stdout).toMatch(/10-250-0-3\s+10\.250\.0\.3\s+65001\s+\(global\)/);
+      await eventually('the router has a session with every node', async () => {
+        const lines = (await torBirdc(['show', 'protocols'])).stdout.split('\n').filter((l) => /^node\d/.test(l));
+        return lines.length === 4 && lines.every((l) => l.includes('Established')) ? true : lines.join('; ');
+      });
+      await eventually('the router holds every block via its node', async () => {
+        const have = await lab.routes(tor, 'bird');
+        for (const name of NAMES) {
+          for (const b of await blocksOf(name)) if (!have.some(([dst, gw]) => dst === b && gw === nodeOf(name).ip)) return `router lacks ${b}: ${JSON.stringify(have)}`;
+        }
+        return true;
+      });
+      for (const name of NAMES) {
+        expect(await lab.routes(nodeOf(name), 'bird')).toContainEqual([TOR.hostNet, TOR.ip]);
+      }
+      // The node routes the reply back to the host itself: no masquerade anywhere on the way.
+      for (const pod of pods) expect((await h.ping(host, pod.ip, 1)).ok, `host -> ${pod.ip}`).toBe(true);
+      for (const name of NAMES) expect((await h.execIn(nodeOf(name), 'nft', ['list', 'ruleset'])).stdout).not.toMatch(/masquerade|snat/);
+    }, 60_000);
+
+    it('one route reflector among four: every other node has exactly one node session, and every pod reaches every other', async () => {
+      expect(await lab.stopAgent('n0')).toBe(0);
+      lab.startAgent(nodeOf('n0'), 'n0', ['--route-reflector', '--cluster-id', '224.0.0.1']);
+      const nodeSessions = async (name: string) => (await lab.protocols(name)).filter((p) => p.proto === 'BGP' && !p.name.startsWith('ext_'));
+      await eventually('clients peer with the reflector only', async () => {
+        for (const name of ['n1', 'n2', 'n3']) {
+          const s = await nodeSessions(name);
+          if (s.length !== 1 || s[0]!.name !== 'rr_10_250_0_11' || s[0]!.info !== 'Established') return `${name}: ${JSON.stringify(s)}`;
+        }
+        const rr = await nodeSessions('n0');
+        return rr.length === 3 && rr.every((p) => p.name.startsWith('rrclient_') && p.info === 'Established') ? true : `n0: ${JSON.stringify(rr)}`;
+      });
+      for (const name of NAMES) await eventually(`${name}'s blocks reflected to every node`, routedEverywhere(name));
+      for (const from of pods) {
+        for (const to of pods) if (from !== to) expect((await h.ping(from, to.ip, 1)).ok, `${from.ip} -> ${to.ip}`).toBe(true);
+      }
+    }, 60_000);
+
+    it('an agent restart withdraws no route of a running pod, neither on the other nodes nor on the router', async () => {
+      const blocks = await blocksOf('n1');
+      const missing: string[] = [];
+      let sampling = true;
+      const sample = (async () => {
+        while (sampling) {
+          for (const [where, ns] of [['n2', nodeOf('n2')], ['n3', nodeOf('n3')], ['router', tor]] as const) {
+            const have = await lab.routes(ns, 'bird');
+            for (const b of blocks) if (!have.some(([dst, gw]) => dst === b && gw === nodeOf('n1').ip)) missing.push(`${where} lacked ${b}`);
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      try {
+        expect(await lab.stopAgent('n1')).toBe(0);
+        lab.startAgent(nodeOf('n1'), 'n1');
+        await eventually('n1 back in session with the reflector and the router', async () => {
+          const s = (await lab.protocols('n1')).filter((p) => p.proto === 'BGP');
+          return s.length === 2 && s.every((p) => p.info === 'Established') ? true : JSON.stringify(s);
+        });
+        // Past the graceful restart: the restarted BIRD has sent all it has and the stale routes are refreshed.
+        await new Promise((r) => setTimeout(r, 3_000));
+      } finally {
+        sampling = false;
+        await sample;
+      }
+      expect(missing).toEqual([]);
+      expect((await h.ping(pods[1]!, pods[2]!.ip, 1)).ok).toBe(true);
+      expect((await h.ping(host, pods[1]!.ip, 1)).ok).toBe(true);
+    }, 60_000);
+
+    it('a node removed: its routes are withdrawn everywhere, then its agent stops cleanly', async () => {
+      const blocks = await blocksOf('n3');
+      await lab.etcdctl(['del', '/tscni/v1/nodes/n3']);
+      await eventually('n3\'s blocks gone from every node and the router', async () => {
+        for (const [where, ns] of [['n0', nodeOf('n0')], ['n1', nodeOf('n1')], ['n2', nodeOf('n2')], ['router', tor]] as const) {
+          const have = (await lab.routes(ns, 'bird')).map(([dst]) => dst);
+          const left = blocks.filter((b) => have.includes(b));
+          if (left.length > 0) return `${where} still has ${left.join(', ')}`;
+        }
+        return true;
+      });
+      expect(await lab.stopAgent('n3')).toBe(0);
+    }, 60_000);
+  });
+});
