@@ -5,9 +5,7 @@
 // that are no longer wanted, and reports a destination another owner holds.
 import type { Rtnl } from '../../lib/netlink';
 import { isExists } from '../../lib/netlink';
-
-/** rtm_protocol of routed mode's agent; `ip route` shows `proto 75`. */
-export const ROUTED_ROUTE_PROTOCOL = 75;
+import { ROUTE_PROTOCOL } from '../route-table';
 
 export interface BlockRouteChanges {
   added: string[];
@@ -16,13 +14,12 @@ export interface BlockRouteChanges {
   conflicts: string[];
 }
 
-export async function reconcileBlockRoutes(nl: Rtnl, blocks: string[], protocol = ROUTED_ROUTE_PROTOCOL): Promise<BlockRouteChanges> {
+export async function reconcileBlockRoutes(nl: Rtnl, blocks: string[], protocol: number = ROUTE_PROTOCOL.routed): Promise<BlockRouteChanges> {
   const want = new Set(blocks);
   const out: BlockRouteChanges = { added: [], deleted: [], conflicts: [] };
   const have = new Set<string>();
   for (const family of [4, 6] as const) {
-    for (const r of await nl.routes.list({ family })) {
-      if (r.protocol !== protocol) continue;
+    for (const r of await nl.routes.list({ family, protocol })) {
       if (want.has(r.dst) && r.type === 'blackhole' && r.metric === undefined) {
         have.add(r.dst);
         continue;

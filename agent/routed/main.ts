@@ -15,24 +15,18 @@ import { formatCidr } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
 import { meshSessions, renderBirdConfig, type Session } from './bird-config';
 import { BirdProcess, birdPaths } from './bird-process';
-import { reconcileBlockRoutes, ROUTED_ROUTE_PROTOCOL } from './block-routes';
+import { reconcileBlockRoutes } from './block-routes';
+import { createLogger } from '../log';
+import { ROUTE_PROTOCOL } from '../route-table';
+import { untilTerminated } from '../signals';
 import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
+import { blockUse, writeStatus } from './status-file';
 import { findUnderlay } from './underlay';
 
-const log = (event: string, fields: Record<string, string | number | undefined> = {}) => {
-  const kv = Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${/^[^\s"=]+$/.test(String(v)) ? v : JSON.stringify(String(v))}`);
-  process.stderr.write(`${new Date().toISOString()} ${[event, ...kv].join(' ')}\n`);
-};
+const logger = createLogger();
+const log = logger.event;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function untilTerminated(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (s: string) => resolve(s);
-    process.once('SIGTERM', on);
-    process.once('SIGINT', on);
-  });
-}
 
 /** Registers the node, retrying while etcd is unreachable (the agent starts before etcd on a rebooting cluster). */
 async function register(client: EtcdClient, opts: RoutedOptions, ip: string, stopped: () => boolean): Promise<void> {
@@ -97,8 +91,12 @@ export async function routedMain(args: string[]): Promise<number> {
     const [{ nodes, problems }, { peers, problems: peerProblems }, blocks] = await Promise.all([
       listNodes(client, prefix), listPeers(client, prefix), store.listBlocks(opts.node),
     ]);
-    for (const p of [...problems, ...peerProblems]) log('ignored-record', { problem: p });
+    for (const p of [...problems, ...peerProblems]) logger.once(`record:${p}`, 'ignored-record', { problem: p });
     const ownBlocks = blocks.map((b) => formatCidr(b.cidr));
+    writeStatus(opts.runDir, {
+      node: opts.node, pid: process.pid, ip: underlay.ip, asn: opts.asn, routeReflector: opts.routeReflector,
+      updated: new Date().toISOString(), blocks: blocks.map(blockUse),
+    });
     const routes = await reconcileBlockRoutes(nl, ownBlocks);
     for (const dst of routes.added) log('block-route-added', { dst });
     for (const dst of routes.deleted) log('block-route-deleted', { dst });
@@ -116,7 +114,7 @@ export async function routedMain(args: string[]): Promise<number> {
       : [];
     const config = renderBirdConfig({
       node: opts.node, routerId: underlay.ip, asn: opts.asn, underlayDev: underlay.dev,
-      ownBlocks: ownBlocks.filter((b) => !b.includes(':')), routeProtocol: ROUTED_ROUTE_PROTOCOL,
+      ownBlocks: ownBlocks.filter((b) => !b.includes(':')), routeProtocol: ROUTE_PROTOCOL.routed,
       ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), sessions,
     });
     if (config !== lastConfig || birdDown) {
