@@ -19,6 +19,8 @@ const USAGE = `usage:
       routed mode's IP pools in etcd (tscni pool help: the flags)
   tscni bgp peer add|list|remove [flags]
       routed mode's external BGP peers in etcd (tscni bgp help: the flags)
+  tscni node status [--run-dir DIR]
+      routed mode on this node: agent, BIRD, BGP peers, blocks, pod routes
   tscni demo [--mode bridge|overlay] [--backend vxlan|host-gw|udp] [--keep]
       a virtual cluster in network namespaces, with a connectivity matrix
       (overlay: 3 nodes, etcd, tscni-agent overlay; --backend default vxlan;
@@ -104,6 +106,14 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return runBgp(rest, process.env);
+    }
+    case 'node': {
+      const { runNode, NODE_USAGE } = await import('./node-status');
+      if (rest[0] === 'help' || rest[0] === '--help') {
+        process.stdout.write(NODE_USAGE);
+        return 0;
+      }
+      return runNode(rest);
     }
     case 'demo':
       return demo(rest);

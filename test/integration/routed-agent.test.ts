@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addAddress, addVeth, createCluster, ip, sysctl, useHarness, type Cluster, type Netns } from './harness';
+import { addAddress, addVeth, createCluster, DIST_BIN, ip, sysctl, useHarness, type Cluster, type Netns } from './harness';
 import { eventually, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
 
 const NAMES = ['n0', 'n1', 'n2', 'n3'];
@@ -168,6 +168,25 @@ ${peers}
       }
     }, 60_000);
 
+    it('tscni node status: agent and BIRD running, the peers by type, the blocks and how full, the pod routes', async () => {
+      const runDir = lab.agents.get('n1')!.runDir;
+      const r = await h.execIn(nodeOf('n1'), join(DIST_BIN, 'tscni'), ['node', 'status', '--run-dir', runDir], { reject: false });
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      const out = r.stdout;
+      expect(out).toMatch(/^node n1, 10\.250\.0\.12, AS 64512 /);
+      expect(out).toMatch(/\nagent: running, pid \d+/);
+      expect(out).toMatch(/\nBIRD: running, pid \d+, version 2\.\S+, router id 10\.250\.0\.12\n/);
+      expect(out).toMatch(/\n10\.250\.0\.11 +route reflector +up +\S+ +Established\n/);
+      expect(out).toMatch(/\n10\.250\.0\.3 +external +up +\S+ +Established\n/);
+      expect(out).not.toMatch(/node-to-node mesh/);
+      const [own] = await blocksOf('n1');
+      expect(out).toMatch(new RegExp(`\\n${own!.replace(/\./g, '\\.')} +default +1 of 63 \\(2%\\)\\n`));
+      expect(out).toContain(`  blackhole ${own}  (this node's block)`);
+      expect(out).toContain(`  ${pods[1]!.ip}/32 dev tp2  (pod on this node)`);
+      for (const b of await blocksOf('n2')) expect(out).toContain(`  ${b} via ${nodeOf('n2').ip} dev eth0  (learned by BGP)`);
+    });
+
     it('an agent restart withdraws no route of a running pod, neither on the other nodes nor on the router', async () => {
       const blocks = await blocksOf('n1');
       const missing: string[] = [];
@@ -210,7 +229,12 @@ ${peers}
         }
         return true;
       });
+      const runDir = lab.agents.get('n3')!.runDir;
       expect(await lab.stopAgent('n3')).toBe(0);
+      const status = await h.execIn(nodeOf('n3'), join(DIST_BIN, 'tscni'), ['node', 'status', '--run-dir', runDir], { reject: false });
+      expect(status.exitCode).toBe(1);
+      expect(status.stdout).toMatch(/\nagent: not running: no tscni agent answers at \S+agent\.sock/);
+      expect(status.stdout).toMatch(/\nBIRD: not running: /);
     }, 60_000);
   });
 });
