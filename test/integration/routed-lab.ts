@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { askAgent } from '../../lib/ipam/cluster/protocol';
 import { parseProtocols, type BirdProtocol } from '../../lib/bird/control';
+import { poll } from './overlay-cluster';
 import { DIST_BIN, addVeth, ip, ipJson, sysctl, type Harness, type Netns, type Cluster, type ClusterNode } from './harness';
 
 export const POOL_CIDR = '10.244.0.0/16';
@@ -24,18 +25,13 @@ export interface Pod extends Netns {
   node: ClusterNode;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` until it returns true; throws with the last value it saw when `timeoutMs` passes. */
-export async function eventually(what: string, fn: () => Promise<boolean | string>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/** Polls `probe` until it returns true; a string it returns says what is not so yet, for the timeout's message. */
+export async function eventually(what: string, probe: () => Promise<boolean | string>, timeoutMs = 30_000): Promise<void> {
   let last: boolean | string = false;
-  while (Date.now() < deadline) {
-    last = await fn().catch((e: Error) => e.message);
-    if (last === true) return;
-    await sleep(250);
-  }
-  throw new Error(`${what}: not so after ${timeoutMs} ms${typeof last === 'string' ? `: ${last}` : ''}`);
+  await poll(what, async () => {
+    last = await probe().catch((e: Error) => e.message);
+    return last === true || undefined;
+  }, timeoutMs, () => String(last));
 }
 
 export class RoutedLab {
