@@ -14,19 +14,17 @@ import { isExists } from '../lib/netlink';
  */
 export const ROUTE_PROTOCOL = { overlay: 74, routed: 75 } as const;
 
-/** One desired route: a destination in the main table, out of a device by index. */
-export interface DesiredRoute {
-  dst: string;
-  gw?: string;
-  dev: number;
-  onlink?: boolean;
-}
+/** One desired route: a destination in the main table, out of a device by index, or a blackhole. */
+export type DesiredRoute =
+  | { dst: string; gw?: string; dev: number; onlink?: boolean; blackhole?: undefined }
+  | { dst: string; blackhole: true; gw?: undefined; dev?: undefined; onlink?: undefined };
 
 const same = (have: Route, want: DesiredRoute): boolean =>
-  have.gw === want.gw && have.dev === want.dev && have.onlink === (want.onlink ?? false) && have.metric === undefined;
+  (want.blackhole ? have.type === 'blackhole' : have.type === 'unicast')
+  && have.gw === want.gw && have.dev === want.dev && have.onlink === (want.onlink ?? false) && have.metric === undefined;
 
-const describe = (r: { dst: string; gw?: string; dev?: number; onlink?: boolean }): string =>
-  `${r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;
+const describe = (r: { dst: string; gw?: string; dev?: number; onlink?: boolean; blackhole?: boolean; type?: Route['type'] }): string =>
+  r.blackhole || r.type === 'blackhole' ? `blackhole ${r.dst}` : `${r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;
 
 export interface RouteChanges {
   /** one line per change made, for the log */
@@ -35,10 +33,10 @@ export interface RouteChanges {
   conflicts: string[];
 }
 
-/** Makes the IPv4 main-table routes of `protocol` equal to `desired` (one per destination). */
-export async function reconcileRoutes(nl: Rtnl, protocol: number, desired: DesiredRoute[]): Promise<RouteChanges> {
+/** Makes the main-table routes of `protocol` of one family (IPv4 unless given) equal to `desired` (one per destination). */
+export async function reconcileRoutes(nl: Rtnl, protocol: number, desired: DesiredRoute[], family: 4 | 6 = 4): Promise<RouteChanges> {
   const want = new Map(desired.map((r) => [r.dst, r]));
-  const have = await nl.routes.list({ family: 4, protocol });
+  const have = await nl.routes.list({ family, protocol });
   const out: RouteChanges = { changes: [], conflicts: [] };
   const kept = new Set<string>();
   for (const r of have) {
@@ -47,12 +45,16 @@ export async function reconcileRoutes(nl: Rtnl, protocol: number, desired: Desir
       kept.add(r.dst);
       continue;
     }
-    await nl.routes.del({ dst: r.dst, ...(r.gw ? { gw: r.gw } : {}), ...(r.dev ? { dev: r.dev } : {}), protocol, ...(r.metric !== undefined ? { metric: r.metric } : {}) }, { ignoreMissing: true });
+    // The kernel deletes a route of another type than unicast only when the request names that type.
+    const type = typeof r.type === 'string' && r.type !== 'unicast' ? { type: r.type } : {};
+    await nl.routes.del({ dst: r.dst, ...(r.gw ? { gw: r.gw } : {}), ...(r.dev ? { dev: r.dev } : {}), protocol, ...type, ...(r.metric !== undefined ? { metric: r.metric } : {}) }, { ignoreMissing: true });
     out.changes.push(`route deleted ${describe(r)}`);
   }
   for (const w of desired) {
     if (kept.has(w.dst)) continue;
-    const spec: RouteSpec = { dst: w.dst, dev: w.dev, protocol, scope: w.gw ? 'universe' : 'link', ...(w.gw ? { gw: w.gw } : {}), ...(w.onlink ? { onlink: true } : {}) };
+    const spec: RouteSpec = w.blackhole
+      ? { dst: w.dst, type: 'blackhole', protocol }
+      : { dst: w.dst, dev: w.dev, protocol, scope: w.gw ? 'universe' : 'link', ...(w.gw ? { gw: w.gw } : {}), ...(w.onlink ? { onlink: true } : {}) };
     try {
       await nl.routes.add(spec);
       out.changes.push(`route added ${describe(w)}`);
