@@ -8,20 +8,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { listPeers, peersOfNode } from '../../lib/datastore/bgp-peers';
-import { listNodes, nodeKey, registerNode, vtepMacOf } from '../../lib/datastore/routed-nodes';
+import { listNodes, nodeKey, registerNode } from '../../lib/datastore/routed-nodes';
+import { vtepMac } from '../overlay/vxlan/vtep-mac';
 import { ClusterIpamStore } from '../../lib/ipam/cluster/store';
 import { serveClusterIpam } from '../../lib/ipam/cluster/server';
 import { formatCidr } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
 import { meshSessions, renderBirdConfig, type Session } from './bird-config';
 import { BirdProcess, birdPaths } from './bird-process';
-import { reconcileBlockRoutes } from './block-routes';
 import { createLogger } from '../log';
-import { ROUTE_PROTOCOL } from '../route-table';
+import { reconcileRoutes, ROUTE_PROTOCOL } from '../route-table';
 import { untilTerminated } from '../signals';
 import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
 import { blockUse, writeStatus } from './status-file';
-import { findUnderlay } from './underlay';
+import { routedUnderlay } from './underlay';
 
 const logger = createLogger();
 const log = logger.event;
@@ -32,7 +32,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function register(client: EtcdClient, opts: RoutedOptions, ip: string, stopped: () => boolean): Promise<void> {
   const record = {
     name: opts.node, ip, asn: opts.asn, routeReflector: opts.routeReflector,
-    ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), vtepMAC: vtepMacOf(opts.node),
+    ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), vtepMAC: vtepMac(opts.node),
   };
   for (let delay = 500; !stopped(); delay = Math.min(delay * 2, 5_000)) {
     try {
@@ -67,13 +67,13 @@ export async function routedMain(args: string[]): Promise<number> {
     return s;
   });
   const nl = Rtnl.open();
-  const underlay = await findUnderlay(nl, opts);
+  const underlay = await routedUnderlay(nl, opts);
   mkdirSync(opts.runDir, { recursive: true, mode: 0o755 });
   writeFileSync(opts.nodeNameFile, `${opts.node}\n`);
 
   const client = new EtcdClient(opts.etcd.connection);
   const prefix = opts.etcd.prefix;
-  await register(client, opts, underlay.ip, () => terminated);
+  await register(client, opts, underlay.publicIp, () => terminated);
   const store = new ClusterIpamStore(client, prefix, opts.node);
   const server = await serveClusterIpam(opts.socketPath, store);
   log('ipam-serving', { socket: opts.socketPath });
@@ -94,13 +94,15 @@ export async function routedMain(args: string[]): Promise<number> {
     for (const p of [...problems, ...peerProblems]) logger.once(`record:${p}`, 'ignored-record', { problem: p });
     const ownBlocks = blocks.map((b) => formatCidr(b.cidr));
     writeStatus(opts.runDir, {
-      node: opts.node, pid: process.pid, ip: underlay.ip, asn: opts.asn, routeReflector: opts.routeReflector,
+      node: opts.node, pid: process.pid, ip: underlay.publicIp, asn: opts.asn, routeReflector: opts.routeReflector,
       updated: new Date().toISOString(), blocks: blocks.map(blockUse),
     });
-    const routes = await reconcileBlockRoutes(nl, ownBlocks);
-    for (const dst of routes.added) log('block-route-added', { dst });
-    for (const dst of routes.deleted) log('block-route-deleted', { dst });
-    for (const dst of routes.conflicts) log('block-route-conflict', { dst, why: 'another route holds this destination' });
+    for (const family of [4, 6] as const) {
+      const own = ownBlocks.filter((b) => (b.includes(':') ? 6 : 4) === family).map((dst) => ({ dst, blackhole: true as const }));
+      const routes = await reconcileRoutes(nl, ROUTE_PROTOCOL.routed, own, family);
+      for (const change of routes.changes) log('route', { change });
+      for (const dst of routes.conflicts) logger.once(`conflict:${dst}`, 'route-conflict', { dst, why: 'a route of another owner holds this destination' });
+    }
 
     const self = nodes.find((n) => n.name === opts.node);
     // A node removed from etcd while its agent runs withdraws from every session.
@@ -113,7 +115,7 @@ export async function routedMain(args: string[]): Promise<number> {
       ]
       : [];
     const config = renderBirdConfig({
-      node: opts.node, routerId: underlay.ip, asn: opts.asn, underlayDev: underlay.dev,
+      node: opts.node, routerId: underlay.publicIp, asn: opts.asn, underlayDev: underlay.name,
       ownBlocks: ownBlocks.filter((b) => !b.includes(':')), routeProtocol: ROUTE_PROTOCOL.routed,
       ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), sessions,
     });

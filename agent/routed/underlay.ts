@@ -1,25 +1,13 @@
-// The node's underlay: its address (the BGP router ID, the source of its
-// sessions, the next hop peers install) and the interface that has it.
+// The node's underlay as routed mode names it: --ip (the interface is the one
+// that has the address) or --iface (its first IPv4 address); the rest is the
+// overlay agent's underlay lookup (MTU, segment).
 import type { Rtnl } from '../../lib/netlink';
+import { findUnderlay, type Underlay } from '../overlay/underlay';
 
-export interface Underlay {
-  ip: string;
-  dev: string;
-}
-
-export async function findUnderlay(nl: Rtnl, opts: { ip?: string; iface?: string }): Promise<Underlay> {
-  const links = await nl.links.list();
-  const addrs = await nl.addrs.list({ family: 4 });
-  const nameOf = (index: number) => links.find((l) => l.index === index)?.name;
-  if (opts.ip !== undefined) {
-    const a = addrs.find((x) => x.ip === opts.ip);
-    const dev = a ? nameOf(a.index) : undefined;
-    if (!a || !dev) throw new Error(`--ip ${opts.ip}: no interface of this node has that address`);
-    return { ip: opts.ip, dev };
-  }
-  const link = links.find((l) => l.name === opts.iface);
-  if (!link) throw new Error(`--iface ${opts.iface}: no such interface on this node`);
-  const a = addrs.find((x) => x.index === link.index && x.scope === 0);
-  if (!a) throw new Error(`--iface ${opts.iface}: the interface has no IPv4 address`);
-  return { ip: a.ip, dev: link.name };
+export async function routedUnderlay(nl: Rtnl, opts: { ip?: string; iface?: string }): Promise<Underlay> {
+  if (opts.ip === undefined) return findUnderlay(nl, { iface: opts.iface });
+  const a = (await nl.addrs.list({ family: 4 })).find((x) => x.ip === opts.ip);
+  const link = a ? await nl.links.get(a.index) : null;
+  if (!link) throw new Error(`--ip ${opts.ip}: no interface of this node has that address`);
+  return findUnderlay(nl, { iface: link.name, publicIp: opts.ip });
 }

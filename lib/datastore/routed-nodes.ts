@@ -3,8 +3,7 @@
 // VXLAN across segments, its tunnel address and VTEP MAC. A node record is
 // not bound to a lease, as Calico's Node is not: an agent that restarts must
 // not make its peers drop its routes. A node leaves when it is removed.
-import { sha256Hex } from '../hash';
-import { formatIp, parseIp } from '../ip/address';
+import { formatIp, isMac, parseIp } from '../ip/address';
 import type { EtcdClient } from './etcd';
 
 export interface RoutedNode {
@@ -16,7 +15,8 @@ export interface RoutedNode {
   /** the reflector cluster ID (an IPv4-formatted 32-bit number); only for reflectors */
   clusterId?: string;
   tunnelAddress?: string;
-  vtepMAC: string;
+  /** the node's VXLAN device's MAC, stable across restarts */
+  vtepMAC?: string;
 }
 
 export const nodesDir = (prefix: string) => `${prefix}/nodes/`;
@@ -36,17 +36,10 @@ export function asnProblem(text: string): string | undefined {
   return n >= 1 && n <= 4294967294 ? undefined : `${n} is out of range (1-4294967294)`;
 }
 
-/** The node's VTEP MAC, derived from its name as Calico does, so it survives restarts: locally administered, unicast. */
-export function vtepMacOf(node: string): string {
-  const h = sha256Hex(`tscni-vtep:${node}`);
-  const bytes = [0x66, ...[0, 1, 2, 3, 4].map((i) => parseInt(h.slice(2 * i, 2 * i + 2), 16))];
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
 export function encodeNode(n: RoutedNode): string {
   return JSON.stringify({
     ip: n.ip, asn: n.asn, routeReflector: n.routeReflector, clusterId: n.clusterId ?? null,
-    tunnelAddress: n.tunnelAddress ?? null, vtepMAC: n.vtepMAC,
+    tunnelAddress: n.tunnelAddress ?? null, vtepMAC: n.vtepMAC ?? null,
   });
 }
 
@@ -65,7 +58,7 @@ export function decodeNode(name: string, text: string): RoutedNode | string {
     name, ip: formatIp(ip), asn: raw.asn, routeReflector: raw.routeReflector === true,
     ...(typeof raw.clusterId === 'string' ? { clusterId: raw.clusterId } : {}),
     ...(typeof raw.tunnelAddress === 'string' ? { tunnelAddress: raw.tunnelAddress } : {}),
-    vtepMAC: typeof raw.vtepMAC === 'string' ? raw.vtepMAC : vtepMacOf(name),
+    ...(typeof raw.vtepMAC === 'string' && isMac(raw.vtepMAC) ? { vtepMAC: raw.vtepMAC } : {}),
   };
 }
 

@@ -202,6 +202,9 @@ ${peers}
       })();
       try {
         expect(await lab.stopAgent('n1')).toBe(0);
+        // While it is down: a stale route of its own protocol, and someone else's route it must leave alone.
+        await ip(nodeOf('n1'), ['route', 'add', 'blackhole', '10.244.255.0/26', 'proto', '75']);
+        await ip(nodeOf('n1'), ['route', 'add', 'blackhole', '10.244.254.0/26', 'proto', 'static']);
         lab.startAgent(nodeOf('n1'), 'n1');
         await eventually('n1 back in session with the reflector and the router', async () => {
           const s = (await lab.protocols('n1')).filter((p) => p.proto === 'BGP');
@@ -214,6 +217,8 @@ ${peers}
         await sample;
       }
       expect(missing).toEqual([]);
+      expect(await lab.routes(nodeOf('n1'), '75')).toEqual(blocks.map((b) => [b, 'blackhole']));
+      expect(await lab.routes(nodeOf('n1'), 'static')).toEqual([['10.244.254.0/26', 'blackhole']]);
       expect((await h.ping(pods[1]!, pods[2]!.ip, 1)).ok).toBe(true);
       expect((await h.ping(host, pods[1]!.ip, 1)).ok).toBe(true);
     }, 60_000);
