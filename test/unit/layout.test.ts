@@ -60,12 +60,9 @@ describe('source layout', () => {
   });
 
   it('lib/cni, lib/ip, lib/ipam and lib/netns export nothing that product code does not use', () => {
-    // The routed agent's socket service: tests start it until tscni-agent routed serves it.
-    const forTests = new Set(['serveClusterIpam']);
     const scope = product.filter((f) => /^lib\/(cni|ip|ipam|netns)\//.test(f) || f === 'lib/hash.ts');
     const unused = scope.flatMap((file) => [...text(file).matchAll(/^export (?:async )?(?:function|const|class|let)\s+(\w+)/gm)]
       .map((m) => m[1]!)
-      .filter((name) => !forTests.has(name))
       .filter((name) => !product.some((other) => other !== file && new RegExp(`\\b${name}\\b`).test(text(other))))
       .filter((name) => text(file).match(new RegExp(`\\b${name}\\b`, 'g'))!.length === 1)
       .map((name) => `${file}: ${name}`));
