@@ -9,6 +9,7 @@ import type { Result } from '../../lib/cni/types';
 import { configureInterface } from '../../lib/ipam/interface-config';
 import { Rtnl } from '../../lib/netlink';
 import { NfnlChannel } from '../../lib/netlink/nfnetlink';
+import { createPodVeth, hostVethName, waitForOperUp } from '../../lib/netlink/pod-veth';
 import { openNetns, writeSysctl, type NetnsHandle } from '../../lib/netns';
 import { applyRuleset } from '../../lib/nft/add-elements';
 import { addMasqueradeCommands, removeMasquerade } from '../../lib/nft/masquerade';
@@ -17,7 +18,6 @@ import type { NftCommand } from '../../lib/nft/json';
 import { ensureBridge, ensureBridgeAddress, enableForwarding } from './bridge-device';
 import { containerMac, type BridgeConfig } from './config';
 import { planGateways } from './gateway';
-import { createPodVeth, hostVethName, waitForOperUp } from './veth';
 
 export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
   const pod = openNetns(a.netns);
@@ -86,7 +86,7 @@ async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: R
     }
 
     a.log.step('link state');
-    const hostVeth = c.disableContainerInterface ? await node.links.require(hostName) : await waitForOperUp(node, hostName);
+    const hostVeth = c.disableContainerInterface ? await node.links.require(hostName) : await waitForOperUp(node, hostName, 'bridge port');
     const podLink = await inPod.links.require(a.ifname);
     // Read the bridge last: its MAC may change when its first port joins.
     const br = await node.links.require(c.bridge);

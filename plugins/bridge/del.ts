@@ -7,11 +7,10 @@ import type { Logger } from '../../lib/cni/log';
 import type { CmdArgs } from '../../lib/cni/skel';
 import { ErrorCollector } from '../../lib/cni/transaction';
 import { Rtnl } from '../../lib/netlink';
-import { isNetnsGone, openNetns } from '../../lib/netns';
+import { deletePodInterface, hostVethName } from '../../lib/netlink/pod-veth';
 import { removeMasquerade } from '../../lib/nft/masquerade';
 import { removeSpoofCheck } from '../../lib/nft/spoofcheck';
 import type { BridgeConfig } from './config';
-import { hostVethName } from './veth';
 
 export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {
   const c = a.config;
@@ -33,21 +32,6 @@ export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {
   if (c.ipamType && elementsGone) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
   else if (c.ipamType) a.log.warn('address kept reserved until a DEL has removed its nft elements');
   errors.throwIfAny();
-}
-
-async function deletePodInterface(netns: string, ifname: string): Promise<void> {
-  let pod;
-  try {
-    pod = openNetns(netns);
-  } catch (e) {
-    if (isNetnsGone(e)) return;
-    throw e;
-  }
-  try {
-    await Rtnl.use(pod, (nl) => nl.links.delete(ifname, { ignoreMissing: true }));
-  } finally {
-    pod.close();
-  }
 }
 
 /**

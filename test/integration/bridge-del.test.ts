@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hostVethName } from '../../plugins/bridge/veth';
+import { hostVethName } from '../../lib/netlink/pod-veth';
 import { expectSuccess, execIn, ip, ipJson, run, useHarness, type Netns } from './harness';
 
 const h = useHarness();

@@ -6,7 +6,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hostVethName } from '../../plugins/bridge/veth';
+import { hostVethName } from '../../lib/netlink/pod-veth';
 import { DIST_BIN, execIn, expectSuccess, ipJson, REFERENCE_BIN, useHarness, type Netns } from './harness';
 import { bridgeConfig, elementOwners, portmapConfig, setupNode, type TestNode } from './portmap-env';
 
