@@ -7,10 +7,14 @@
 //   masq4, masq6      maps pod address -> `jump masq_<subnet>`; each element's
 //                     comment names its owner (network, ifname, container)
 //   masq_<subnet>     `ip daddr != <subnet> masquerade`
+//   masq_keep_<hash>  for pods whose traffic keeps its address towards a set
+//                     of networks (routed mode: every IP pool):
+//                     `ip daddr <pool> return` per network, then `masquerade`
 // One element per pod address makes ADD and DEL touch exactly one pod, and the
 // owner comment lets DEL and GC tell a stale owner of a reused address from the
 // current one. Every ADD rewrites the fixed chains in the same transaction,
 // which keeps it idempotent and repairs them if someone flushed them.
+import { sha256Hex } from '../hash';
 import { parsePodCidr, type PodCidr } from './cidr';
 import { commentedElement, daddr, jump, masquerade, match, prefix, ret, saddr, vmap } from './expr';
 import {
@@ -27,6 +31,8 @@ export { ownerComment, type PodAttachment } from './owner';
 export interface MasqueradeTarget extends PodAttachment {
   /** the pod's addresses with their prefix, e.g. "10.244.1.5/24" */
   addresses: string[];
+  /** networks the pod's traffic reaches with its own address; default: each address's own subnet */
+  keepTo?: string[];
 }
 
 const T = TSCNI_TABLE;
@@ -57,8 +63,25 @@ function subnetChainCommands(p: PodCidr): NftCommand[] {
   return defineChain(T, subnetChain(p.subnet), [[match(daddr(p.family), '!=', prefix(addr!, Number(len))), masquerade()]]);
 }
 
-function podElement(p: PodCidr, comment: string): unknown[] {
-  return [commentedElement(p.address, comment), jump(subnetChain(p.subnet))];
+/** The networks in one canonical order, so one set of networks is one chain. */
+const canonicalNetworks = (keepTo: string[]) => [...new Set(keepTo.map((c) => parsePodCidr(c).subnet))].sort();
+
+function keepChain(keepTo: string[]): string {
+  return `masq_keep_${sha256Hex(canonicalNetworks(keepTo).join(',')).slice(0, 12)}`;
+}
+
+function keepChainCommands(keepTo: string[]): NftCommand[] {
+  const returns = canonicalNetworks(keepTo).map((net) => {
+    const [addr, len] = net.split('/');
+    return [match(daddr(parsePodCidr(net).family), '==', prefix(addr!, Number(len))), ret()];
+  });
+  return defineChain(T, keepChain(keepTo), [...returns, [masquerade()]]);
+}
+
+const chainOf = (p: PodCidr, keepTo: string[] | undefined) => (keepTo ? keepChain(keepTo) : subnetChain(p.subnet));
+
+function podElement(p: PodCidr, comment: string, keepTo: string[] | undefined): unknown[] {
+  return [commentedElement(p.address, comment), jump(chainOf(p, keepTo))];
 }
 
 /** Everything ADD needs, in one batch (add-elements.ts applies it). */
@@ -68,8 +91,8 @@ export function addMasqueradeCommands(t: MasqueradeTarget): NftCommand[] {
   const comment = ownerComment(t);
   return [
     ...masqueradeBaseCommands(),
-    ...[...subnets.values()].flatMap(subnetChainCommands),
-    ...pods.flatMap((p) => replaceElements(T, MAP[p.family], [podElement(p, comment)])),
+    ...(t.keepTo ? keepChainCommands(t.keepTo) : [...subnets.values()].flatMap(subnetChainCommands)),
+    ...pods.flatMap((p) => replaceElements(T, MAP[p.family], [podElement(p, comment, t.keepTo)])),
   ];
 }
 
@@ -94,7 +117,7 @@ export async function checkMasquerade(t: MasqueradeTarget): Promise<string[]> {
   const chains = new Set(listing.filter((o) => o.chain).map((o) => o.chain.name as string));
   if (!chains.has(POSTROUTING)) problems.push(`nft chain inet tscni ${POSTROUTING} is missing`);
   for (const p of t.addresses.map(parsePodCidr)) {
-    const chain = subnetChain(p.subnet);
+    const chain = chainOf(p, t.keepTo);
     const e = elementsOf(listing, MAP[p.family]).find((x) => x.key === p.address);
     if (!e) problems.push(`nft map ${MAP[p.family]} has no element for ${p.address}`);
     else if (!isOwnedBy(e, t)) problems.push(`nft map ${MAP[p.family]} element ${p.address} belongs to "${e.comment ?? ''}"`);

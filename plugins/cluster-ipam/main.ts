@@ -33,10 +33,11 @@ async function check(a: Args): Promise<void> {
   if (ips.length === 0) {
     throw new CniError(UNKNOWN_ERROR_CODE, `cluster-ipam: no address is allocated to container ${a.containerId}, interface ${a.ifname} in network ${a.config.name}`);
   }
-  const held = new Set(ips.map((ip) => ip.address));
+  // By address alone: the main plugin may give the pod another prefix length (routed: /32).
+  const held = new Set(ips.map((ip) => ip.address.split('/')[0]!));
   for (const ip of a.prevResult?.ips ?? []) {
-    if (!held.has(ip.address)) {
-      throw new CniError(UNKNOWN_ERROR_CODE, `cluster-ipam: prevResult address ${ip.address} is not allocated to container ${a.containerId}, interface ${a.ifname} (it holds ${[...held].join(', ')})`);
+    if (!held.has(ip.address.split('/')[0]!)) {
+      throw new CniError(UNKNOWN_ERROR_CODE, `cluster-ipam: prevResult address ${ip.address} is not allocated to container ${a.containerId}, interface ${a.ifname} (it holds ${ips.map((ip) => ip.address).join(', ')})`);
     }
   }
 }

@@ -1,0 +1,25 @@
+// routed: Calico's dataplane as a CNI plugin. A veth pair and no bridge; the
+// pod's addresses are /32 and /128 behind one on-link gateway that the host
+// end answers for; the node routes each address to its veth. Any IPAM works;
+// with cluster-ipam the node's blocks are what the agent announces by BGP.
+import { registerInProcess } from '../../lib/cni/delegate';
+import { runPlugin, type Plugin } from '../../lib/cni/skel';
+import { hostLocal } from '../../lib/ipam/host-local/plugin';
+import { cmdAdd } from './add';
+import { cmdCheck } from './check';
+import { parseRoutedConfig, type RoutedConfig } from './config';
+import { cmdDel } from './del';
+import { cmdGc, cmdStatus } from './gc';
+
+export const routed: Plugin<RoutedConfig> = {
+  name: 'routed',
+  parseConfig: parseRoutedConfig,
+  add: cmdAdd,
+  del: cmdDel,
+  check: cmdCheck,
+  gc: cmdGc,
+  status: cmdStatus,
+};
+
+registerInProcess('host-local', hostLocal);
+runPlugin(routed);
