@@ -23,6 +23,7 @@ export * from './exec';
 export * from './netns';
 export * from './overlay';
 export * from './plugin';
+export * from './routed';
 export * from './traffic';
 
 /** TESTING.md address plan for the "external" host that checks SNAT. */

@@ -10,6 +10,7 @@ import { parseSubnetEnv, type SubnetEnv } from '../flannel/subnet-env';
 import { parseCidr, prefixBounds } from '../ip/address';
 import type { Harness } from './index';
 import { execIn, ipJson, type Netns } from './netns';
+import { NotBuiltError } from './plugin';
 
 /** The cluster network every overlay run leases its node subnets from. */
 export const OVERLAY_NETWORK = '10.244.0.0/16';
@@ -18,7 +19,7 @@ export const OVERLAY_BACKENDS = ['vxlan', 'host-gw', 'udp'] as const;
 export const OVERLAY_ROUTE_PROTOCOL = 74;
 
 /** The agent at hand refuses the backend: it is not built into this tscni-agent yet. */
-export class BackendNotBuiltError extends Error {}
+export class BackendNotBuiltError extends NotBuiltError {}
 
 /** `tscni overlay config set` in `infra`; returns the config as written. */
 export async function setOverlayConfig(infra: Netns, tscni: string, etcdUrl: string, backend: string): Promise<string> {

@@ -9,6 +9,10 @@ import { execIn, type Netns } from './netns';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST_BIN = join(REPO_ROOT, 'dist/bin');
 export const REFERENCE_BIN = '/usr/lib/cni';
+
+/** A part of tscni that the build at hand does not have yet (a mode, a backend, a plugin): said so, and skipped. */
+export class NotBuiltError extends Error {}
+
 const RUNTIME_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'GC' | 'STATUS';

@@ -1,0 +1,168 @@
+// The routed lab, for `tscni demo --mode routed` and the bench: an IP pool
+// created by the built `tscni pool create` (run in the infra netns, where
+// etcd listens), the built `tscni-agent routed` started in a node's netns
+// with its run dir (agent.sock, BIRD's files) in the run's temp dir, and
+// readers of what came of it: the blocks in etcd, the routes on a node.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ClusterNode } from './cluster';
+import type { Harness } from './index';
+import { execIn, ipJson, type Netns } from './netns';
+import { NotBuiltError } from './plugin';
+
+/** Routed mode's keys in etcd (lib/ipam/cluster/store.ts). */
+export const ROUTED_PREFIX = '/tscni/v1';
+
+/** `tscni pool create NAME --cidr CIDR ...` in `infra`; returns what it printed (the pool as a table row). */
+export async function createPool(infra: Netns, tscni: string, etcdUrl: string, name: string, flags: string[]): Promise<string> {
+  const r = await execIn(infra, tscni, ['pool', 'create', name, ...flags, '--etcd-endpoints', etcdUrl], { timeout: 15_000, reject: false });
+  if (r.exitCode !== 0) throw new Error(`tscni pool create ${name}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+export interface RoutedAgentOptions {
+  /** the built tscni-agent */
+  exe: string;
+  node: ClusterNode;
+  nodeName: string;
+  etcdUrl: string;
+  /** its --run-dir, in the run's temp dir */
+  runDir: string;
+  flags?: string[];
+}
+
+export class RoutedAgent {
+  /** its stderr, one event per line */
+  readonly lines: string[] = [];
+  readonly socket: string;
+  private child?: ChildProcess;
+  private exited?: Promise<number | null>;
+
+  constructor(private readonly h: Harness, readonly o: RoutedAgentOptions) {
+    this.socket = join(o.runDir, 'agent.sock');
+  }
+
+  get args(): string[] {
+    const o = this.o;
+    return ['routed', '--node-name', o.nodeName, '--ip', o.node.ip, '--etcd-endpoints', o.etcdUrl, '--run-dir', o.runDir, ...(o.flags ?? [])];
+  }
+
+  start(): this {
+    const child = this.h.startDaemon(this.o.node, this.o.exe, this.args);
+    this.child = child;
+    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+    createInterface({ input: child.stderr! }).on('line', (l) => this.lines.push(l));
+    child.stdout!.resume();
+    return this;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * Until it serves IPAM on its socket and BIRD runs with its configuration
+   * (bounded). An agent without the routed mode is NotBuiltError.
+   */
+  async ready(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const seen = (re: RegExp) => this.lines.some((l) => re.test(l));
+    while (!(seen(/ ipam-serving /) && seen(/ bird-configured /))) {
+      if (!this.running) {
+        await this.exited;
+        const why = this.lines.slice(-3).join('\n');
+        if (/unknown mode "routed"/.test(why)) throw new NotBuiltError('this tscni-agent has no routed mode');
+        throw new Error(`tscni-agent routed on ${this.o.nodeName} exited ${this.child?.exitCode ?? '?'}:\n${why}`);
+      }
+      if (Date.now() > deadline) throw new Error(`tscni-agent routed on ${this.o.nodeName} not ready after ${timeoutMs} ms:\n${this.lines.slice(-10).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** The BIRD the agent runs (its pidfile), while it runs. */
+  birdPid(): number | undefined {
+    const file = join(this.o.runDir, 'bird.pid');
+    if (!existsSync(file)) return undefined;
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * SIGTERM (SIGKILL if it lingers); the exit code, and whether a BIRD of
+   * its was still running and had to be killed (an agent may leave BIRD up
+   * across a restart; here nothing of the run may outlive it).
+   */
+  async stop(): Promise<{ code: number | null; birdKilled: boolean }> {
+    if (this.running) {
+      this.child!.kill('SIGTERM');
+      const late = setTimeout(() => this.child?.kill('SIGKILL'), 5_000);
+      await this.exited;
+      clearTimeout(late);
+    }
+    const bird = this.birdPid();
+    if (bird !== undefined) process.kill(bird, 'SIGKILL');
+    return { code: this.child?.exitCode ?? null, birdKilled: bird !== undefined };
+  }
+}
+
+export interface EtcdBlock {
+  pool: string;
+  cidr: string;
+  node: string;
+  /** address → handle */
+  allocations: Record<string, string>;
+}
+
+/** Every block of every pool, read with etcdctl in `infra`. */
+export async function listBlocks(infra: Netns, etcdUrl: string): Promise<EtcdBlock[]> {
+  const dir = `${ROUTED_PREFIX}/ipam/blocks/`;
+  const out = await execIn(infra, 'etcdctl', ['--endpoints', etcdUrl, 'get', '--prefix', dir], { env: { ETCDCTL_API: '3' }, timeout: 10_000 });
+  const kv = out.stdout.trim().split('\n').filter((l) => l !== '');
+  const blocks: EtcdBlock[] = [];
+  for (let i = 0; i + 1 < kv.length; i += 2) {
+    // <dir><pool>/<address>-<prefix>
+    const [pool, id] = kv[i]!.slice(dir.length).split('/') as [string, string];
+    const value = JSON.parse(kv[i + 1]!) as { node: string; allocations?: Record<string, string> };
+    blocks.push({ pool, cidr: id.replace(/-(\d+)$/, '/$1'), node: value.node, allocations: value.allocations ?? {} });
+  }
+  return blocks;
+}
+
+export interface KernelRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  type?: string;
+  scope?: string;
+  flags?: string[];
+}
+
+/** The main table of `node` as the kernel has it. */
+export function kernelRoutes(node: Netns): Promise<KernelRoute[]> {
+  return ipJson<KernelRoute>(node, ['route', 'show']);
+}
+
+export const formatKernelRoute = (r: KernelRoute): string => [
+  r.type && r.type !== 'unicast' ? `${r.type} ${r.dst}` : r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : '',
+  r.protocol ? `proto ${r.protocol}` : '', r.scope && r.scope !== 'global' ? `scope ${r.scope}` : '', r.flags?.includes('onlink') ? 'onlink' : '',
+].filter((p) => p !== '').join(' ');
+
+/** The VXLAN devices on `node` (routed mode's encapsulation between segments), by name. */
+export async function vxlanDevices(node: Netns): Promise<string[]> {
+  const links = await ipJson<{ ifname: string; linkinfo?: { info_kind?: string } }>(node, ['-d', 'link', 'show', 'type', 'vxlan']);
+  return links.map((l) => l.ifname);
+}
+
+/** Whether `node` routes each of `blocks` exactly (one route per block, whoever installed it), not by a blackhole. */
+export async function routesEvery(node: Netns, blocks: string[]): Promise<boolean> {
+  const routes = await kernelRoutes(node);
+  return blocks.every((b) => routes.some((r) => r.dst === b && r.type !== 'blackhole'));
+}
