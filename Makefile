@@ -71,13 +71,13 @@ runtime-debs:
 test-runtime: runtime-debs build
 	npx vitest run --project runtime
 
-# Every mode that is built; an overlay backend this build's agent does not
+# Every mode that is built; a mode or an overlay backend this build does not
 # have yet says so and exits 3, which skips it.
 demo: deps build
 	dist/bin/tscni demo --mode bridge
 	dist/bin/tscni demo --mode overlay --backend vxlan
-	@for b in host-gw udp; do dist/bin/tscni demo --mode overlay --backend $$b; rc=$$?; \
-		if [ $$rc = 3 ]; then echo "overlay --backend $$b: skipped, not built yet"; elif [ $$rc != 0 ]; then exit $$rc; fi; done
+	@for m in "overlay --backend host-gw" "overlay --backend udp" routed; do dist/bin/tscni demo --mode $$m; rc=$$?; \
+		if [ $$rc = 3 ]; then echo "$$m: skipped, not built yet"; elif [ $$rc != 0 ]; then exit $$rc; fi; done
 
 bench: deps build
 	node bench/run.mjs

@@ -21,10 +21,11 @@ const USAGE = `usage:
       routed mode's external BGP peers in etcd (tscni bgp help: the flags)
   tscni node status [--run-dir DIR]
       routed mode on this node: agent, BIRD, BGP peers, blocks, pod routes
-  tscni demo [--mode bridge|overlay] [--backend vxlan|host-gw|udp] [--keep]
+  tscni demo [--mode bridge|overlay|routed] [--backend vxlan|host-gw|udp] [--keep]
       a virtual cluster in network namespaces, with a connectivity matrix
       (overlay: 3 nodes, etcd, tscni-agent overlay; --backend default vxlan;
-      exit 3 when the agent does not have that backend yet)
+      routed: 4 nodes on two segments, tscni-agent routed with BIRD;
+      exit 3 when this build does not have the mode or backend yet)
 
 environment (add/check/del/gc/status):
   NETCONFPATH    conflist directory           (default /etc/cni/net.d)

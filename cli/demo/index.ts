@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { BackendNotBuiltError, createHarness, DIST_BIN, listNetns, OVERLAY_BACKENDS, REPO_ROOT, type Harness } from '../../lib/lab/index';
+import { createHarness, DIST_BIN, listNetns, NotBuiltError, OVERLAY_BACKENDS, REPO_ROOT, type Harness } from '../../lib/lab/index';
 import { renderMatrix, runMatrix } from './matrix';
 import type { DemoEnv, DemoMode, Scenario } from './types';
 
@@ -20,9 +20,9 @@ export interface DemoOptions {
 const MODES: Record<string, (o: DemoOptions) => Promise<DemoMode>> = {
   bridge: async () => (await import('./bridge')).bridgeMode,
   overlay: async (o) => (await import('./overlay')).overlayMode(o.backend ?? 'vxlan'),
+  routed: async () => (await import('./routed')).routedMode,
 };
-const PLANNED = ['routed', 'overlay'].filter((m) => !(m in MODES));
-/** The exit status when the agent at hand does not have the backend asked for yet: `make demo` skips it. */
+/** The exit status when the build at hand does not have the mode or backend asked for yet: `make demo` skips it. */
 export const EXIT_NOT_BUILT = 3;
 
 /** A path that has not answered by then has failed; keeps a broken dataplane from hanging the demo. */
@@ -67,8 +67,7 @@ function removalHint(prefix: string): string[] {
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const load = MODES[opts.mode];
   if (!load) {
-    const planned = PLANNED.length ? `; not built yet: ${PLANNED.join(', ')}` : '';
-    process.stderr.write(`tscni demo: unknown mode "${opts.mode}" (available: ${demoModes().join(', ')}${planned})\n`);
+    process.stderr.write(`tscni demo: unknown mode "${opts.mode}" (available: ${demoModes().join(', ')})\n`);
     return 2;
   }
   if (opts.backend !== undefined && !(OVERLAY_BACKENDS as readonly string[]).includes(opts.backend)) {
@@ -125,7 +124,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     print(td.lines);
     status = pathsOk && td.ok ? 0 : 1;
   } catch (e) {
-    if (e instanceof BackendNotBuiltError) {
+    if (e instanceof NotBuiltError) {
       process.stderr.write(`tscni demo: ${mode.name}: not built yet (${e.message.trim()})\n`);
       status = EXIT_NOT_BUILT;
     } else {
