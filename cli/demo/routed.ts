@@ -88,19 +88,21 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
     }
   }
 
-  // Every node routes every other node's blocks (BGP, or VXLAN across segments); bounded.
+  // Every node routes the blocks of the other nodes on its segment (BGP), and,
+  // once the agent encapsulates across segments, those of the other segment too; bounded.
   const blocks = (await listBlocks(cluster.infra, etcdUrl)).filter((b) => b.pool === POOL.name);
   const blocksOf = (n: DemoNode) => blocks.filter((b) => b.node === n.name).map((b) => b.cidr);
+  const routesOf = (n: DemoNode, peers: (o: DemoNode) => boolean) => routesEvery(n.ns, nodes.filter((o) => o !== n && peers(o)).flatMap(blocksOf));
+  const converged = async (across: boolean) => (await Promise.all(nodes.map((n) => routesOf(n, (o) => across || o.ns.segment === n.ns.segment)))).every(Boolean);
   const deadline = Date.now() + CONVERGE_MS;
-  const converged = async () => (await Promise.all(nodes.map((n) => routesEvery(n.ns, nodes.filter((o) => o !== n).flatMap(blocksOf))))).every(Boolean);
-  let routed = await converged();
-  while (!routed && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    routed = await converged();
-  }
-  if (!routed) env.log(`not every node routes every other node's blocks after ${CONVERGE_MS / 1000} s`);
+  let routed = await converged(false);
+  for (; !routed && Date.now() < deadline; routed = await converged(false)) await new Promise((r) => setTimeout(r, 100));
   // Encapsulation across segments is the agent's job; an agent without it makes no VXLAN device.
   const vxlanBuilt = (await Promise.all(nodes.map((n) => vxlanDevices(n.ns)))).some((d) => d.length > 0);
+  for (routed &&= !vxlanBuilt || await converged(true); vxlanBuilt && !routed && Date.now() < deadline; routed = await converged(true)) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!routed) env.log(`not every node routes the other nodes' blocks after ${CONVERGE_MS / 1000} s`);
 
   const servers: TcpServer[] = [];
   for (const pod of pods) servers.push(await h.startTcpServer(pod.ns, { port: POD_PORT, lifetimeMs: SERVER_LIFETIME_MS }));
@@ -139,10 +141,17 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
       lines.push(`${node1.name}'s route table (read back from its kernel; no bridge on any node)`);
       const table = await kernelRoutes(node1.ns);
       lines.push(...table.map((r) => `  ${formatKernelRoute(r)}`));
-      const peersBlocks = nodes.filter((n) => n !== node1).map((n) => `${n.name} ${blocksOf(n).length}`);
-      const bird = table.filter((r) => r.protocol === 'bird').length;
-      lines.push(`  ${bird} proto bird routes; blocks of the other nodes: ${peersBlocks.join(', ')}`
-        + ` (one route per block, not per pod${vxlanBuilt ? '; across segments via the VXLAN device' : ''})`);
+      const viaNode = table.filter((r) => r.protocol === 'bird' && r.gateway !== undefined && !r.dev?.startsWith('vxlan'));
+      const sameSegment = nodes.filter((n) => n !== node1 && n.ns.segment === node1.ns.segment);
+      lines.push(`  ${viaNode.length} proto bird routes via a node of this segment, for the ${sameSegment.flatMap(blocksOf).length} blocks of `
+        + `${sameSegment.map((n) => n.name).join(' ')}: one route per block, not per pod`);
+      if (vxlanBuilt) {
+        const other = nodes.filter((n) => n.ns.segment !== node1.ns.segment);
+        const devs = await vxlanDevices(node1.ns);
+        const encapsulated = table.filter((r) => r.dev !== undefined && devs.includes(r.dev) && r.dst.includes('/'));
+        lines.push(`  ${encapsulated.length} routes through ${devs.join(' ') || 'no VXLAN device'}, for the ${other.flatMap(blocksOf).length} blocks of `
+          + `${other.map((n) => n.name).join(' ')} on the other segment`);
+      }
       if (!vxlanBuilt) {
         lines.push(`  VXLAN across segments: not built yet (no VXLAN device on any node); the ${untried} paths between segments are not tried`);
       }
@@ -170,8 +179,10 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
       const held = (await listBlocks(cluster.infra, etcdUrl)).flatMap((b) => Object.entries(b.allocations))
         .filter(([, handle]) => handle.includes('tscni-demo-')).map(([ip]) => ip);
       for (const n of nodes) {
-        const veths = (await ipJson<{ ifname: string }>(n.ns, ['link', 'show', 'type', 'veth'])).map((l) => l.ifname);
-        const podRoutes = (await kernelRoutes(n.ns)).filter((r) => r.dst.endsWith('/32') && r.scope === 'link').map((r) => r.dst);
+        // eth0 is the node's own veth into the fabric
+        const veths = (await ipJson<{ ifname: string }>(n.ns, ['link', 'show', 'type', 'veth'])).map((l) => l.ifname).filter((i) => i !== 'eth0');
+        // a pod route: one address out of a device, no gateway
+        const podRoutes = (await kernelRoutes(n.ns)).filter((r) => !r.dst.includes('/') && r.dev !== undefined && r.gateway === undefined).map((r) => r.dst);
         const { code, birdKilled } = await n.agent.stop();
         const clean = code === 0 && !birdKilled && veths.length === 0 && podRoutes.length === 0;
         ok &&= clean;

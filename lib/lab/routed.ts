@@ -161,8 +161,8 @@ export async function vxlanDevices(node: Netns): Promise<string[]> {
   return links.map((l) => l.ifname);
 }
 
-/** Whether `node` routes each of `blocks` exactly (one route per block, whoever installed it), not by a blackhole. */
+/** Whether `node` has a route to each of `blocks` exactly (one per block, whoever installed it) that carries packets. */
 export async function routesEvery(node: Netns, blocks: string[]): Promise<boolean> {
   const routes = await kernelRoutes(node);
-  return blocks.every((b) => routes.some((r) => r.dst === b && r.type !== 'blackhole'));
+  return blocks.every((b) => routes.some((r) => r.dst === b && (r.type === undefined || r.type === 'unicast')));
 }
