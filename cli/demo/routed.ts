@@ -143,13 +143,13 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
       lines.push(...table.map((r) => `  ${formatKernelRoute(r)}`));
       const viaNode = table.filter((r) => r.protocol === 'bird' && r.gateway !== undefined && !r.dev?.startsWith('vxlan'));
       const sameSegment = nodes.filter((n) => n !== node1 && n.ns.segment === node1.ns.segment);
-      lines.push(`  ${viaNode.length} proto bird routes via a node of this segment, for the ${sameSegment.flatMap(blocksOf).length} blocks of `
-        + `${sameSegment.map((n) => n.name).join(' ')}: one route per block, not per pod`);
+      lines.push(`  proto bird via a node of this segment: ${viaNode.length} route(s) for the ${sameSegment.flatMap(blocksOf).length} block(s) of `
+        + `${sameSegment.map((n) => n.name).join(' ')}, one route per block, not per pod`);
       if (vxlanBuilt) {
         const other = nodes.filter((n) => n.ns.segment !== node1.ns.segment);
         const devs = await vxlanDevices(node1.ns);
         const encapsulated = table.filter((r) => r.dev !== undefined && devs.includes(r.dev) && r.dst.includes('/'));
-        lines.push(`  ${encapsulated.length} routes through ${devs.join(' ') || 'no VXLAN device'}, for the ${other.flatMap(blocksOf).length} blocks of `
+        lines.push(`  through ${devs.join(' ')}: ${encapsulated.length} route(s) for the ${other.flatMap(blocksOf).length} block(s) of `
           + `${other.map((n) => n.name).join(' ')} on the other segment`);
       }
       if (!vxlanBuilt) {
