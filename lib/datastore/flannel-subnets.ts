@@ -39,7 +39,8 @@ export interface SubnetLease {
 const leaseSchema = z.looseObject({
   PublicIP: z.string().check(z.refine((v) => parseIp(v)?.family === 4, 'must be an IPv4 address')),
   PublicIPv6: z.optional(z.nullable(z.string())),
-  BackendType: z.string(),
+  // flanneld's udp backend leaves BackendType out (its LeaseAttrs omit an empty one)
+  BackendType: z._default(z.string(), ''),
   BackendData: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
 });
 

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSuccess, ipJson, useHarness } from './harness';
-import { Agent, createOverlayCluster, etcdGet, holdTcp, NETWORK, poll, PREFIX, timed, type OverlayCluster, type Pod } from './overlay-cluster';
+import { Agent, createOverlayCluster, etcdctl, etcdGet, holdTcp, NETWORK, poll, PREFIX, timed, type OverlayCluster, type Pod } from './overlay-cluster';
 
 const h = useHarness();
 let c: OverlayCluster;
@@ -90,5 +90,18 @@ describe('overlay agent, udp backend', () => {
     await h.execIn(n, 'ip', ['link', 'del', 'flannel0']);
     await timed('flannel0 back', async () => (await ipJson(n, ['route', 'show', 'proto', '74'])).some((r: any) => r.dev === 'flannel0'), 5_000);
     await poll('pod1 -> pod2 again', async () => (await h.ping(pods[0]!, pods[1]!.ip, 1)).ok, 5_000);
+  });
+
+  it('sends to a node whose lease flanneld\'s udp backend wrote (no BackendType)', async () => {
+    // the infra host stands in for the flanneld node: the datagrams to it are what counts
+    await etcdctl(h, c, ['put', `${PREFIX}/subnets/10.244.200.0-24`, JSON.stringify({ PublicIP: c.infra.ip, PublicIPv6: null })]);
+    try {
+      const capture = h.execIn(c.fabric, 'timeout', ['4', 'tcpdump', '-n', '-l', '-i', 'br0', '-c', '1', 'udp dst port 8285 and dst host', c.infra.ip], { reject: false, timeout: 10_000 });
+      await new Promise((r) => setTimeout(r, 1_200));
+      await h.ping(pods[0]!, '10.244.200.5', 2);
+      expect((await capture).stdout).toMatch(new RegExp(`IP ${c.nodes[0]!.ip.replace(/\./g, '\\.')}\\.8285 > ${c.infra.ip.replace(/\./g, '\\.')}\\.8285: UDP, length 84`));
+    } finally {
+      await etcdctl(h, c, ['del', `${PREFIX}/subnets/10.244.200.0-24`]);
+    }
   });
 });

@@ -97,6 +97,10 @@ describe('flannel subnet leases', () => {
     expect(decodeSubnetLease('{')).toMatch(/^not JSON/);
   });
 
+  it('reads a lease of flanneld\'s udp backend, which has no BackendType, as one with an empty BackendType', () => {
+    expect(decodeSubnetLease('{"PublicIP":"10.250.0.14","PublicIPv6":null}')).toEqual({ PublicIP: '10.250.0.14', BackendType: '' });
+  });
+
   it('takes the first free subnet from SubnetMin on, never the first one, and none past SubnetMax', () => {
     const cfg = parseFlannelConfig({ Network: '10.244.0.0/16' });
     expect(formatCidr(firstFreeSubnet(cfg, [])!)).toBe('10.244.1.0/24');
