@@ -97,6 +97,8 @@ class OverlayNode {
 
   async start(client: EtcdClient): Promise<void> {
     const { leases, unreadable, revision } = await listSubnetLeases(client, this.o.etcd.prefix);
+    // After a compaction the events in between are lost: the listing replaces the whole table.
+    this.table.clear();
     for (const l of leases) this.table.set(l.kv.key, l);
     for (const u of unreadable) this.log.once(`unreadable ${u.key}`, 'lease ignored', { key: u.key, problem: u.problem });
     await this.reconcile();
