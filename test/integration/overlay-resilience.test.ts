@@ -166,6 +166,19 @@ describe('overlay agent: healing', () => {
   });
 });
 
+describe('overlay agent: restart', () => {
+  it('keeps a pod\'s connection to the external host while its node\'s agent restarts', async () => {
+    const held = await holdTcp(h, pods[0]!, external, 3_000, 7002);
+    expect(await agents[0]!.stop()).toBe(0);
+    expect((await h.execIn(c.nodes[0]!, 'nft', ['list', 'chain', 'inet', 'tscni', 'overlay_postrouting'])).stdout).toMatch(/masquerade/);
+    await agents[0]!.start().ready();
+    const r = await held.result;
+    expect(r.error).toBeUndefined();
+    expect(r.peer).toBe(external.nodeIp);
+    expect(r.echoed).toBe(r.sent);
+  });
+});
+
 describe('overlay agent: etcd outage', () => {
   it('keeps pod traffic going while etcd is down for 10 s, and renews the lease when it is back', async () => {
     const held = await holdTcp(h, pods[0]!, pods[2]!, 13_000);
