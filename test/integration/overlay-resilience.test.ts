@@ -80,7 +80,7 @@ describe('overlay agent: bad input changes nothing', () => {
     expect(await kernelState(node4())).toBe(before);
   });
 
-  it('garbled flags: exit 2 naming the flag', async () => {
+  it('garbled flags: exit 2 naming the flag; an underlay that is not there: exit 1', async () => {
     for (const [args, message] of [
       [['--subnet-lease-ttl', 'soon'], /--subnet-lease-ttl: "soon" is not a whole number/],
       [['--etcd-endpoints', '10.250.0.2:2379'], /--etcd-endpoints: .*not a URL|--etcd-endpoints: .*http/],
@@ -90,6 +90,17 @@ describe('overlay agent: bad input changes nothing', () => {
       expect(r.exitCode, r.stderr).toBe(2);
       expect(r.stderr).toMatch(message);
     }
+    // No --iface and no default route to take the interface from; then an --iface that is not there.
+    const before = await kernelState(node4());
+    for (const [args, message] of [
+      [[], /--iface: not given, and there is no IPv4 default route/],
+      [['--iface', 'eth9'], /--iface: there is no interface "eth9"/],
+    ] as const) {
+      const r = await h.execIn(node4(), join(DIST_BIN, 'tscni-agent'), ['overlay', '--etcd-endpoints', c.etcdUrl, '--subnet-file', join(c.dir, 'bad', 'subnet.env'), ...args], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(await kernelState(node4())).toBe(before);
     const unknown = await h.execIn(node4(), join(DIST_BIN, 'tscni-agent'), ['overlya'], { reject: false });
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toMatch(/unknown mode "overlya"/);
