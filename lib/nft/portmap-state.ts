@@ -7,6 +7,7 @@ import { describeOwner, isOwnedBy, type PodAttachment } from './owner';
 import {
   addPortmapCommands, elementId, PM_CHAINS, PM_SETS, planElements, type PlannedElement, type PortmapTarget,
 } from './portmap';
+import type { NfnlChannel } from '../netlink/nfnetlink';
 import { applyRuleset, type Applied } from './add-elements';
 import { elementsOf, listTable, NftError, type ListedElement, type NftListing } from './run';
 
@@ -42,16 +43,16 @@ export function resolveClaims(listing: NftListing, t: PortmapTarget): Set<string
 
 /**
  * ADD: one batch; only when a host port is taken (nft then reports it) does
- * it list the table and decide.
+ * it list the table and decide. `channel`: as applyRuleset's.
  */
-export async function addPortmap(t: PortmapTarget): Promise<Applied> {
+export async function addPortmap(t: PortmapTarget, channel?: NfnlChannel): Promise<Applied> {
   try {
-    return await applyRuleset(addPortmapCommands(t));
+    return await applyRuleset(addPortmapCommands(t), channel);
   } catch (e) {
     if (!(e instanceof NftError && /File exists/.test(e.stderr))) throw e;
   }
   const listing = (await listTable(T)) ?? [];
-  return applyRuleset(addPortmapCommands(t, resolveClaims(listing, t)));
+  return applyRuleset(addPortmapCommands(t, resolveClaims(listing, t)), channel);
 }
 
 /** DEL: this attachment's elements, whatever addresses it had; a missing table is success. */

@@ -74,7 +74,7 @@ function enableRouteLocalnet(podIpv4: string): void {
  * the node's own addresses are the mapping's: with hostPort 53, the pods' own
  * DNS flows to a resolver elsewhere have that port too, and must stay.
  */
-async function deleteStaleUdpFlows(a: CmdArgs<PortmapConfig>, t: PortmapTarget): Promise<void> {
+async function deleteStaleUdpFlows(a: CmdArgs<PortmapConfig>, t: PortmapTarget, nf: NfnlChannel): Promise<void> {
   const udp = t.mappings.filter((m) => m.protocol === 'udp');
   if (udp.length === 0) return;
   try {
@@ -87,7 +87,7 @@ async function deleteStaleUdpFlows(a: CmdArgs<PortmapConfig>, t: PortmapTarget):
     const stale = (d: OriginalDestination): boolean =>
       d.proto === IPPROTO.udp && families.has(d.family!) &&
       ports.some((p) => p.port === d.port && (p.family ?? d.family) === d.family && (p.address ? p.address === d.address : local(d.address!)));
-    const n = await NfnlChannel.use((ch) => deleteConntrackEntries(ch, stale));
+    const n = await deleteConntrackEntries(nf, stale);
     if (n > 0) a.log.info('deleted stale UDP conntrack entries', { ports: udp.map((m) => String(m.hostPort)), entries: n });
   } catch (e) {
     a.log.warn('could not delete stale UDP conntrack entries', { ports: udp.map((m) => String(m.hostPort)), error: (e as Error).message });
@@ -140,10 +140,12 @@ export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
   const addresses = containerAddresses(prev, a.ifname);
   if (c.mappings.length === 0 || addresses.length === 0) return prev;
   const t = target(a, addresses);
-  return withRollback(async (rb) => {
+  // One netfilter socket for the command, closed at its end: closing one right after the
+  // nftables transaction would wait for the kernel's cleanup of it.
+  return NfnlChannel.use((nf) => withRollback(async (rb) => {
     a.log.step('nftables');
     try {
-      a.log.debug('nftables', { ...(await addPortmap(t)) });
+      a.log.debug('nftables', { ...(await addPortmap(t, nf)) });
     } catch (e) {
       if (e instanceof DuplicateMappingError) throw invalidConfig('runtimeConfig.portMappings', e.message);
       throw e;
@@ -155,9 +157,9 @@ export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
       enableRouteLocalnet(v4);
     }
     a.log.step('stale UDP flows');
-    await deleteStaleUdpFlows(a, t);
+    await deleteStaleUdpFlows(a, t, nf);
     return prev;
-  }, a.log);
+  }, a.log));
 }
 
 /**
