@@ -47,7 +47,8 @@ export async function createPodVeth(node: Rtnl, v: VethRequest): Promise<void> {
  * lost; the reference polls for the same reason.
  */
 export async function waitForOperUp(node: Rtnl, name: string, what = 'host veth'): Promise<Link> {
-  for (const pause of [0, 10, 50, 200, 500, 1000]) {
+  // Short pauses first: the port is usually up within a few milliseconds of its peer.
+  for (const pause of [0, 2, 5, 10, 50, 200, 500, 1000]) {
     if (pause) await new Promise((r) => setTimeout(r, pause));
     const link = await node.links.require(name);
     if (link.operState === 'up') return link;
