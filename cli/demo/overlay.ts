@@ -16,7 +16,7 @@ import {
   type Cluster, type External, type Netns, type TcpServer,
 } from '../../lib/lab/index';
 import { describeOverlayDevices, describeVxlanEntries } from './inspect';
-import { podToExternal, podToRemotePod, POD_PORT, type DemoPod } from './paths';
+import { onTheWire, podToExternal, podToRemotePod, POD_PORT, type DemoPod } from './paths';
 import { NodeRuntime, type PodAttachment } from './runtime';
 import type { DemoEnv, DemoMode, PathCheck, Scenario } from './types';
 
@@ -25,6 +25,12 @@ const NODES = 3;
 const PODS_PER_NODE = 2;
 const SERVER_LIFETIME_MS = 180_000;
 const CONVERGE_MS = 10_000;
+/** What each backend puts on the underlay: encapsulated in UDP to its port, or the pods' own packets. */
+const ON_THE_WIRE: Record<string, (from: DemoPod, to: DemoPod) => string> = {
+  vxlan: () => 'udp dst port 8472',
+  udp: () => 'udp dst port 8285',
+  'host-gw': (from, to) => `icmp and src host ${from.ip} and dst host ${to.ip}`,
+};
 
 interface OverlayPod extends DemoPod {
   node: number;
@@ -130,6 +136,9 @@ async function setUp(env: DemoEnv, backend: string): Promise<Scenario> {
     ...pods.flatMap((a) => pods.filter((b) => b.node !== a.node).map((b) => podToRemotePod(h, a, b))),
     ...pods.map((p) => podToExternal(h, p, nodes[p.node]!.ext, egress[p.node]!.port)),
   ];
+  const [first, remote] = [pods[0]!, pods.find((p) => p.node !== pods[0]!.node)!];
+  const wire = ON_THE_WIRE[backend];
+  if (wire) checks.push(onTheWire(h, cluster.fabric, first, remote, wire(first, remote)));
 
   return {
     checks,

@@ -101,3 +101,39 @@ export function hairpinHostPort(h: Harness, pod: DemoPod, nodeIp: string, hostPo
     },
   };
 }
+
+/**
+ * What pod traffic between nodes looks like on the underlay: one packet of a
+ * ping from `from` to `to`, as tcpdump on the fabric's bridge decodes it.
+ */
+export function onTheWire(h: Harness, fabric: Netns, from: DemoPod, to: DemoPod, filter: string): PathCheck {
+  return {
+    kind: 'on the fabric (tcpdump br0)',
+    from: from.name,
+    to: `${to.name}: ${filter}`,
+    async run() {
+      const dump = h.startDaemon(fabric, 'tcpdump', ['-n', '-l', '-i', 'br0', '-c', '1', filter]);
+      let out = '';
+      let err = '';
+      dump.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+      const done = new Promise<void>((r) => dump.once('exit', () => r()));
+      await new Promise<void>((resolve) => {
+        const bound = setTimeout(resolve, 3_000);
+        dump.stderr!.on('data', (b: Buffer) => {
+          err += b.toString();
+          if (/listening on/.test(err)) {
+            clearTimeout(bound);
+            resolve();
+          }
+        });
+      });
+      await h.ping(from.ns, to.ip, PING_COUNT);
+      const late = setTimeout(() => dump.kill('SIGKILL'), 3_000);
+      await done;
+      clearTimeout(late);
+      // "12:00:00.000000 IP 10.250.0.11.40000 > 10.250.0.12.8472: OTV, ..." without the time
+      const line = out.split('\n').find((l) => / IP /.test(l))?.replace(/^\S+ /, '');
+      return line ? { ok: true, detail: line.length > 90 ? `${line.slice(0, 87)}...` : line } : { ok: false, detail: `nothing matching "${filter}"` };
+    },
+  };
+}

@@ -58,7 +58,8 @@ afterAll(async () => {
 describe('tscni demo, as built', () => {
   it('--mode overlay: every cross-node path works, and nothing of the run is left', async () => {
     const r = await demo(['--mode', 'overlay']);
-    expect(r.out).toMatch(/all 30 expected paths work/);
+    expect(r.out).toMatch(/all 31 expected paths work/);
+    expect(r.out).toMatch(/✓ IP 10\.250\.0\.\d+\.\d+ > 10\.250\.0\.\d+\.8472: /);
     expect(r.out).toMatch(/route 10\.244\.\d+\.0\/24 via 10\.244\.\d+\.0 dev flannel\.1 onlink proto 74/);
     expect(r.out).toMatch(/none left ✓/);
     expect(r.code).toBe(0);
