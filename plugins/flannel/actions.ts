@@ -5,6 +5,7 @@
 // while the subnet file is missing or unusable.
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus } from '../../lib/cni/delegate';
 import { asCniError, CniError, ErrorCode } from '../../lib/cni/errors';
+import { findInPath } from '../../lib/cni/exec';
 import type { CmdArgs, GcArgs } from '../../lib/cni/skel';
 import { ErrorCollector, withRollback } from '../../lib/cni/transaction';
 import type { Result } from '../../lib/cni/types';
@@ -17,15 +18,15 @@ export async function cmdAdd(a: CmdArgs<FlannelConfig>): Promise<Result> {
   const c = a.config;
   a.log.step('subnet file');
   const delegate = buildDelegate(c, readSubnetFile(c.subnetFile));
+  // A delegate that is not installed fails here, before a config is saved that no DEL could use.
+  findInPath(delegate.type, a.path, 'delegate.type');
   return withRollback(async (rb) => {
     a.log.step('save delegate config');
     saveDelegate(c.dataDir, a.containerId, delegate);
-    // A delegate that failed half-way is asked to delete what it made; the
-    // saved config goes only once it has, so the runtime's DEL can still use it.
-    rb.push(`delegate ${delegate.type} and its saved config`, async () => {
-      await delegateDel(delegate.type, delegate);
-      removeDelegate(c.dataDir, a.containerId);
-    });
+    rb.push('saved delegate config', () => removeDelegate(c.dataDir, a.containerId));
+    // A delegate that failed half-way is asked to delete what it made (ours
+    // has rolled itself back already; another may not have).
+    rb.push(`delegate ${delegate.type} DEL`, () => delegateDel(delegate.type, delegate));
     a.log.step(`delegate ${delegate.type} ADD`);
     return delegateAdd(delegate.type, delegate);
   }, a.log);

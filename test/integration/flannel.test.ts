@@ -163,6 +163,27 @@ describe('flannel without a usable subnet file', () => {
   });
 });
 
+describe('flannel ADD whose delegate fails', () => {
+  it('a delegate type that is not installed: code 7 naming delegate.type, nothing saved or created', async () => {
+    await writeSubnetFile('10.244.7.1/24', false);
+    const pod = await h.createPod();
+    const add = await flannel('ADD', 'flannel-nodelegate', pod, { delegate: { type: 'no-such-plugin' } });
+    expect(add.json).toMatchObject({ code: 7, msg: expect.stringContaining('delegate.type: failed to find plugin "no-such-plugin"') });
+    expect(saved()).toEqual([]);
+    expect(await nodeVeths()).toEqual([]);
+  });
+
+  it('a bridge that fails half-way (its IPAM is missing): the bridge rolls back, the saved config is removed', async () => {
+    const pod = await h.createPod();
+    const add = await flannel('ADD', 'flannel-noipam', pod, { ipam: { type: 'no-such-ipam', dataDir: ipamDir() } });
+    expect(add.exitCode).toBe(1);
+    expect(add.json.msg).toContain('no-such-ipam');
+    expect(saved()).toEqual([]);
+    expect(await nodeVeths()).toEqual([]);
+    expect((await ipJson(pod, ['link', 'show'])).map((l) => l.ifname)).toEqual(['lo']);
+  });
+});
+
 describe('flannel STATUS, GC and names that become paths', () => {
   it('a container ID that would climb out of dataDir is refused (code 4) before anything is written', async () => {
     await writeSubnetFile('10.244.7.1/24', false);
