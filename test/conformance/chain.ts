@@ -5,7 +5,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nftElementCount } from '../../cli/demo/inspect';
-import { DIST_BIN, execIn, ipJson, REFERENCE_BIN, type Harness, type Netns } from '../integration/harness';
+import { askAgent } from '../../lib/ipam/cluster/protocol';
+import { createCluster, DIST_BIN, execIn, ipJson, REFERENCE_BIN, type Harness, type Netns } from '../integration/harness';
+import { startIpamAgent } from '../integration/ipam-agent-remote';
 
 export const OURS = DIST_BIN;
 export const REFERENCE = REFERENCE_BIN;
@@ -49,6 +51,43 @@ export async function withFlannelNode<L extends { plugins: Record<string, any>[]
   return { ...list, plugins };
 }
 
+/** The pool a routed node's pods get addresses from (natOutgoing, as a Calico default pool). */
+export const ROUTED_POOL = '10.244.1.0/24';
+
+export interface RoutedNode {
+  node: Netns;
+  /** the conflist with every agentSocket pointing at the node's agent */
+  list: { name: string; cniVersion: string; plugins: Record<string, any>[] };
+  /** what the agent holds for an attachment */
+  held(containerId: string, ifname: string): string[];
+}
+
+/**
+ * For a conflist that needs the node agent (routed, cluster-ipam): a cluster
+ * node with etcd, a natOutgoing pool, and the agent's IPAM service on a
+ * socket in a temp dir; undefined for any other conflist.
+ */
+export async function withRoutedNode<L extends RoutedNode['list']>(h: Harness, list: L): Promise<RoutedNode | undefined> {
+  const needsAgent = list.plugins.some((p) => p.type === 'routed' || p.ipam?.type === 'cluster-ipam');
+  if (!needsAgent) return undefined;
+  const cluster = await createCluster(h, { nodesPerSegment: [1], etcd: true });
+  const node = cluster.nodes[0]!;
+  const etcd = { 'etcd-endpoints': cluster.etcd!.endpoints[0]!, 'etcd-prefix': '/tscni-test/conformance' };
+  await execIn(node, join(DIST_BIN, 'tscni'), ['pool', 'create', 'default-ipv4', '--cidr', ROUTED_POOL, '--nat-outgoing',
+    ...Object.entries(etcd).flatMap(([k, v]) => [`--${k}`, v])]);
+  const agent = await startIpamAgent(h, node, 'node-a', etcd);
+  const plugins = list.plugins.map((p) => {
+    const out: Record<string, any> = p.type === 'routed' ? { ...p, agentSocket: agent.socket } : { ...p };
+    if (p.ipam?.type === 'cluster-ipam') out.ipam = { ...p.ipam, agentSocket: agent.socket };
+    return out;
+  });
+  return {
+    node,
+    list: { ...list, plugins },
+    held: (containerId, ifname) => askAgent(agent.socket, { op: 'held', handle: `${list.name}/${containerId}/${ifname}` }).ips.map((ip) => ip.address),
+  };
+}
+
 export async function writeConflist(dir: string, list: object): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'net.conflist');
@@ -72,18 +111,20 @@ export interface Leftovers {
 }
 
 export async function leftovers(o: {
-  node: Netns; pod: Netns; keepLink: string; podIp: string; containerId: string; ipamDir: string; cacheDir: string; flannelDir?: string;
+  node: Netns; pod: Netns; keepLinks: string[]; podIp: string; containerId: string; ipamDir: string; cacheDir: string; flannelDir?: string;
+  /** reservations kept elsewhere than ipamDir (routed mode: by the agent) */
+  held?: () => string[];
 }): Promise<Leftovers> {
   const names = (links: { ifname: string }[]) => links.map((l) => l.ifname);
   const ruleset = await execIn(o.node, 'nft', ['list', 'ruleset']);
   const files = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
   return {
     podLinks: names(await ipJson(o.pod, ['link', 'show'])).filter((n) => n !== 'lo'),
-    nodeVeths: names(await ipJson(o.node, ['link', 'show', 'type', 'veth'])).filter((n) => n !== o.keepLink),
+    nodeVeths: names(await ipJson(o.node, ['link', 'show', 'type', 'veth'])).filter((n) => !o.keepLinks.includes(n)),
     ifbs: names(await ipJson(o.node, ['link', 'show', 'type', 'ifb'])),
     nftElements: await nftElementCount(o.node),
     rulesNamingPod: ruleset.stdout.split('\n').filter((l) => l.includes(o.podIp) || l.includes(o.containerId)),
-    reservations: files(o.ipamDir).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip')),
+    reservations: o.held ? o.held() : files(o.ipamDir).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip')),
     cachedResults: files(join(o.cacheDir, 'results')),
     savedDelegates: o.flannelDir ? files(o.flannelDir) : [],
   };

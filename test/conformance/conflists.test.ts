@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, useHarness, type External, type Netns } from '../integration/harness';
 import { compareVersions } from '../../lib/cni/version';
-import { leftovers, NOTHING_LEFT, OURS, pluginDir, qdiscKinds, REFERENCE, withDataDir, withFlannelNode, writeConflist } from './chain';
+import {
+  leftovers, NOTHING_LEFT, OURS, pluginDir, qdiscKinds, REFERENCE, withDataDir, withFlannelNode, withRoutedNode, writeConflist, type RoutedNode,
+} from './chain';
 import { ensureDriver, runDriver, type DriverRun } from './cnidriver';
 
 const h = useHarness();
@@ -74,8 +76,11 @@ let attachments = 0;
 function chainSuite(c: Chain): void {
   const caps = capabilityArgs(c.list);
   const flannel = c.list.plugins[0]?.type === 'flannel';
+  // routed: the node's pool is natOutgoing
+  const routedMode = c.list.plugins[0]?.type === 'routed';
   // flannel's bridge masquerades when the node does not (FLANNEL_SUBNET_ENV)
-  const masquerades = c.list.plugins[0]?.ipMasq === true || flannel;
+  const masquerades = c.list.plugins[0]?.ipMasq === true || flannel || routedMode;
+  let routedNode: RoutedNode | undefined;
   let node: Netns;
   let ext: External;
   let pod: Netns;
@@ -87,11 +92,12 @@ function chainSuite(c: Chain): void {
   beforeAll(async () => {
     ensureDriver();
     const dir = await h.tempDir('conf');
-    const runList = await withFlannelNode(withDataDir(c.list, join(dir, 'ipam')), join(dir, 'node'), join(dir, 'ipam'));
+    routedNode = await withRoutedNode(h, c.list);
+    const runList = await withFlannelNode(withDataDir(routedNode?.list ?? c.list, join(dir, 'ipam')), join(dir, 'node'), join(dir, 'ipam'));
     ipamDir = join(dir, 'ipam', runList.name);
     flannelDir = join(dir, 'node', 'flannel');
     const cniPath = c.plugins ? [await pluginDir(h, c.plugins)] : [OURS];
-    node = await h.createNode();
+    node = routedNode?.node ?? (await h.createNode());
     ext = await h.createExternal(node);
     pod = await h.createPod();
     base = {
@@ -107,7 +113,8 @@ function chainSuite(c: Chain): void {
     expect(add.exitCode, add.stdout + add.stderr).toBe(0);
     result = add.json;
     expect(result.cniVersion).toBe(c.list.cniVersion);
-    expect(result.ips[0].address).toMatch(/^10\.244\.1\.\d+\/24$/);
+    // routed: the pod holds its address alone, /32
+    expect(result.ips[0].address).toMatch(routedMode ? /^10\.244\.1\.\d+\/32$/ : /^10\.244\.1\.\d+\/24$/);
 
     // What DEL must remove later is there now, so the emptiness check below means something.
     const built = await leftovers({ ...stateArgs(), podIp: podIp() });
@@ -117,7 +124,8 @@ function chainSuite(c: Chain): void {
     if (flannel) expect(built.savedDelegates).toEqual([base.containerId]);
     if (masquerades) expect(built.nftElements + built.rulesNamingPod.length).toBeGreaterThan(0);
 
-    const gw = await h.ping(pod, result.ips[0].gateway, 2);
+    // routed's gateway, 169.254.1.1, is an address nothing holds: the pod reaches the node itself instead
+    const gw = await h.ping(pod, routedMode ? ext.nodeIp : result.ips[0].gateway, 2);
     expect(gw.ok, gw.output).toBe(true);
     if (masquerades) {
       const egress = await h.startTcpServer(ext);
@@ -170,7 +178,9 @@ function chainSuite(c: Chain): void {
   });
 
   function stateArgs() {
-    return { node, pod, keepLink: ext.nodeDev, containerId: base.containerId!, ipamDir, cacheDir: base.cacheDir, flannelDir };
+    const held = routedNode ? { held: () => routedNode!.held(base.containerId!, 'eth0') } : {};
+    // a cluster node's eth0 is its veth to the fabric
+    return { node, pod, keepLinks: [ext.nodeDev, 'eth0'], containerId: base.containerId!, ipamDir, cacheDir: base.cacheDir, flannelDir, ...held };
   }
 }
 

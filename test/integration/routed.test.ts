@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseIp } from '../../lib/ip/address';
+import { askAgent } from '../../lib/ipam/cluster/protocol';
 import { routedHostVeth } from '../../plugins/routed/dataplane';
 import {
   createCluster, DIST_BIN, execIn, expectSuccess, ip, ipJson, useHarness, type Netns,
@@ -135,6 +136,19 @@ describe('routed with host-local', () => {
   });
 });
 
+describe('routed with an mtu', () => {
+  it('gives both ends of the veth the configured MTU', async () => {
+    const node = await h.createNode();
+    const pod = await h.createPod();
+    const dataDir = await h.tempDir('routed-mtu');
+    const id = `routed-${++ids}`;
+    expectSuccess(await run(node, 'ADD', routedConfig(dataDir, { mtu: 1400 }), pod, id));
+    expect((await ipJson(pod, ['link', 'show', 'dev', 'eth0']))[0].mtu).toBe(1400);
+    expect((await ipJson(node, ['link', 'show', 'dev', routedHostVeth(id, 'eth0')]))[0].mtu).toBe(1400);
+    expectSuccess(await run(node, 'DEL', routedConfig(dataDir, { mtu: 1400 }), pod, id));
+  });
+});
+
 describe('routed refuses bad input and rolls back', () => {
   it.each([
     [{ mtu: 10 }, 'mtu'],
@@ -191,10 +205,22 @@ describe('routed with cluster-ipam', () => {
     const inside = await h.startTcpServer(b);
     expect(await h.tcpRequest(a, rb.ips[0].address.split('/')[0], inside.port)).toBe('10.244.64.1');
     expectSuccess(await run(node, 'CHECK', { ...config, prevResult: ra }, a, 'nat-a'));
+    expectSuccess(await run(node, 'STATUS', { ...config, cniVersion: '1.1.0' }));
+
+    const masq4 = async () => {
+      const nft = await execIn(node, 'nft', ['-j', 'list', 'map', 'inet', 'tscni', 'masq4']);
+      return ((JSON.parse(nft.stdout).nftables.find((o: any) => o.map)?.map.elem ?? []) as any[]).map((e) => e[0].elem.val);
+    };
+    expect((await masq4()).sort()).toEqual(['10.244.64.1', '10.244.64.2']);
+    // GC: the runtime lists only b; a's element and address go, b's stay
+    expectSuccess(await run(node, 'GC', { ...config, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'nat-b', ifname: 'eth0' }] }));
+    expect(await masq4()).toEqual(['10.244.64.2']);
+    expect(askAgent(agent.socket, { op: 'held', handle: 'routed-nat/nat-a/eth0' }).ips).toEqual([]);
+    expect(askAgent(agent.socket, { op: 'held', handle: 'routed-nat/nat-b/eth0' }).ips).toHaveLength(1);
 
     for (const [ns, id] of [[a, 'nat-a'], [b, 'nat-b']] as const) expectSuccess(await run(node, 'DEL', config, ns, id));
-    const nft = await execIn(node, 'nft', ['-j', 'list', 'map', 'inet', 'tscni', 'masq4']);
-    expect(JSON.parse(nft.stdout).nftables.find((o: any) => o.map)?.map.elem ?? []).toEqual([]);
+    expect(await masq4()).toEqual([]);
+    expect(askAgent(agent.socket, { op: 'held', handle: 'routed-nat/nat-b/eth0' }).ips).toEqual([]);
     await agent.stop();
   });
 });

@@ -37,6 +37,25 @@ describe('masquerade ruleset', () => {
     });
   });
 
+  it('with keepTo, keeps the address towards each of those networks and masquerades the rest', () => {
+    const keep = addMasqueradeCommands({ ...pod, addresses: ['10.244.64.1/26'], keepTo: ['10.245.0.0/16', '10.244.0.0/16', 'fd00:244::/48'] });
+    const keepRules = keep.filter((c) => ((c.add?.rule as any)?.chain ?? '').startsWith('masq_keep_'));
+    const chain = (keepRules[0]!.add!.rule as any).chain as string;
+    expect(chain).toMatch(/^masq_keep_[0-9a-f]{12}$/);
+    expect(keepRules.map((c) => (c.add!.rule as any).expr)).toEqual([
+      [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { prefix: { addr: '10.244.0.0', len: 16 } } } }, { return: null }],
+      [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { prefix: { addr: '10.245.0.0', len: 16 } } } }, { return: null }],
+      [{ match: { op: '==', left: { payload: { protocol: 'ip6', field: 'daddr' } }, right: { prefix: { addr: 'fd00:244::', len: 48 } } } }, { return: null }],
+      [{ masquerade: null }],
+    ]);
+    // the pod's element jumps there, and no per-subnet chain is made
+    expect(JSON.stringify(keep)).toContain(`{"jump":{"target":"${chain}"}}`);
+    expect(JSON.stringify(keep)).not.toContain('masq_10_244_64_0_26');
+    // one set of networks, in any order, is one chain
+    const again = addMasqueradeCommands({ ...pod, addresses: ['10.244.64.2/26'], keepTo: ['fd00:244::/48', '10.244.0.0/16', '10.245.0.0/16'] });
+    expect(JSON.stringify(again)).toContain(`"chain":"${chain}"`);
+  });
+
   it('writes the pod element with its owner, replacing any previous owner', () => {
     const elem = [{ elem: { val: '10.244.1.5', comment: ownerComment(pod) } }, { jump: { target: 'masq_10_244_1_0_24' } }];
     const tail = cmds.slice(-6);
