@@ -13,7 +13,8 @@ import {
 import { useHarness } from './harness/vitest';
 
 const h = useHarness();
-const PLUGINS = ['bridge', 'flannel', 'host-local', 'loopback', 'portmap'];
+// every plugins/<name>/main.ts is an executable make install puts in place
+const PLUGINS = readdirSync(join(REPO_ROOT, 'plugins')).filter((p) => existsSync(join(REPO_ROOT, 'plugins', p, 'main.ts'))).sort();
 const RUNTIME_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 let bin: string;
