@@ -59,7 +59,8 @@ async function routeLines(blocks: Cidr[]): Promise<string[]> {
     for (const family of [4, 6] as const) {
       for (const r of await nl.routes.list({ family })) {
         if (r.protocol === RTPROT_BIRD) lines.push(`${r.dst}${r.gw ? ` via ${r.gw}` : ''}${dev(r.dev)}  (learned by BGP)`);
-        else if (r.protocol === ROUTE_PROTOCOL.routed) lines.push(`${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst}  (this node's block)`);
+        else if (r.protocol === ROUTE_PROTOCOL.routed && r.type === 'blackhole') lines.push(`blackhole ${r.dst}  (this node's block)`);
+        else if (r.protocol === ROUTE_PROTOCOL.routed) lines.push(`${r.dst} via ${r.gw}${dev(r.dev)} onlink  (through VXLAN)`);
         else if (r.type === 'unicast' && !r.gw && blocks.some((b) => insideBlock(b, r.dst))) {
           lines.push(`${r.dst}${dev(r.dev)}  (pod on this node)`);
         }

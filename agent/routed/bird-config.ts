@@ -25,6 +25,8 @@ export interface BirdInput {
   underlayDev: string;
   /** the IPv4 blocks this node holds */
   ownBlocks: string[];
+  /** remote blocks the agent routes through VXLAN: BIRD must not put their BGP routes in the kernel */
+  tunnelBlocks?: string[];
   /** rtm_protocol of the agent's block routes */
   routeProtocol: number;
   /** set on a route reflector */
@@ -73,7 +75,7 @@ function checked(input: BirdInput): BirdInput {
     if (!ip || ip.family !== 4) throw new Error(`BIRD config: ${what} "${text}" is not an IPv4 address`);
     return formatIp(ip);
   };
-  for (const b of input.ownBlocks) {
+  for (const b of [...input.ownBlocks, ...(input.tunnelBlocks ?? [])]) {
     const [addr, len] = b.split('/');
     v4(addr ?? '', 'block');
     if (!/^\d{1,2}$/.test(len ?? '') || Number(len) > 32) throw new Error(`BIRD config: block "${b}" has no IPv4 prefix length`);
@@ -99,6 +101,7 @@ function sessionBlock(input: BirdInput, s: Session): string {
 export function renderBirdConfig(raw: BirdInput): string {
   const input = checked(raw);
   const own = input.ownBlocks.length > 0 ? `net ~ ${prefixSet(input.ownBlocks)}` : 'false';
+  const tunnel = (input.tunnelBlocks ?? []).length > 0 ? `net ~ ${prefixSet(input.tunnelBlocks!)}` : 'false';
   // A reflector passes on what its clients announce; any other node announces its own blocks only.
   const toNodes = input.clusterId !== undefined ? 'proto = "kernel4" || source = RTS_BGP' : 'proto = "kernel4"';
   return `# Rendered by tscni-agent routed for node ${input.node}; rewritten on every change.
@@ -128,10 +131,17 @@ protocol direct underlay4 {
   interface ${quote(input.underlayDev)};
 }
 
+# What BGP learned goes to the kernel, except the blocks the agent routes through VXLAN.
+filter tscni_to_kernel {
+  if ${tunnel} then reject;
+  if source = RTS_BGP then accept;
+  reject;
+}
+
 protocol kernel kernel4 {
   ipv4 {
     import filter tscni_own_blocks;
-    export where source = RTS_BGP;
+    export filter tscni_to_kernel;
   };
   learn;
   persist;

@@ -8,20 +8,24 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { listPeers, peersOfNode } from '../../lib/datastore/bgp-peers';
-import { listNodes, nodeKey, registerNode } from '../../lib/datastore/routed-nodes';
+import { decodeNode, listNodes, nodeKey, registerNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
+import type { Pool } from '../../lib/ipam/cluster/pool';
 import { vtepMac } from '../overlay/vxlan/vtep-mac';
 import { ClusterIpamStore } from '../../lib/ipam/cluster/store';
 import { serveClusterIpam } from '../../lib/ipam/cluster/server';
-import { formatCidr } from '../../lib/ip/address';
+import { formatCidr, parseIp } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
 import { meshSessions, renderBirdConfig, type Session } from './bird-config';
 import { BirdProcess, birdPaths } from './bird-process';
 import { createLogger } from '../log';
-import { reconcileRoutes, ROUTE_PROTOCOL } from '../route-table';
+import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../route-table';
+import { reconcileFdb, reconcileNeighbors } from '../overlay/vxlan/entries';
+import { ensureVtep } from '../overlay/vxlan/vtep';
 import { untilTerminated } from '../signals';
 import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
 import { blockUse, writeStatus } from './status-file';
 import { routedUnderlay } from './underlay';
+import { tunnelHandle, tunnelRoutes, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
 
 const logger = createLogger();
 const log = logger.event;
@@ -30,12 +34,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Registers the node, retrying while etcd is unreachable (the agent starts before etcd on a rebooting cluster). */
 async function register(client: EtcdClient, opts: RoutedOptions, ip: string, stopped: () => boolean): Promise<void> {
-  const record = {
+  const record: RoutedNode = {
     name: opts.node, ip, asn: opts.asn, routeReflector: opts.routeReflector,
     ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), vtepMAC: vtepMac(opts.node),
   };
   for (let delay = 500; !stopped(); delay = Math.min(delay * 2, 5_000)) {
     try {
+      // A restart keeps the tunnel address: the peers' routes and neighbours point at it.
+      const before = await client.get(nodeKey(opts.etcd.prefix, opts.node));
+      const old = before ? decodeNode(opts.node, before.value) : undefined;
+      if (typeof old === 'object' && old.tunnelAddress) record.tunnelAddress = old.tunnelAddress;
       await registerNode(client, opts.etcd.prefix, record);
       log('node-registered', { node: opts.node, ip, asn: opts.asn, reflector: opts.routeReflector ? opts.clusterId : undefined });
       return;
@@ -86,22 +94,58 @@ export async function routedMain(args: string[]): Promise<number> {
     schedule();
   });
 
+  /**
+   * The VXLAN device, when a pool may encapsulate: its tunnel address is
+   * this node's allocation under its own handle (taken once, then kept in
+   * the node's record); its ifindex, or undefined when no pool needs it.
+   */
+  const ensureTunnel = async (self: RoutedNode | undefined, pools: Pool[]): Promise<number | undefined> => {
+    const encapsulating = vxlanPools(pools);
+    if (!self || encapsulating.length === 0) return undefined;
+    let tunnel = self.tunnelAddress;
+    if (tunnel === undefined) {
+      const [a] = await store.assign(tunnelHandle(opts.node), encapsulating.map((p) => p.name));
+      tunnel = a!.address.split('/')[0]!;
+      await registerNode(client, prefix, { ...self, tunnelAddress: tunnel });
+      log('tunnel-address', { address: tunnel });
+    }
+    const spec = { name: VXLAN_DEVICE, vni: VXLAN_VNI, port: VXLAN_PORT, mac: self.vtepMAC ?? vtepMac(opts.node), underlay };
+    const { index, changes } = await ensureVtep(nl, spec, { ip: parseIp(tunnel)!, prefix: 32 });
+    for (const change of changes) log('vxlan', { change });
+    return index;
+  };
+
   // One sync at a time; changes that arrive meanwhile make one more.
   const sync = async () => {
-    const [{ nodes, problems }, { peers, problems: peerProblems }, blocks] = await Promise.all([
-      listNodes(client, prefix), listPeers(client, prefix), store.listBlocks(opts.node),
+    const [{ nodes, problems }, { peers, problems: peerProblems }, pools] = await Promise.all([
+      listNodes(client, prefix), listPeers(client, prefix), store.listPools(),
     ]);
     for (const p of [...problems, ...peerProblems]) logger.once(`record:${p}`, 'ignored-record', { problem: p });
-    const ownBlocks = blocks.map((b) => formatCidr(b.cidr));
+    const vtep = await ensureTunnel(nodes.find((n) => n.name === opts.node), pools);
+    const blocks = await store.listBlocks();
+    const mine = blocks.filter((b) => b.node === opts.node);
+    const ownBlocks = mine.map((b) => formatCidr(b.cidr));
     writeStatus(opts.runDir, {
       node: opts.node, pid: process.pid, ip: underlay.publicIp, asn: opts.asn, routeReflector: opts.routeReflector,
-      updated: new Date().toISOString(), blocks: blocks.map(blockUse),
+      updated: new Date().toISOString(), blocks: mine.map(blockUse),
     });
+    const tunnelled = vtep === undefined ? [] : tunnelRoutes(opts.node, underlay, nodes, blocks, pools);
     for (const family of [4, 6] as const) {
-      const own = ownBlocks.filter((b) => (b.includes(':') ? 6 : 4) === family).map((dst) => ({ dst, blackhole: true as const }));
-      const routes = await reconcileRoutes(nl, ROUTE_PROTOCOL.routed, own, family);
+      const want: DesiredRoute[] = ownBlocks.filter((b) => (b.includes(':') ? 6 : 4) === family).map((dst) => ({ dst, blackhole: true as const }));
+      if (family === 4 && vtep !== undefined) {
+        want.push(...tunnelled.map((t) => ({ dst: t.block, gw: t.node.tunnelAddress!, dev: vtep, onlink: true })));
+      }
+      const routes = await reconcileRoutes(nl, ROUTE_PROTOCOL.routed, want, family);
       for (const change of routes.changes) log('route', { change });
       for (const dst of routes.conflicts) logger.once(`conflict:${dst}`, 'route-conflict', { dst, why: 'a route of another owner holds this destination' });
+    }
+    if (vtep !== undefined) {
+      const remote = nodes.filter((n) => n.name !== opts.node && n.tunnelAddress && n.vtepMAC);
+      const changes = [
+        ...(await reconcileNeighbors(nl, vtep, new Map(remote.map((n) => [n.tunnelAddress!, n.vtepMAC!])))),
+        ...(await reconcileFdb(nl, vtep, new Map(remote.map((n) => [n.vtepMAC!, n.ip])))),
+      ];
+      for (const change of changes) log('vxlan', { change });
     }
 
     const self = nodes.find((n) => n.name === opts.node);
@@ -116,7 +160,7 @@ export async function routedMain(args: string[]): Promise<number> {
       : [];
     const config = renderBirdConfig({
       node: opts.node, routerId: underlay.publicIp, asn: opts.asn, underlayDev: underlay.name,
-      ownBlocks: ownBlocks.filter((b) => !b.includes(':')), routeProtocol: ROUTE_PROTOCOL.routed,
+      ownBlocks: ownBlocks.filter((b) => !b.includes(':')), tunnelBlocks: tunnelled.map((t) => t.block), routeProtocol: ROUTE_PROTOCOL.routed,
       ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), sessions,
     });
     if (config !== lastConfig || birdDown) {

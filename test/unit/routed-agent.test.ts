@@ -63,7 +63,12 @@ describe('BIRD configuration', () => {
     // Only a reflector passes on BGP routes to other nodes.
     expect(text).toContain('export where proto = "kernel4" || source = RTS_BGP;');
     const plain = renderBirdConfig({ ...input, clusterId: undefined, sessions: [] });
-    expect(plain.match(/export where[^;]*;/g)).toEqual(['export where source = RTS_BGP;', 'export where proto = "kernel4";', 'export where proto = "kernel4";']);
+    expect(plain.match(/export where[^;]*;/g)).toEqual(['export where proto = "kernel4";', 'export where proto = "kernel4";']);
+    // Blocks reached through VXLAN stay out of the kernel's BGP routes.
+    const tunnelled = renderBirdConfig({ ...input, tunnelBlocks: ['10.244.9.0/26'] });
+    birdParses(tunnelled);
+    expect(tunnelled).toMatch(/filter tscni_to_kernel \{\n {2}if net ~ \[ 10\.244\.9\.0\/26 \] then reject;\n {2}if source = RTS_BGP then accept;/);
+    expect(plain).toMatch(/filter tscni_to_kernel \{\n {2}if false then reject;/);
   });
 
   it('refuses what is not an address instead of writing it into the file', () => {
