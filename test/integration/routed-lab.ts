@@ -54,8 +54,8 @@ export class RoutedLab {
     return this.h.execIn(node, join(DIST_BIN, 'tscni'), args, { env: { ETCD_ENDPOINTS: this.endpoint }, reject: false, timeout: 15_000 });
   }
 
-  async createPool(name: string, cidr: string, blockSize: number): Promise<void> {
-    await this.etcdctl(['put', `/tscni/v1/ipam/pools/${name}`, JSON.stringify({ cidr, blockSize, vxlan: 'never', natOutgoing: false })]);
+  async createPool(name: string, cidr: string, blockSize: number, vxlan = 'never'): Promise<void> {
+    await this.etcdctl(['put', `/tscni/v1/ipam/pools/${name}`, JSON.stringify({ cidr, blockSize, vxlan, natOutgoing: false })]);
   }
 
   startAgent(node: ClusterNode, name: string, extra: string[] = []): Agent {
