@@ -42,6 +42,7 @@ describe('tscni-agent routed', () => {
   beforeAll(async () => {
     cluster = await createCluster(h, { nodesPerSegment: [4], etcd: true });
     lab = new RoutedLab(h, cluster, await h.tempDir('run'));
+    await lab.defaultRoutes();
     await lab.createPool('default', POOL_CIDR, 26);
     for (let i = 0; i < 4; i++) lab.startAgent(cluster.nodes[i]!, NAMES[i]!);
   }, 60_000);
@@ -183,7 +184,7 @@ ${peers}
       const [own] = await blocksOf('n1');
       expect(out).toMatch(new RegExp(`\\n${own!.replace(/\./g, '\\.')} +default +1 of 63 \\(2%\\)\\n`));
       expect(out).toContain(`  blackhole ${own}  (this node's block)`);
-      expect(out).toContain(`  ${pods[1]!.ip}/32 dev tp2  (pod on this node)`);
+      expect(out).toMatch(new RegExp(`\\n  ${pods[1]!.ip.replace(/\./g, '\\.')}/32 dev \\S+  \\(pod on this node\\)\\n`));
       for (const b of await blocksOf('n2')) expect(out).toContain(`  ${b} via ${nodeOf('n2').ip} dev eth0  (learned by BGP)`);
     });
 

@@ -1,14 +1,14 @@
 // Routed mode's pieces for cluster tests: etcdctl in the infra netns, the
 // built tscni-agent started in a node's netns as the node starts it (its own
-// run dir under the test's temp dir), pods wired the way the routed plugin
-// wires them, and readers of the kernel's and BIRD's state.
+// run dir under the test's temp dir), pods attached by the built routed
+// plugin with cluster-ipam, and readers of the kernel's and BIRD's state.
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { askAgent } from '../../lib/ipam/cluster/protocol';
 import { parseProtocols, type BirdProtocol } from '../../lib/bird/control';
 import { poll } from './overlay-cluster';
-import { DIST_BIN, addVeth, ip, ipJson, sysctl, type Harness, type Netns, type Cluster, type ClusterNode } from './harness';
+import { DIST_BIN, expectSuccess, ip, ipJson, routerIp, type Harness, type Netns, type Cluster, type ClusterNode } from './harness';
 
 export const POOL_CIDR = '10.244.0.0/16';
 
@@ -39,6 +39,15 @@ export class RoutedLab {
   private pods = 0;
 
   constructor(readonly h: Harness, readonly cluster: Cluster, readonly baseDir: string) {}
+
+  /**
+   * A default route on every node, towards the segment's router (there is
+   * none on a single segment): as on any Calico node, it is what covers
+   * 169.254.1.1, so the host veth's proxy ARP answers the pods for it.
+   */
+  async defaultRoutes(): Promise<void> {
+    for (const n of this.cluster.nodes) await ip(n, ['route', 'replace', 'default', 'via', routerIp(n.segment), 'dev', 'eth0']);
+  }
 
   get endpoint(): string {
     return this.cluster.etcd!.endpoints[0]!;
@@ -84,31 +93,23 @@ export class RoutedLab {
     return join(this.agents.get(name)!.runDir, 'agent.sock');
   }
 
-  /** An address from the node's agent, as cluster-ipam asks for one. */
+  /** An address from the node's agent, as cluster-ipam asks for one (no pod made). */
   async assign(name: string, containerId: string): Promise<string> {
-    await eventually(`agent ${name} serves IPAM`, async () => (await askAgent(this.socket(name), { op: 'pools' })).ok === true, 20_000);
-    const a = await askAgent(this.socket(name), { op: 'assign', handle: `net/${containerId}/eth0` });
+    await eventually(`agent ${name} serves IPAM`, async () => askAgent(this.socket(name), { op: 'pools' }).ok === true, 20_000);
+    const a = askAgent(this.socket(name), { op: 'assign', handle: `net/${containerId}/eth0` });
     return a.ips[0]!.address.split('/')[0]!;
   }
 
-  /** A pod wired as routed mode wires it: /32, default via 169.254.1.1 on-link, proxy ARP and a host route on the node. */
+  /** A pod attached by the routed plugin with cluster-ipam, both asking this node's agent, as 20-routed.conflist has them. */
   async pod(name: string): Promise<Pod> {
     const a = this.agents.get(name)!;
-    const n = ++this.pods;
-    const address = await this.assign(name, `pod${n}`);
+    const id = `pod${++this.pods}`;
+    await eventually(`agent ${name} serves IPAM`, async () => askAgent(this.socket(name), { op: 'pools' }).ok === true, 20_000);
     const pod = await this.h.createPod();
-    const hostIf = `tp${n}`;
-    await addVeth(a.node, hostIf, pod, 'eth0');
-    await ip(pod, ['addr', 'add', `${address}/32`, 'dev', 'eth0']);
-    await ip(pod, ['route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link']);
-    // Proxy ARP answers only for a target the node routes elsewhere, and these nodes have no default route.
-    const [hostLink] = await ipJson(a.node, ['link', 'show', 'dev', hostIf]);
-    await ip(pod, ['neigh', 'replace', '169.254.1.1', 'lladdr', hostLink.address, 'dev', 'eth0', 'nud', 'permanent']);
-    await ip(pod, ['route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
-    await sysctl(a.node, `net.ipv4.conf.${hostIf}.proxy_arp`, 1);
-    await sysctl(a.node, `net.ipv4.neigh.${hostIf}.proxy_delay`, 0);
-    await ip(a.node, ['route', 'add', `${address}/32`, 'dev', hostIf, 'scope', 'link']);
-    return { ...pod, ip: address, node: a.node };
+    const socket = this.socket(name);
+    const config = { cniVersion: '1.0.0', name: 'routed', type: 'routed', agentSocket: socket, ipam: { type: 'cluster-ipam', agentSocket: socket } };
+    const r = expectSuccess(await this.h.runCniPlugin({ node: a.node, plugin: 'routed', command: 'ADD', containerId: id, netns: pod, ifname: 'eth0', config }), `ADD ${id} on ${name}`);
+    return { ...pod, ip: (r.json.ips[0].address as string).split('/')[0]!, node: a.node };
   }
 
   /** Routes of the main table with a given protocol ("bird", "75"), as [dst, gateway or type]. */

@@ -26,6 +26,7 @@ describe('tscni-agent routed across segments (vxlan cross-subnet)', () => {
   beforeAll(async () => {
     cluster = await createCluster(h, { nodesPerSegment: [2, 1], etcd: true });
     lab = new RoutedLab(h, cluster, await h.tempDir('run'));
+    await lab.defaultRoutes();
     await lab.createPool('default', POOL_CIDR, 26, 'cross-subnet');
     for (let i = 0; i < 3; i++) lab.startAgent(cluster.nodes[i]!, NAMES[i]!);
     for (const name of NAMES) pods.push(await lab.pod(name));
