@@ -222,10 +222,15 @@ describe('the cluster-ipam plugin', () => {
     expect(Object.values(await stored(`${prefix}/ipam/blocks/`)).map((v) => JSON.parse(v).allocations)).toEqual([{}]);
 
     const gone = join(await h.tempDir('no-agent'), 'agent.sock');
+    // a socket file nobody listens on: what a crashed agent leaves
+    const refusing = join(await h.tempDir('dead-agent'), 'agent.sock');
+    await h.execIn(cluster.nodes[0]!, 'python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', refusing]);
     for (const command of ['ADD', 'DEL'] as const) {
       const r = await run(command, netconf(gone));
       expect(r.exitCode).toBe(1);
       expect(r.json).toMatchObject({ code: 11, msg: `no tscni agent answers at ${gone}: the socket does not exist; try again later` });
+      const refused = await run(command, netconf(refusing));
+      expect(refused.json).toMatchObject({ code: 11, msg: `no tscni agent answers at ${refusing}: nothing listens on it; try again later` });
     }
     const bad = await run('ADD', netconf(a.socket, { pools: ['Bad Name'] }));
     expect(bad.json).toMatchObject({ code: 7 });

@@ -168,6 +168,19 @@ describe('routed refuses bad input and rolls back', () => {
   });
 
 
+  it('an agent socket that refuses: code 11 and nothing left, reservation included', async () => {
+    const node = await h.createNode();
+    const pod = await h.createPod();
+    const dataDir = await h.tempDir('routed-dead-agent');
+    const socket = join(dataDir, 'agent.sock');
+    await h.execIn(node, 'python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', socket]);
+    const r = await run(node, 'ADD', routedConfig(dataDir, { agentSocket: socket }), pod, `routed-${++ids}`);
+    expect(r.json).toMatchObject({ code: 11, msg: `no tscni agent answers at ${socket}: nothing listens on it; try again later` });
+    expect(await nodeLinks(node)).toEqual([]);
+    const files = (await execIn(node, 'ls', [join(dataDir, 'routed-test')])).stdout.split('\n');
+    expect(files.filter((f) => parseIp(f) !== undefined)).toEqual([]);
+  });
+
   it('an ADD that fails after the veth step (IPAM exhausted) leaves no veth, route or reservation', async () => {
     const node = await h.createNode();
     const dataDir = await h.tempDir('routed-fail');
