@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { loadConfList } from '../../lib/cni/conflist';
 import type { ConfList, Result } from '../../lib/cni/types';
 import {
-  createCluster, createPool, formatKernelRoute, ipJson, kernelRoutes, listBlocks, NotBuiltError, RoutedAgent, routesEvery, vxlanDevices,
-  type Cluster, type TcpServer,
+  createCluster, createPool, formatKernelRoute, ip, ipJson, kernelRoutes, listBlocks, NotBuiltError, RoutedAgent, routerIp, routesEvery, vxlanDevices,
+  type Cluster, type Harness, type TcpServer,
 } from '../../lib/lab/index';
 import { podToRemotePod, POD_PORT, type DemoPod } from './paths';
 import { NodeRuntime, type PodAttachment } from './runtime';
@@ -24,6 +24,8 @@ const PODS_PER_NODE = 2;
 const POOL = { name: 'demo', cidr: '10.244.0.0/16', blockSize: 26, vxlan: 'cross-subnet' } as const;
 const SERVER_LIFETIME_MS = 180_000;
 const CONVERGE_MS = 15_000;
+/** The MAC every host veth has (Calico's): the node's answer to a pod's ARP for its gateway. */
+const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 
 interface RoutedPod extends DemoPod {
   node: number;
@@ -41,13 +43,38 @@ interface DemoNode {
   runtime: NodeRuntime;
 }
 
-/** The conflist as a node uses it, cluster-ipam asking this node's agent in the run's temp dir. */
+/** The conflist as a node uses it, routed and cluster-ipam asking this node's agent in the run's temp dir. */
 function nodeConfList(list: ConfList, agentSocket: string): ConfList {
   const plugins = list.plugins.map((p) => {
     const ipam = p.ipam as Record<string, unknown> | undefined;
-    return ipam?.type === 'cluster-ipam' ? { ...p, ipam: { ...ipam, agentSocket } } : p;
+    const withIpam = ipam?.type === 'cluster-ipam' ? { ...p, ipam: { ...ipam, agentSocket } } : p;
+    return p.type === 'routed' ? { ...withIpam, agentSocket } : withIpam;
   });
   return { ...list, plugins };
+}
+
+/**
+ * A pod's gateway, 169.254.1.1, is on no interface: the node answers the
+ * pod's ARP for it (proxy ARP), with the host veth's MAC. One packet to it
+ * (no echo comes back, as with Calico) makes the pod ask, if it has not yet.
+ */
+function podGatewayArp(h: Harness, pod: DemoPod): PathCheck {
+  return {
+    kind: 'pod: ARP for its gateway',
+    from: pod.name,
+    to: `gateway ${pod.gateway ?? '(none in result)'}`,
+    async run() {
+      if (!pod.gateway) return { ok: false, detail: 'the ADD result names no gateway' };
+      const asked = async () => (await ipJson<{ lladdr?: string }>(pod.ns, ['neigh', 'show', pod.gateway!, 'dev', 'eth0']))[0]?.lladdr;
+      // the pod's traffic so far has asked already, unless this row runs alone
+      let mac = await asked();
+      if (mac === undefined) {
+        await h.ping(pod.ns, pod.gateway, 1);
+        mac = (await asked()) ?? 'nobody';
+      }
+      return { ok: mac === HOST_VETH_MAC, detail: `answered by ${mac}${mac === HOST_VETH_MAC ? ' (proxy ARP on the host veth)' : `, expected ${HOST_VETH_MAC}`}` };
+    },
+  };
 }
 
 const address = (r: Result) => r.ips?.[0]?.address ?? '';
@@ -64,6 +91,10 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
 
   env.log(`underlay: ${NODES_PER_SEGMENT.join(' + ')} nodes on two segments joined by a router, etcd in the infra netns ...`);
   const cluster = await createCluster(h, { nodesPerSegment: NODES_PER_SEGMENT, etcd: true });
+  // A node has a default route, as every real one does: proxy ARP answers a pod's ARP for
+  // 169.254.1.1 only when the node routes that address out another interface. The router
+  // routes nothing beyond the underlay, so nothing leaves the machine.
+  for (const n of cluster.nodes) await ip(n, ['route', 'add', 'default', 'via', routerIp(n.segment), 'dev', 'eth0']);
   const etcdUrl = cluster.etcd!.endpoints[0]!;
   const poolRow = await createPool(cluster.infra, join(env.binDir, 'tscni'), etcdUrl, POOL.name,
     ['--cidr', POOL.cidr, '--block-size', String(POOL.blockSize), '--vxlan', POOL.vxlan]);
@@ -114,8 +145,10 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
   const tried = pairs.filter(([a, b]) => vxlanBuilt || segment(a) === segment(b));
   const untried = pairs.length - tried.length;
   const order = (k: string) => ['one node', 'one segment', 'across'].findIndex((w) => k.includes(w));
-  const checks: PathCheck[] = tried.map(([a, b]) => ({ ...podToRemotePod(h, a, b), kind: kindOf(a, b) }))
-    .sort((x, y) => order(x.kind) - order(y.kind));
+  const checks: PathCheck[] = [
+    ...tried.map(([a, b]) => ({ ...podToRemotePod(h, a, b), kind: kindOf(a, b) })).sort((x, y) => order(x.kind) - order(y.kind)),
+    ...pods.filter((p) => p.rank === 1).map((p) => podGatewayArp(h, p)),
+  ];
 
   const node1 = nodes[0]!;
   return {
@@ -126,7 +159,7 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
         `pool      (made by \`tscni pool create ${POOL.name} --cidr ${POOL.cidr} --block-size ${POOL.blockSize} --vxlan ${POOL.vxlan}\`)`,
         ...poolRow.split('\n').map((l) => `          ${l}`),
         `conflist  ${confFile}: network "${list.name}", cniVersion ${list.cniVersion}, ${list.plugins.map((p) => p.type).join(' → ')}`,
-        `          (ipam.agentSocket set to ${dir}/<node>/agent.sock, so nothing is written to /run)`,
+        `          (agentSocket and ipam.agentSocket set to ${dir}/<node>/agent.sock, so nothing is written to /run)`,
         `router    ${cluster.router!.name}  joins segment 0 (10.250.0.0/24) and segment 1 (10.250.1.0/24)`,
         'nodes',
       ];
