@@ -2,7 +2,8 @@
 // reference Go plugins with the same conflist, interleaved pod by pod so
 // machine noise hits both; then N ADDs started at once per suite. Prints
 // per-call medians, p95 and peak RSS, and the ratios ours/reference.
-// Then the overlay benchmark (overlay.ts). --only bridge|overlay runs one.
+// Then the overlay benchmark (overlay.ts) and the routed one (routed.ts).
+// --only bridge|overlay|routed runs one.
 // Exits non-zero only when something fails functionally, never on a timing.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { createHarness, REFERENCE_BIN, type Harness } from '../lib/lab/index';
 import { openNetns, type NetnsHandle } from '../lib/netns/netns';
 import { benchOverlay } from './overlay';
+import { benchRouted } from './routed';
 import { median, printRatios, printTable, type Ratio, type Row } from './report';
 import { chainAdd, chainDel, Recorder, type Op, type Pod, type Suite } from './suite';
 
@@ -18,17 +20,17 @@ interface Options {
   rounds: number;
   /** iperf3 time per overlay measurement */
   seconds: number;
-  only?: 'bridge' | 'overlay';
+  only?: 'bridge' | 'overlay' | 'routed';
 }
 
-const USAGE = 'usage: bench/run.mjs [--only bridge|overlay] [--pods 1..250] [--rounds 1..250] [--seconds 1..30]';
+const USAGE = 'usage: bench/run.mjs [--only bridge|overlay|routed] [--pods 1..250] [--rounds 1..250] [--seconds 1..30]';
 const LIMITS = { pods: 250, rounds: 250, seconds: 30 } as const;
 
 function parseOptions(argv: string[]): Options {
   const opts: Options = { pods: 50, rounds: 3, seconds: 4 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, text] = [argv[i] ?? '', argv[i + 1]];
-    if (flag === '--only' && (text === 'bridge' || text === 'overlay')) {
+    if (flag === '--only' && (text === 'bridge' || text === 'overlay' || text === 'routed')) {
       opts.only = text;
       continue;
     }
@@ -149,14 +151,21 @@ async function main(): Promise<void> {
     console.error('\ninterrupted: removing the bench namespaces');
     void Promise.all(harnesses.map((h) => h.cleanup())).finally(() => process.exit(130));
   });
-  if (opts.only !== 'overlay') {
+  const runs = (part: NonNullable<Options['only']>) => opts.only === undefined || opts.only === part;
+  if (runs('bridge')) {
     const h = createHarness();
     harnesses.push(h);
     await benchBridge(h, opts, () => interrupted);
   }
-  if (opts.only !== 'bridge') {
+  if (runs('overlay')) {
     console.log('\noverlay: three nodes and five joining ones on one underlay segment, etcd, the built tscni-agent overlay');
     await benchOverlay({ seconds: opts.seconds, rounds: opts.rounds, binDir: join(REPO, 'dist/bin'), onHarness: (h) => harnesses.push(h) });
+  }
+  if (runs('routed')) {
+    console.log('\nrouted: three nodes on one underlay segment, etcd, the built tscni-agent routed with BIRD');
+    await benchRouted({
+      seconds: opts.seconds, rounds: opts.rounds, pods: opts.pods, binDir: join(REPO, 'dist/bin'), onHarness: (h) => harnesses.push(h),
+    });
   }
 }
 

@@ -44,7 +44,7 @@ interface BackendFigures {
 }
 
 /** One iperf3 run from `from` to `to`'s address: the receiver's bits per second. */
-async function iperf(h: Harness, server: Netns, from: Netns, to: string, seconds: number): Promise<number> {
+export async function iperf(h: Harness, server: Netns, from: Netns, to: string, seconds: number): Promise<number> {
   const srv = h.startDaemon(server, 'iperf3', ['-s', '-1', '--forceflush', '-p', String(IPERF_PORT), '-B', to]);
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`iperf3 server in ${server.name} did not start`)), 10_000);
@@ -75,7 +75,7 @@ async function attachPod(h: Harness, o: OverlayBenchOptions, node: Netns, agent:
   return { ...pod, ip: (r.json.ips[0].address as string).split('/')[0]! };
 }
 
-async function poll(what: string, probe: () => Promise<boolean> | boolean, boundMs: number): Promise<void> {
+export async function poll(what: string, probe: () => Promise<boolean> | boolean, boundMs: number): Promise<void> {
   const deadline = Date.now() + boundMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${boundMs} ms`);
