@@ -163,6 +163,8 @@ export async function vxlanDevices(node: Netns): Promise<string[]> {
 
 /** Whether `node` has a route to each of `blocks` exactly (one per block, whoever installed it) that carries packets. */
 export async function routesEvery(node: Netns, blocks: string[]): Promise<boolean> {
-  const routes = await kernelRoutes(node);
-  return blocks.every((b) => routes.some((r) => r.dst === b && (r.type === undefined || r.type === 'unicast')));
+  // the kernel names a host route by its address alone
+  const cidrOf = (dst: string) => (dst.includes('/') ? dst : `${dst}/${dst.includes(':') ? 128 : 32}`);
+  const routes = (await kernelRoutes(node)).filter((r) => r.type === undefined || r.type === 'unicast').map((r) => cidrOf(r.dst));
+  return blocks.every((b) => routes.includes(b));
 }
