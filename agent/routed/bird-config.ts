@@ -98,6 +98,20 @@ function sessionBlock(input: BirdInput, s: Session): string {
   return lines.join('\n');
 }
 
+/**
+ * What every session shares: short timers, so a dead peer is noticed in
+ * seconds; graceful restart, so that peers keep this node's routes while
+ * its BIRD restarts (up to 120 s, Calico's and BIRD's default).
+ */
+const sessionTimers = (input: BirdInput) => `  local ${input.routerId} as ${input.asn};
+  hold time 3;
+  keepalive time 1;
+  connect delay time 1;
+  connect retry time 1;
+  error wait time 1, 5;
+  graceful restart on;
+  graceful restart time 120;`;
+
 export function renderBirdConfig(raw: BirdInput): string {
   const input = checked(raw);
   const own = input.ownBlocks.length > 0 ? `net ~ ${prefixSet(input.ownBlocks)}` : 'false';
@@ -151,16 +165,9 @@ protocol kernel kernel4 {
 }
 
 template bgp tscni_node {
-  local ${input.routerId} as ${input.asn};
+${sessionTimers(input)}
   multihop;
-  hold time 3;
-  keepalive time 1;
   startup hold time 3;
-  connect delay time 1;
-  connect retry time 1;
-  error wait time 1, 5;
-  graceful restart on;
-  graceful restart time 120;
   ipv4 {
     gateway recursive;
     import filter tscni_import;
@@ -169,14 +176,7 @@ template bgp tscni_node {
 }
 
 template bgp tscni_external {
-  local ${input.routerId} as ${input.asn};
-  hold time 3;
-  keepalive time 1;
-  connect delay time 1;
-  connect retry time 1;
-  error wait time 1, 5;
-  graceful restart on;
-  graceful restart time 120;
+${sessionTimers(input)}
   ipv4 {
     import filter tscni_import;
     export where proto = "kernel4";

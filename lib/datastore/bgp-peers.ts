@@ -4,7 +4,7 @@
 // that node does. Everything is checked before anything is written.
 import { formatIp, parseIp } from '../ip/address';
 import type { EtcdClient } from './etcd';
-import { asnProblem, nodeNameProblem } from './routed-nodes';
+import { asnProblem, listRecords, nodeNameProblem } from './routed-nodes';
 
 export interface BgpPeer {
   name: string;
@@ -60,15 +60,8 @@ export function decodePeer(name: string, text: string): BgpPeer | string {
 }
 
 export async function listPeers(client: EtcdClient, prefix: string): Promise<{ peers: BgpPeer[]; problems: string[] }> {
-  const { kvs } = await client.getPrefix(peersDir(prefix));
-  const peers: BgpPeer[] = [];
-  const problems: string[] = [];
-  for (const kv of kvs) {
-    const p = decodePeer(kv.key.slice(peersDir(prefix).length), kv.value);
-    if (typeof p === 'string') problems.push(p);
-    else peers.push(p);
-  }
-  return { peers, problems };
+  const { records, problems } = await listRecords(client, peersDir(prefix), decodePeer);
+  return { peers: records, problems };
 }
 
 /** The peers `node` has: the global ones and its own. */

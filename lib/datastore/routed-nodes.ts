@@ -62,16 +62,22 @@ export function decodeNode(name: string, text: string): RoutedNode | string {
   };
 }
 
-export async function listNodes(client: EtcdClient, prefix: string): Promise<{ nodes: RoutedNode[]; problems: string[] }> {
-  const { kvs } = await client.getPrefix(nodesDir(prefix));
-  const nodes: RoutedNode[] = [];
+/** Every record under `dir`, decoded by name (the key's last part); a record that does not decode is a problem, not a failure. */
+export async function listRecords<T>(client: EtcdClient, dir: string, decode: (name: string, text: string) => T | string): Promise<{ records: T[]; problems: string[] }> {
+  const { kvs } = await client.getPrefix(dir);
+  const records: T[] = [];
   const problems: string[] = [];
   for (const kv of kvs) {
-    const n = decodeNode(kv.key.slice(nodesDir(prefix).length), kv.value);
-    if (typeof n === 'string') problems.push(n);
-    else nodes.push(n);
+    const r = decode(kv.key.slice(dir.length), kv.value);
+    if (typeof r === 'string') problems.push(r);
+    else records.push(r);
   }
-  return { nodes, problems };
+  return { records, problems };
+}
+
+export async function listNodes(client: EtcdClient, prefix: string): Promise<{ nodes: RoutedNode[]; problems: string[] }> {
+  const { records, problems } = await listRecords(client, nodesDir(prefix), decodeNode);
+  return { nodes: records, problems };
 }
 
 export async function registerNode(client: EtcdClient, prefix: string, n: RoutedNode): Promise<void> {
