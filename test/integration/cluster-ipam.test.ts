@@ -10,6 +10,7 @@ import {
   createCluster, DIST_BIN, expectSuccess, ipJson, REFERENCE_BIN, useHarness, type Cluster, type EtcdServer,
 } from './harness';
 import { startIpamAgent, type IpamAgent } from './ipam-agent-remote';
+import { eventually, RoutedLab } from './routed-lab';
 
 const h = useHarness();
 let cluster: Cluster;
@@ -254,5 +255,28 @@ describe('the cluster-ipam plugin', () => {
     expect((await h.ping(pod, cluster.nodes[0]!.ip, 2)).received).toBe(2);
     expectSuccess(await run('DEL'), 'ptp DEL');
     expect(askAgent(a.socket, { op: 'held', handle: 'ptp-net/ptp-pod/eth0' }).ips).toEqual([]);
+  });
+
+  it('under the reference ptp, served by tscni-agent routed itself', async () => {
+    const lab = new RoutedLab(h, cluster, await h.tempDir('agents'));
+    await lab.createPool('real', '10.244.28.0/24', 26);
+    lab.startAgent(cluster.nodes[1]!, 'node-real');
+    try {
+      const socket = lab.socket('node-real');
+      await eventually('the agent serves IPAM', async () => askAgent(socket, { op: 'pools' }).ok === true, 20_000);
+      const pod = await h.createPod();
+      const config = { cniVersion: '1.0.0', name: 'ptp-real', type: 'ptp', ipam: { type: 'cluster-ipam', agentSocket: socket, routes: [{ dst: '0.0.0.0/0' }] } };
+      const run = (command: 'ADD' | 'DEL') => h.runCniPlugin({
+        node: cluster.nodes[1]!, pluginPath: join(REFERENCE_BIN, 'ptp'), command, containerId: 'ptp-real', netns: pod, ifname: 'eth0', config, cniPath: [DIST_BIN, REFERENCE_BIN],
+      });
+      const add = expectSuccess(await run('ADD'), 'ptp ADD');
+      expect(add.json.ips).toEqual([expect.objectContaining({ address: '10.244.28.1/26', gateway: '10.244.28.0' })]);
+      expect((await h.ping(pod, cluster.nodes[1]!.ip, 2)).received).toBe(2);
+      expectSuccess(await run('DEL'), 'ptp DEL');
+      expect(askAgent(socket, { op: 'held', handle: 'ptp-real/ptp-real/eth0' }).ips).toEqual([]);
+    } finally {
+      await lab.stopAgent('node-real');
+      lab.killBirds(['node-real']);
+    }
   });
 });
