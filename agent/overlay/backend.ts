@@ -11,6 +11,7 @@ import type { SubnetLease } from '../../lib/datastore/flannel-subnets';
 import type { Cidr } from '../../lib/ip/address';
 import type { Rtnl } from '../../lib/netlink';
 import type { Logger } from '../log';
+import type { RouteChanges } from '../route-table';
 import type { Underlay } from './underlay';
 
 /** Another node's lease, as read from etcd. */
@@ -38,6 +39,17 @@ export interface Backend {
   reconcile(own: Cidr, peers: Peer[]): Promise<string[]>;
   /** Stops work in user space (udp's packet loop); kernel state stays for the next start. */
   stop(): Promise<void>;
+}
+
+/**
+ * The route table's changes for the log; a destination another owner's route
+ * holds is logged once, not at every reconcile of every second.
+ */
+export function routeChanges(r: RouteChanges, log: Logger): string[] {
+  for (const dst of r.conflicts) {
+    log.once(`route conflict ${dst}`, 'route not added: a route of another owner holds the destination', { dst });
+  }
+  return r.changes;
 }
 
 /** Each backend's folder, loaded only when the config names it. */

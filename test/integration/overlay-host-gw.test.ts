@@ -5,7 +5,7 @@
 // as plain pod-addressed IP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipJson, useHarness, type External } from './harness';
-import { Agent, attachPod, createOverlayCluster, holdTcp, NETWORK, type OverlayCluster, type Pod } from './overlay-cluster';
+import { Agent, attachPod, createOverlayCluster, holdTcp, NETWORK, poll, type OverlayCluster, type Pod } from './overlay-cluster';
 
 const h = useHarness();
 let c: OverlayCluster;
@@ -75,5 +75,20 @@ describe('overlay agent, host-gw backend', () => {
     const server = await h.startTcpServer(external, { host: external.ip, lifetimeMs: 20_000 });
     expect(await h.tcpRequest(pods[0]!, external.ip, server.port)).toBe(external.nodeIp);
     server.stop();
+  });
+
+  it('leaves a route of another owner to a peer\'s subnet alone, logging the conflict once', async () => {
+    const n3 = c.nodes[2]!;
+    const dst = netOf(env[0]!);
+    const mark = agents[2]!.lines.length;
+    // Someone else's route for the same destination, as `ip route replace` by hand would put it.
+    await h.execIn(n3, 'ip', ['route', 'replace', dst, 'via', c.nodes[0]!.ip, 'dev', 'eth0', 'proto', 'static']);
+    await agents[2]!.waitLog(new RegExp(`route not added: a route of another owner holds the destination dst=${dst.replace(/\./g, '\\.')}`), 5_000, mark);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(agents[2]!.lines.slice(mark).filter((l) => l.includes('another owner'))).toHaveLength(1);
+    expect((await ipJson(n3, ['route', 'show', dst])).map((r: any) => r.protocol)).toEqual(['static']);
+    // Once it is gone, the agent's own route comes back.
+    await h.execIn(n3, 'ip', ['route', 'del', dst, 'proto', 'static']);
+    await poll('the agent\'s route back', async () => (await ipJson(n3, ['route', 'show', dst, 'proto', '74'])).length === 1, 5_000);
   });
 });

@@ -5,7 +5,7 @@
 // route: sending its pods' traffic to the router would mis-route it.
 import { formatCidr, type Cidr } from '../../../lib/ip/address';
 import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../../route-table';
-import type { Backend, BackendContext, Peer } from '../backend';
+import { routeChanges, type Backend, type BackendContext, type Peer } from '../backend';
 import { onSegment } from '../underlay';
 
 export class HostGwBackend implements Backend {
@@ -31,7 +31,7 @@ export class HostGwBackend implements Backend {
       routes.push({ dst, gw: p.lease.PublicIP, dev: underlay.index });
     }
     const r = await reconcileRoutes(this.ctx.nl, ROUTE_PROTOCOL.overlay, routes);
-    return [...r.changes, ...r.conflicts.map((dst) => `route to ${dst} not added: a route of another owner holds it`)];
+    return routeChanges(r, log);
   }
 
   async stop(): Promise<void> {}

@@ -11,7 +11,7 @@ import { formatCidr, formatIp, type Cidr } from '../../../lib/ip/address';
 import type { Link } from '../../../lib/netlink';
 import { native } from '../../../lib/native';
 import { reconcileRoutes, ROUTE_PROTOCOL } from '../../route-table';
-import type { Backend, BackendContext, Peer } from '../backend';
+import { routeChanges, type Backend, type BackendContext, type Peer } from '../backend';
 import { PacketProxy, type ProxyRoute } from './proxy';
 
 export const TUN_NAME = 'flannel0';
@@ -46,7 +46,7 @@ export class UdpBackend implements Backend {
     this.tun!.proxy.setRoutes(routes);
     await this.ensureDevice(link, own, changes);
     const r = await reconcileRoutes(this.ctx.nl, ROUTE_PROTOCOL.overlay, [{ dst: formatCidr(this.ctx.config.Network), dev: link.index }]);
-    changes.push(...r.changes, ...r.conflicts.map((dst) => `route to ${dst} not added: a route of another owner holds it`));
+    changes.push(...routeChanges(r, this.ctx.log));
     return changes;
   }
 

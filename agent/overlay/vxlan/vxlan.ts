@@ -11,7 +11,7 @@ import type { Rtnl } from '../../../lib/netlink';
 import type { VxlanBackendData } from '../../../lib/datastore/flannel-subnets';
 import type { Cidr } from '../../../lib/ip/address';
 import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../../route-table';
-import type { Backend, BackendContext, Peer } from '../backend';
+import { routeChanges, type Backend, type BackendContext, type Peer } from '../backend';
 import { onSegment } from '../underlay';
 import { ensureVtep, VXLAN_OVERHEAD, type VtepSpec } from './vtep';
 import { vtepMac } from './vtep-mac';
@@ -57,7 +57,7 @@ export class VxlanBackend implements Backend {
     changes.push(...(await reconcileFdb(nl, index, fdb)));
     changes.push(...(await reconcileNeighbors(nl, index, neighbors)));
     const r = await reconcileRoutes(nl, ROUTE_PROTOCOL.overlay, routes);
-    changes.push(...r.changes, ...r.conflicts.map((dst) => `route to ${dst} not added: a route of another owner holds it`));
+    changes.push(...routeChanges(r, this.ctx.log));
     return changes;
   }
 
