@@ -4,7 +4,7 @@
 
 import { CniError, ErrorCode } from './errors';
 import { parseBoundedJson } from './input';
-import type { Command, Env } from './skel';
+import type { Command, Env } from './types';
 import { validateContainerId, validateIfname, validateNetworkName } from './validate';
 
 type AnyCommand = Command | 'VERSION';

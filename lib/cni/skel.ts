@@ -9,12 +9,14 @@ import { parseResult, formatResult } from './convert';
 import { asCniError, CniError, invalidConfig, UNKNOWN_ERROR_CODE } from './errors';
 import { allowStderrLogging, DEFAULT_LOG_LEVEL, Logger, parseLogOptions } from './log';
 import { attachmentSchema, netConfBaseSchema, parseOrThrow } from './schemas';
-import { LATEST_VERSION, SUPPORTED_VERSIONS, type Attachment, type Result } from './types';
+import { LATEST_VERSION, SUPPORTED_VERSIONS, type Attachment, type Command, type Env, type Result } from './types';
 import { checkVersion, isSupportedVersion, requireVersionFor, versionInfo } from './version';
 import { MAX_JSON_BYTES, readBounded } from './input';
 import { readRequest } from './request';
 
-export type Command = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS';
+// Defined in types.ts, beside the other CNI shapes, so request.ts needs nothing from here.
+export type { Command, Env };
+
 
 export interface CmdArgs<C> {
   command: Command;
@@ -64,8 +66,6 @@ export interface DispatchOutput {
   /** Only the about text (no CNI_COMMAND); plugins log elsewhere. */
   stderr?: string;
 }
-
-export type Env = Record<string, string | undefined>;
 
 function errorOutput(e: unknown, cniVersion: string): DispatchOutput {
   const err = asCniError(e);

@@ -7,6 +7,11 @@ export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] 
 export type SpecVersion = (typeof SUPPORTED_VERSIONS)[number];
 export const LATEST_VERSION: SpecVersion = '1.1.0';
 
+/** The commands a plugin is run with, besides VERSION. */
+export type Command = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS';
+/** A plugin's environment: CNI_* variables and whatever the runtime passes along. */
+export type Env = Record<string, string | undefined>;
+
 export interface Interface {
   name: string;
   mac?: string;
