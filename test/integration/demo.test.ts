@@ -1,5 +1,5 @@
 // The built `tscni demo`, run from a namespace of the test as a user runs it:
-// overlay mode passes and leaves nothing of its run behind, and a demo whose
+// overlay and routed mode pass and leave nothing of their run behind, and a demo whose
 // output reader goes away early (`| head`) still removes what it made.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -61,6 +61,19 @@ describe('tscni demo, as built', () => {
     expect(r.out).toMatch(/all 31 expected paths work/);
     expect(r.out).toMatch(/✓ IP 10\.250\.0\.\d+\.\d+ > 10\.250\.0\.\d+\.8472: /);
     expect(r.out).toMatch(/route 10\.244\.\d+\.0\/24 via 10\.244\.\d+\.0 dev flannel\.1 onlink proto 74/);
+    expect(r.out).toMatch(/none left ✓/);
+    expect(r.code).toBe(0);
+    expect(await leftovers(r.prefix)).toEqual([]);
+  }, 150_000);
+
+  it('--mode routed: pods reach each other on a node, over BGP and through VXLAN, and nothing of the run is left', async () => {
+    const r = await demo(['--mode', 'routed']);
+    expect(r.out).not.toMatch(/not built yet/);
+    expect(r.out).toMatch(/all 36 expected paths work/);
+    expect(r.out).toMatch(/^ {2}10\.244\.0\.\d+\/26 via 10\.250\.0\.12 dev eth0 proto bird$/m);
+    expect(r.out).toMatch(/^ {2}10\.244\.0\.\d+\/26 via 10\.244\.0\.\d+ dev vxlan\.tscni proto 75 onlink$/m);
+    expect(r.out).toMatch(/answered by ee:ee:ee:ee:ee:ee/);
+    expect(r.out).toMatch(/etcd: 0 addresses still allocated to the demo's pods ✓/);
     expect(r.out).toMatch(/none left ✓/);
     expect(r.code).toBe(0);
     expect(await leftovers(r.prefix)).toEqual([]);
