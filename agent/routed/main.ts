@@ -24,6 +24,7 @@ import { ensureVtep } from '../overlay/vxlan/vtep';
 import { untilTerminated } from '../signals';
 import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
 import { blockUse, writeStatus } from './status-file';
+import { freeOwnLeaks, LeakTracker, unroutedAllocations } from './leaks';
 import { routedUnderlay } from './underlay';
 import { tunnelHandle, tunnelRoutes, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
 
@@ -83,6 +84,13 @@ export async function routedMain(args: string[]): Promise<number> {
   const prefix = opts.etcd.prefix;
   await register(client, opts, underlay.publicIp, () => terminated);
   const store = new ClusterIpamStore(client, prefix, opts.node);
+  const ownHandle = (h: string) => h === tunnelHandle(opts.node);
+  try {
+    const freed = await freeOwnLeaks(nl, store, ownHandle);
+    if (freed.length > 0) log('leaks-freed', { addresses: freed.join(','), why: 'no route to them on this node' });
+  } catch (e) {
+    log('leak-scan-failed', { error: (e as Error).message });
+  }
   const server = await serveClusterIpam(opts.socketPath, store);
   log('ipam-serving', { socket: opts.socketPath });
 
@@ -224,10 +232,18 @@ export async function routedMain(args: string[]): Promise<number> {
   }
   // A periodic resync repairs drift nobody announced (a route deleted by hand).
   const resync = setInterval(schedule, 30_000);
+  const leaks = new LeakTracker(opts.node);
+  const leakScan = setInterval(() => {
+    void (async () => {
+      const unrouted = await unroutedAllocations(nl, await store.listBlocks(opts.node), ownHandle);
+      await leaks.publish(client, prefix, leaks.update(Date.now(), unrouted));
+    })().catch((e: Error) => logger.once('leak-scan', 'leak-scan-failed', { error: e.message }));
+  }, 2_500);
 
   const signal = await termination;
   log('terminating', { signal });
   clearInterval(resync);
+  clearInterval(leakScan);
   watch?.close();
   await running;
   await server.close();
