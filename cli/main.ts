@@ -19,6 +19,8 @@ const USAGE = `usage:
       routed mode's IP pools in etcd (tscni pool help: the flags)
   tscni bgp peer add|list|remove [flags]
       routed mode's external BGP peers in etcd (tscni bgp help: the flags)
+  tscni ipam check | release --from-report FILE [flags]
+      routed mode's leaked addresses and blocks, with evidence; free exactly those
   tscni node status [--run-dir DIR]
       routed mode on this node: agent, BIRD, BGP peers, blocks, pod routes
   tscni demo [--mode bridge|overlay|routed] [--backend vxlan|host-gw|udp] [--keep]
@@ -107,6 +109,14 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return runBgp(rest, process.env);
+    }
+    case 'ipam': {
+      const { runIpam, IPAM_USAGE } = await import('./ipam');
+      if (rest[0] === 'help' || rest[0] === '--help') {
+        process.stdout.write(IPAM_USAGE);
+        return 0;
+      }
+      return runIpam(rest, process.env);
     }
     case 'node': {
       const { runNode, NODE_USAGE } = await import('./node-status');
