@@ -54,7 +54,9 @@ export class RoutedLab {
   }
 
   async etcdctl(args: string[]): Promise<string> {
-    const r = await this.h.execIn(this.cluster.infra, 'etcdctl', [`--endpoints=${this.endpoint}`, ...args], { env: { ETCDCTL_API: '3' } });
+    const certs = this.cluster.etcd!.certs;
+    const tls = certs ? [`--cacert=${certs.caFile}`, `--cert=${certs.clientCert}`, `--key=${certs.clientKey}`] : [];
+    const r = await this.h.execIn(this.cluster.infra, 'etcdctl', [`--endpoints=${this.endpoint}`, ...tls, ...args], { env: { ETCDCTL_API: '3' } });
     return r.stdout;
   }
 
@@ -67,10 +69,16 @@ export class RoutedLab {
     await this.etcdctl(['put', `/tscni/v1/ipam/pools/${name}`, JSON.stringify({ cidr, blockSize, vxlan, natOutgoing: false })]);
   }
 
-  startAgent(node: ClusterNode, name: string, extra: string[] = []): Agent {
+  /** The agent's etcd flags: the endpoint, and the client certificates when etcd speaks TLS. */
+  etcdFlags(): string[] {
+    const certs = this.cluster.etcd!.certs;
+    return ['--etcd-endpoints', this.endpoint, ...(certs ? ['--etcd-cafile', certs.caFile, '--etcd-certfile', certs.clientCert, '--etcd-keyfile', certs.clientKey] : [])];
+  }
+
+  startAgent(node: ClusterNode, name: string, extra: string[] = [], etcdFlags = this.etcdFlags()): Agent {
     const runDir = join(this.baseDir, name);
     const child = this.h.startDaemon(node, join(DIST_BIN, 'tscni-agent'), [
-      'routed', '--node-name', name, '--ip', node.ip, '--etcd-endpoints', this.endpoint, '--run-dir', runDir, ...extra,
+      'routed', '--node-name', name, '--ip', node.ip, ...etcdFlags, '--run-dir', runDir, ...extra,
     ]);
     const agent: Agent = { node, name, runDir, child, log: [] };
     child.stderr!.on('data', (b: Buffer) => agent.log.push(...b.toString().split('\n').filter((l) => l !== '')));
