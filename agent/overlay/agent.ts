@@ -86,6 +86,7 @@ class OverlayNode {
   private again = false;
   private stopped = false;
   private etcdDown = false;
+  private renewing = false;
 
   constructor(
     private readonly backend: Backend,
@@ -166,6 +167,10 @@ class OverlayNode {
 
   /** One renewal; etcd being away is logged once and tried again next time. Returns whether the subnet moved. */
   async renew(): Promise<boolean> {
+    // A renewal that hangs on a dead member must not overlap the next: two
+    // re-acquisitions at once could each claim a subnet.
+    if (this.renewing || this.stopped) return false;
+    this.renewing = true;
     try {
       const moved = await this.leases.renew();
       if (this.etcdDown) this.log.event('etcd reachable again; lease renewed', { subnet: formatCidr(this.leases.subnet) });
@@ -176,6 +181,8 @@ class OverlayNode {
       if (!this.etcdDown) this.log.event('lease renewal failed; keeping the kernel state', { error: (e as Error).message });
       this.etcdDown = true;
       return false;
+    } finally {
+      this.renewing = false;
     }
   }
 
