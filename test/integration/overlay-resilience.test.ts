@@ -194,8 +194,9 @@ describe('overlay agent: etcd outage', () => {
   it('keeps pod traffic going while etcd is down for 10 s, and renews the lease when it is back', async () => {
     const leasesBefore = Object.keys(await etcdGet(h, c, `${PREFIX}/subnets/`)).sort();
     const held = await holdTcp(h, pods[0]!, pods[2]!, 13_000);
-    await c.etcd!.stop();
+    // Taken before the stop: a renewal may already fail while etcd shuts down.
     const mark = agents.map((a) => a.lines.length);
+    await c.etcd!.stop();
     await new Promise((r) => setTimeout(r, 10_000));
     expect(await pingOk(pods[1]!, pods[0]!)).toBe(true);
     const etcd = await startEtcd(h, c.infra, { ips: [INFRA_IP], dataDir: c.etcd!.dataDir });
@@ -209,6 +210,30 @@ describe('overlay agent: etcd outage', () => {
     expect(r.echoed).toBe(r.sent);
     expect(r.peer).toBe(pods[0]!.ip);
     expect(Object.keys(await etcdGet(h, c, `${PREFIX}/subnets/`)).sort()).toEqual(leasesBefore);
+  });
+});
+
+describe('overlay agent: a node cut off from etcd beyond its lease', () => {
+  it('keeps its kernel state, and takes its subnet again when etcd is reachable', async () => {
+    const n2 = c.nodes[1]!;
+    const key = `${PREFIX}/subnets/${netOf(env[1]!)}-24`;
+    const routes = await ipJson(n2, ['route', 'show', 'proto', '74']);
+    const mark = agents[1]!.lines.length;
+    // Packets to etcd vanish (no refusal): requests hang until their timeout.
+    await h.execIn(n2, 'nft', ['-f', '-'], {
+      input: `table ip cutoff {\n  chain out {\n    type filter hook output priority 0;\n    ip daddr ${INFRA_IP} tcp dport 2379 drop\n  }\n}\n`,
+    });
+    try {
+      await poll('the cut-off node\'s lease expires', async () => !(key in (await etcdGet(h, c, key))), 10_000);
+      expect(await ipJson(n2, ['route', 'show', 'proto', '74'])).toEqual(routes);
+    } finally {
+      await h.execIn(n2, 'nft', ['delete', 'table', 'ip', 'cutoff']);
+    }
+    await agents[1]!.waitLog(/subnet lease expired/, 15_000, mark);
+    await agents[1]!.waitLog(new RegExp(`subnet lease acquired subnet=${netOf(env[1]!).replace(/\./g, '\\.')}/24`), 15_000, mark);
+    const mine = Object.values(await etcdGet(h, c, `${PREFIX}/subnets/`)).filter((v) => JSON.parse(v).PublicIP === n2.ip);
+    expect(mine).toHaveLength(1);
+    await timed('cut-off node reachable again', () => pingOk(pods[0]!, pods[1]!), 5_000);
   });
 });
 
