@@ -40,10 +40,10 @@ afterAll(async () => {
   if (process.env.TSCNI_TEST_LOG) console.log(agents.flatMap((a) => a.lines).join('\n'));
 });
 
-/** Everything of a node's kernel networking an agent could touch. */
+/** Everything of a node's kernel networking an agent could touch (IPv4: the kernel's own IPv6 DAD changes state by itself). */
 async function kernelState(n: ClusterNode): Promise<string> {
   const parts = await Promise.all([
-    ip(n, ['-d', 'link', 'show']), ip(n, ['addr', 'show']), ip(n, ['route', 'show', 'table', 'all']), ip(n, ['neigh', 'show', 'nud', 'permanent']),
+    ip(n, ['-d', 'link', 'show']), ip(n, ['-4', 'addr', 'show']), ip(n, ['-4', 'route', 'show', 'table', 'all']), ip(n, ['neigh', 'show', 'nud', 'permanent']),
     h.execIn(n, 'nft', ['list', 'ruleset']),
   ]);
   return parts.map((p) => p.stdout).join('\n');
