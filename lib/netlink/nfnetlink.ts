@@ -61,6 +61,20 @@ export class NfnlChannel {
   }
 
   /**
+   * Like use(), but the socket is opened by the first call of `channel`, so
+   * that a failure to open it fails that step alone (DEL collects its steps'
+   * errors), and a command that needs none opens none.
+   */
+  static async useOnDemand<T>(fn: (channel: () => NfnlChannel) => Promise<T>): Promise<T> {
+    let ch: NfnlChannel | undefined;
+    try {
+      return await fn(() => (ch ??= NfnlChannel.open()));
+    } finally {
+      ch?.close();
+    }
+  }
+
+  /**
    * A dump request; resolves with each answer's attributes (after nfgenmsg).
    * Rejects with NetlinkError("<operation>: ENOENT") when e.g. the table or set is missing.
    */

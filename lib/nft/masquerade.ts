@@ -14,6 +14,7 @@
 // owner comment lets DEL and GC tell a stale owner of a reused address from the
 // current one. Every ADD rewrites the fixed chains in the same transaction,
 // which keeps it idempotent and repairs them if someone flushed them.
+import type { NfnlChannel } from '../netlink/nfnetlink';
 import { sha256Hex } from '../hash';
 import { parsePodCidr, type PodCidr } from './cidr';
 import { commentedElement, daddr, jump, masquerade, match, prefix, ret, saddr, vmap } from './expr';
@@ -101,8 +102,8 @@ export function addMasquerade(t: MasqueradeTarget): Promise<Applied> {
 }
 
 /** DEL: removes this attachment's elements only; a missing table or element is success. */
-export function removeMasquerade(a: PodAttachment): Promise<void> {
-  return removeOwnedElements(T, Object.values(MAP), a);
+export function removeMasquerade(a: PodAttachment, channel?: NfnlChannel): Promise<void> {
+  return removeOwnedElements(T, Object.values(MAP), a, channel);
 }
 
 /** GC: removes elements of `network` whose attachment is not in `valid`. */

@@ -17,8 +17,8 @@ export type ElementSelector = (e: { comment?: string }) => boolean;
 
 const ATTEMPTS = 3;
 
-function removeSelected(t: TableRef, sets: readonly string[], selected: ElementSelector): Promise<void> {
-  return NfnlChannel.use(async (ch) => {
+function removeSelected(t: TableRef, sets: readonly string[], selected: ElementSelector, channel?: NfnlChannel): Promise<void> {
+  const remove = async (ch: NfnlChannel): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       const doomed = [];
       for (const set of sets) doomed.push(...(await listSetElements(ch, t, set)).filter(selected));
@@ -29,12 +29,18 @@ function removeSelected(t: TableRef, sets: readonly string[], selected: ElementS
         if (!isNotFound(e) || attempt === ATTEMPTS) throw e;
       }
     }
-  });
+  };
+  return channel ? remove(channel) : NfnlChannel.use(remove);
 }
 
-/** DEL: this attachment's elements only; a missing table or element is success. */
-export function removeOwnedElements(t: TableRef, sets: readonly string[], a: PodAttachment): Promise<void> {
-  return removeSelected(t, sets, ownedBy(a));
+/**
+ * DEL: this attachment's elements only; a missing table or element is success.
+ * Closing the socket right after the transaction would wait for the kernel's
+ * cleanup of it (applyRuleset says more): a DEL with steps left passes its
+ * own channel and closes it at its end.
+ */
+export function removeOwnedElements(t: TableRef, sets: readonly string[], a: PodAttachment, channel?: NfnlChannel): Promise<void> {
+  return removeSelected(t, sets, ownedBy(a), channel);
 }
 
 /** GC: elements of `network` whose attachment is not among `valid`. */

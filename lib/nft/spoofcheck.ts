@@ -8,6 +8,7 @@
 //   spoofchk          prerouting filter chain:
 //                     `iifname @spoofchk_ports iifname . ether saddr != @spoofchk_allowed drop`
 // Both sets carry the owner comment, so DEL and GC remove exactly one pod.
+import type { NfnlChannel } from '../netlink/nfnetlink';
 import { commentedElement, concat, drop, match, meta, payload } from './expr';
 import { addSet, addTable, defineChain, replaceElements, type NftCommand, type TableRef } from './json';
 import { removeOwnedElements, removeStaleElements } from './owned';
@@ -48,8 +49,8 @@ export function addSpoofCheckCommands(t: SpoofCheckTarget): NftCommand[] {
 }
 
 /** DEL: this attachment's elements only; a missing table or element is success. */
-export function removeSpoofCheck(a: PodAttachment): Promise<void> {
-  return removeOwnedElements(T, [PORTS, ALLOWED], a);
+export function removeSpoofCheck(a: PodAttachment, channel?: NfnlChannel): Promise<void> {
+  return removeOwnedElements(T, [PORTS, ALLOWED], a, channel);
 }
 
 export function gcSpoofCheck(network: string, valid: { containerId: string; ifname: string }[]): Promise<void> {

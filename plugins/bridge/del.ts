@@ -7,6 +7,7 @@ import type { Logger } from '../../lib/cni/log';
 import type { CmdArgs } from '../../lib/cni/skel';
 import { ErrorCollector } from '../../lib/cni/transaction';
 import { Rtnl } from '../../lib/netlink';
+import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { deletePodInterface, hostVethName } from '../../lib/netlink/pod-veth';
 import { removeMasquerade } from '../../lib/nft/masquerade';
 import { removeSpoofCheck } from '../../lib/nft/spoofcheck';
@@ -25,12 +26,16 @@ export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {
   // an ADD may be given it and write its own element under that key, which a
   // removal still in progress, or retried after a failure, would delete.
   const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
-  const elementsGone = [
-    !c.ipMasq || (await errors.attempt('remove masquerade', () => removeMasquerade(attachment))),
-    !c.macSpoofCheck || (await errors.attempt('remove MAC spoof check', () => removeSpoofCheck(attachment))),
-  ].every(Boolean);
-  if (c.ipamType && elementsGone) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
-  else if (c.ipamType) a.log.warn('address kept reserved until a DEL has removed its nft elements');
+  // One netfilter socket for the removals, closed after the release: closing
+  // it right after its transaction would wait for the kernel's cleanup of it.
+  await NfnlChannel.useOnDemand(async (nf) => {
+    const elementsGone = [
+      !c.ipMasq || (await errors.attempt('remove masquerade', () => removeMasquerade(attachment, nf()))),
+      !c.macSpoofCheck || (await errors.attempt('remove MAC spoof check', () => removeSpoofCheck(attachment, nf()))),
+    ].every(Boolean);
+    if (c.ipamType && elementsGone) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
+    else if (c.ipamType) a.log.warn('address kept reserved until a DEL has removed its nft elements');
+  });
   errors.throwIfAny();
 }
 

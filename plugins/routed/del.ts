@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/cni/log';
 import type { CmdArgs } from '../../lib/cni/skel';
 import { ErrorCollector } from '../../lib/cni/transaction';
 import { Rtnl } from '../../lib/netlink';
+import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { deletePodInterface } from '../../lib/netlink/pod-veth';
 import { removeMasquerade } from '../../lib/nft/masquerade';
 import type { RoutedConfig } from './config';
@@ -20,9 +21,13 @@ export async function cmdDel(a: CmdArgs<RoutedConfig>): Promise<void> {
   await errors.attempt('delete host veth', () => deleteHostVeth(routedHostVeth(a.containerId, a.ifname), a.log));
   // Masquerade may never have been set up; removing absent elements is success.
   const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
-  const elementsGone = await errors.attempt('remove masquerade', () => removeMasquerade(attachment));
-  if (elementsGone) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType, a.raw));
-  else a.log.warn('address kept reserved until a DEL has removed its nft elements');
+  // The netfilter socket is closed after the release: closing it right after
+  // its transaction would wait for the kernel's cleanup of it.
+  await NfnlChannel.useOnDemand(async (nf) => {
+    const elementsGone = await errors.attempt('remove masquerade', () => removeMasquerade(attachment, nf()));
+    if (elementsGone) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType, a.raw));
+    else a.log.warn('address kept reserved until a DEL has removed its nft elements');
+  });
   errors.throwIfAny();
 }
 
