@@ -124,8 +124,9 @@ log stderr { info, warning, error, fatal };
 timeformat protocol "%FT%T";
 
 # This node's blocks: the agent's blackhole routes (proto ${input.routeProtocol}), nothing else from the kernel.
+# The agent puts a blackhole exactly on each block the node holds, so this filter never changes with the blocks.
 filter tscni_own_blocks {
-  if krt_source = ${input.routeProtocol} && ${own} then accept;
+  if krt_source = ${input.routeProtocol} && dest = RTD_BLACKHOLE then accept;
   reject;
 }
 
