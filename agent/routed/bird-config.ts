@@ -112,6 +112,25 @@ const sessionTimers = (input: BirdInput) => `  local ${input.routerId} as ${inpu
   graceful restart on;
   graceful restart time 120;`;
 
+/**
+ * The reloads a `birdc configure` from `before` to `after` needs: BIRD 2.0
+ * sees no change in a filter whose prefix set alone changed, so the routes
+ * it already took or sent stay as the old set left them. Two filters list
+ * blocks: the sessions' imports (this node's blocks) and the kernel's
+ * exports (the tunnelled blocks). `before` undefined: what the running
+ * BIRD last read is unknown, so both.
+ */
+export function reloadsAfterConfigure(before: BirdInput | undefined, after: BirdInput): Array<{ direction: 'in' | 'out'; protocols: string }> {
+  const same = (a: string[] | undefined, b: string[] | undefined) => [...(a ?? [])].sort().join() === [...(b ?? [])].sort().join();
+  const reloads: Array<{ direction: 'in' | 'out'; protocols: string }> = [];
+  if (!before || !same(before.ownBlocks, after.ownBlocks)) {
+    const kinds = new Set(after.sessions.map((s) => s.kind));
+    for (const kind of kinds) reloads.push({ direction: 'in', protocols: `"${SESSION_PREFIX[kind]}*"` });
+  }
+  if (!before || !same(before.tunnelBlocks, after.tunnelBlocks)) reloads.push({ direction: 'out', protocols: 'kernel4' });
+  return reloads;
+}
+
 export function renderBirdConfig(raw: BirdInput): string {
   const input = checked(raw);
   const own = input.ownBlocks.length > 0 ? `net ~ ${prefixSet(input.ownBlocks)}` : 'false';

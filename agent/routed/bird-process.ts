@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { birdAnswers, gracefulShutdown, reconfigure } from '../../lib/bird/control';
+import { birdAnswers, gracefulShutdown, reconfigure, reloadRoutes } from '../../lib/bird/control';
 
 export const BIRD = '/usr/sbin/bird';
 
@@ -99,6 +99,13 @@ export class BirdProcess {
 
   reload(): Promise<void> {
     return reconfigure(this.paths.socket);
+  }
+
+  /** Reruns filters over routes already taken or sent; resolves with the protocols that could not. */
+  async refilter(reloads: Array<{ direction: 'in' | 'out'; protocols: string }>): Promise<string[]> {
+    const failed: string[] = [];
+    for (const r of reloads) failed.push(...(await reloadRoutes(this.paths.socket, r.direction, r.protocols)));
+    return failed;
   }
 
   /** Graceful-restart shutdown; SIGKILL if BIRD is still there after 10 s. */

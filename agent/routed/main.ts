@@ -15,7 +15,7 @@ import { ClusterIpamStore } from '../../lib/ipam/cluster/store';
 import { serveClusterIpam } from '../../lib/ipam/cluster/server';
 import { formatCidr, parseIp } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
-import { meshSessions, renderBirdConfig, type Session } from './bird-config';
+import { meshSessions, reloadsAfterConfigure, renderBirdConfig, type BirdInput, type Session } from './bird-config';
 import { BirdProcess, birdPaths } from './bird-process';
 import { createLogger } from '../log';
 import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../route-table';
@@ -96,6 +96,7 @@ export async function routedMain(args: string[]): Promise<number> {
 
   let birdDown = true;
   let lastConfig: string | undefined;
+  let lastInput: BirdInput | undefined;
   const bird = new BirdProcess(birdPaths(opts.runDir), (why) => {
     log('bird-exited', { why });
     birdDown = true;
@@ -166,21 +167,28 @@ export async function routedMain(args: string[]): Promise<number> {
         ...peersOfNode(peers, opts.node).filter((p) => !nodeIps.has(p.peerIP)).map((p) => ({ kind: 'external' as const, ip: p.peerIP, asn: p.asNumber, peer: p.name })),
       ]
       : [];
-    const config = renderBirdConfig({
+    const birdInput: BirdInput = {
       node: opts.node, routerId: underlay.publicIp, asn: opts.asn, underlayDev: underlay.name,
       ownBlocks: ownBlocks.filter((b) => !b.includes(':')), tunnelBlocks: tunnelled.map((t) => t.block), routeProtocol: ROUTE_PROTOCOL.routed,
       ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), sessions,
-    });
+    };
+    const config = renderBirdConfig(birdInput);
     if (config !== lastConfig || birdDown) {
       bird.writeConfig(config);
+      // A BIRD that just started read this file; one that was running must rerun the filters whose blocks changed.
+      let reloads = reloadsAfterConfigure(lastInput, birdInput);
       if (birdDown) {
         const how = await bird.start();
         birdDown = false;
+        if (how !== 'adopted') reloads = [];
         log('bird-running', { how, config: bird.paths.config });
       } else {
         await bird.reload();
       }
       lastConfig = config;
+      lastInput = birdInput;
+      const failed = await bird.refilter(reloads);
+      if (failed.length > 0) log('bird-refilter-failed', { protocols: failed.join(' '), why: 'no route refresh: routes learned before the block change keep the old filter' });
       log('bird-configured', { sessions: sessions.length, blocks: ownBlocks.length });
     }
   };

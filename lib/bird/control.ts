@@ -36,6 +36,16 @@ export async function reconfigure(socket: string): Promise<void> {
   }
 }
 
+/**
+ * `birdc reload in|out <protocol or "pattern">`: the routes a channel already
+ * took (in) or sent (out) go through its current filter again. Resolves with
+ * the protocols that cannot (a BGP peer without route refresh).
+ */
+export async function reloadRoutes(socket: string, direction: 'in' | 'out', protocols: string): Promise<string[]> {
+  const out = await birdc(socket, ['reload', direction, protocols]);
+  return out.split('\n').flatMap((l) => /^(\S+): reload failed/.exec(l.trim())?.[1] ?? []);
+}
+
 /** Shuts BIRD down so that its peers keep its routes until it is back (BGP graceful restart) and the kernel keeps its routes. */
 export async function gracefulShutdown(socket: string): Promise<void> {
   await birdc(socket, ['graceful', 'restart']);

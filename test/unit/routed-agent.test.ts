@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { kindOfProtocol, meshSessions, renderBirdConfig, sessionName, type BirdInput, type NodeView } from '../../agent/routed/bird-config';
+import { kindOfProtocol, meshSessions, reloadsAfterConfigure, renderBirdConfig, sessionName, type BirdInput, type NodeView } from '../../agent/routed/bird-config';
 import { OptionsError, parseRoutedOptions } from '../../agent/routed/options';
 import { parseProtocols } from '../../lib/bird/control';
 import { BgpPeerError, decodePeer, makePeer, peersOfNode } from '../../lib/datastore/bgp-peers';
@@ -70,6 +70,17 @@ describe('BIRD configuration', () => {
     birdParses(tunnelled);
     expect(tunnelled).toMatch(/filter tscni_to_kernel \{\n {2}if net ~ \[ 10\.244\.9\.0\/26 \] then reject;\n {2}if source = RTS_BGP then accept;/);
     expect(plain).toMatch(/filter tscni_to_kernel \{\n {2}if false then reject;/);
+  });
+
+  it('reruns the filters whose block lists changed after a configure: the sessions\' imports, the kernel\'s exports', () => {
+    const tunnelled = { ...input, tunnelBlocks: ['10.244.9.0/26'] };
+    expect(reloadsAfterConfigure(tunnelled, { ...tunnelled, ownBlocks: [...input.ownBlocks].reverse() })).toEqual([]);
+    expect(reloadsAfterConfigure(tunnelled, { ...tunnelled, sessions: [] })).toEqual([]);
+    expect(reloadsAfterConfigure(tunnelled, { ...tunnelled, ownBlocks: [...input.ownBlocks, '10.244.2.0/26'] })).toEqual([
+      { direction: 'in', protocols: '"rrclient_*"' }, { direction: 'in', protocols: '"ext_*"' },
+    ]);
+    expect(reloadsAfterConfigure(tunnelled, input)).toEqual([{ direction: 'out', protocols: 'kernel4' }]);
+    expect(reloadsAfterConfigure(undefined, { ...input, sessions: [] })).toEqual([{ direction: 'out', protocols: 'kernel4' }]);
   });
 
   it('refuses what is not an address instead of writing it into the file', () => {
