@@ -51,15 +51,3 @@ export function routeChanges(r: RouteChanges, log: Logger): string[] {
   }
   return r.changes;
 }
-
-/** Each backend's folder, loaded only when the config names it. */
-export async function createBackend(ctx: BackendContext): Promise<Backend> {
-  switch (ctx.config.Backend.Type) {
-    case 'vxlan':
-      return new (await import('./vxlan/vxlan')).VxlanBackend(ctx);
-    case 'host-gw':
-      return new (await import('./host-gw/host-gw')).HostGwBackend(ctx);
-    case 'udp':
-      return new (await import('./udp/udp')).UdpBackend(ctx);
-  }
-}
