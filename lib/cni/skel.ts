@@ -17,7 +17,6 @@ import { readRequest } from './request';
 // Defined in types.ts, beside the other CNI shapes, so request.ts needs nothing from here.
 export type { Command, Env };
 
-
 export interface CmdArgs<C> {
   command: Command;
   containerId: string;

@@ -4,7 +4,7 @@
 // router netns joins the segments (the router is .1 on each); etcd runs in an
 // "infra" netns on segment 0 (10.250.0.2). Nothing has a route beyond
 // 10.250.0.0/16, so no packet can leave the machine.
-import type { Harness } from './index';
+import type { Harness } from './harness';
 import { addAddress, addVeth, ip, linkUp, sysctl, type Netns } from './netns';
 import { makeCertificates, type LabCertificates } from './certs';
 import { startEtcd, type EtcdServer } from './etcd';

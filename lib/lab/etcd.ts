@@ -3,7 +3,7 @@
 // the run's temp dir, started in well under a second and stopped by PID.
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { Harness } from './index';
+import type { Harness } from './harness';
 import type { Netns } from './netns';
 import type { LabCertificates } from './certs';
 

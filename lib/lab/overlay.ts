@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseSubnetEnv, type SubnetEnv } from '../flannel/subnet-env';
 import { parseCidr, prefixBounds } from '../ip/address';
-import type { Harness } from './index';
+import type { Harness } from './harness';
 import { execIn, ipJson, type Netns } from './netns';
 import { NotBuiltError } from './plugin';
 

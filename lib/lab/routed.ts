@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ClusterNode } from './cluster';
-import type { Harness } from './index';
+import type { Harness } from './harness';
 import { execIn, ipJson, type Netns } from './netns';
 import { NotBuiltError } from './plugin';
 
