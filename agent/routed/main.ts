@@ -139,24 +139,6 @@ export async function routedMain(args: string[]): Promise<number> {
       updated: new Date().toISOString(), blocks: mine.map(blockUse),
     });
     const tunnelled = vtep === undefined ? [] : tunnelRoutes(opts.node, underlay, nodes, blocks, pools);
-    for (const family of [4, 6] as const) {
-      const want: DesiredRoute[] = ownBlocks.filter((b) => (b.includes(':') ? 6 : 4) === family).map((dst) => ({ dst, blackhole: true as const }));
-      if (family === 4 && vtep !== undefined) {
-        want.push(...tunnelled.map((t) => ({ dst: t.block, gw: t.node.tunnelAddress!, dev: vtep, onlink: true })));
-      }
-      const routes = await reconcileRoutes(nl, ROUTE_PROTOCOL.routed, want, family);
-      for (const change of routes.changes) log('route', { change });
-      for (const dst of routes.conflicts) logger.once(`conflict:${dst}`, 'route-conflict', { dst, why: 'a route of another owner holds this destination' });
-    }
-    if (vtep !== undefined) {
-      const remote = nodes.filter((n) => n.name !== opts.node && n.tunnelAddress && n.vtepMAC);
-      const changes = [
-        ...(await reconcileNeighbors(nl, vtep, new Map(remote.map((n) => [n.tunnelAddress!, n.vtepMAC!])))),
-        ...(await reconcileFdb(nl, vtep, new Map(remote.map((n) => [n.vtepMAC!, n.ip])))),
-      ];
-      for (const change of changes) log('vxlan', { change });
-    }
-
     const self = nodes.find((n) => n.name === opts.node);
     // A node removed from etcd while its agent runs withdraws from every session.
     if (!self) log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed' });
@@ -190,6 +172,26 @@ export async function routedMain(args: string[]): Promise<number> {
       const failed = await bird.refilter(reloads);
       if (failed.length > 0) log('bird-refilter-failed', { protocols: failed.join(' '), why: 'no route refresh: routes learned before the block change keep the old filter' });
       log('bird-configured', { sessions: sessions.length, blocks: ownBlocks.length });
+    }
+    // Only now the kernel routes: BIRD learns a new block's blackhole from the
+    // kernel's announcement of it, which the old filter would have refused
+    // (and BIRD does not always re-read the kernel when the filter changes).
+    for (const family of [4, 6] as const) {
+      const want: DesiredRoute[] = ownBlocks.filter((b) => (b.includes(':') ? 6 : 4) === family).map((dst) => ({ dst, blackhole: true as const }));
+      if (family === 4 && vtep !== undefined) {
+        want.push(...tunnelled.map((t) => ({ dst: t.block, gw: t.node.tunnelAddress!, dev: vtep, onlink: true })));
+      }
+      const routes = await reconcileRoutes(nl, ROUTE_PROTOCOL.routed, want, family);
+      for (const change of routes.changes) log('route', { change });
+      for (const dst of routes.conflicts) logger.once(`conflict:${dst}`, 'route-conflict', { dst, why: 'a route of another owner holds this destination' });
+    }
+    if (vtep !== undefined) {
+      const remote = nodes.filter((n) => n.name !== opts.node && n.tunnelAddress && n.vtepMAC);
+      const changes = [
+        ...(await reconcileNeighbors(nl, vtep, new Map(remote.map((n) => [n.tunnelAddress!, n.vtepMAC!])))),
+        ...(await reconcileFdb(nl, vtep, new Map(remote.map((n) => [n.vtepMAC!, n.ip])))),
+      ];
+      for (const change of changes) log('vxlan', { change });
     }
   };
 

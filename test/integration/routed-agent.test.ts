@@ -80,6 +80,21 @@ describe('tscni-agent routed', () => {
     }
   }, 60_000);
 
+  it('blocks claimed one after another while the agents run each reach every other node', async () => {
+    // /31 blocks hold one address each: every assignment claims a new block.
+    await lab.createPool('tiny', '10.246.0.0/24', 31);
+    for (let i = 0; i < 5; i++) {
+      const ip = await lab.assign('n1', `tiny${i}`, ['tiny']);
+      const block = `${ip.replace(/\d+$/, (d) => String(Number(d) & ~1))}/31`;
+      await eventually(`block ${block} of n1 on every node`, async () => {
+        for (const other of ['n0', 'n2', 'n3']) {
+          if (!(await lab.routes(nodeOf(other), 'bird')).some(([dst, gw]) => dst === block && gw === nodeOf('n1').ip)) return `${other} lacks ${block}`;
+        }
+        return true;
+      }, 10_000);
+    }
+  }, 60_000);
+
   describe('with an external BGP router', () => {
     let tor: Netns;
     let host: Netns;

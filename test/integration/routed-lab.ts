@@ -102,9 +102,9 @@ export class RoutedLab {
   }
 
   /** An address from the node's agent, as cluster-ipam asks for one (no pod made). */
-  async assign(name: string, containerId: string): Promise<string> {
+  async assign(name: string, containerId: string, pools?: string[]): Promise<string> {
     await eventually(`agent ${name} serves IPAM`, async () => askAgent(this.socket(name), { op: 'pools' }).ok === true, 20_000);
-    const a = askAgent(this.socket(name), { op: 'assign', handle: `net/${containerId}/eth0` });
+    const a = askAgent(this.socket(name), { op: 'assign', handle: `net/${containerId}/eth0`, ...(pools ? { pools } : {}) });
     return a.ips[0]!.address.split('/')[0]!;
   }
 
