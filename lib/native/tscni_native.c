@@ -104,6 +104,25 @@ static int int_args(napi_env env, napi_callback_info info, int32_t *out, size_t 
   return 0;
 }
 
+/*
+ * The end of every call that opens and sets up an fd: the fd as a number, or,
+ * when a set-up step failed (its errno still current), the fd closed and the
+ * step named in the error, so a failed open never leaks a descriptor.
+ */
+static napi_value fd_or_throw(napi_env env, int fd, const char *failed) {
+  if (failed) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, failed, err);
+  }
+  napi_value v;
+  if (napi_create_int32(env, fd, &v) != napi_ok) {
+    close(fd);
+    return throw_napi_failure(env, "napi_create_int32");
+  }
+  return v;
+}
+
 /* setns(fd, nstype): nstype 0 accepts any namespace type, CLONE_NEWNET checks it */
 static napi_value js_setns(napi_env env, napi_callback_info info) {
   int32_t a[2];
@@ -145,17 +164,7 @@ static napi_value js_netlink_open(napi_env env, napi_callback_info info) {
   else if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) failed = "setsockopt(SO_RCVTIMEO)";
   else if (setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one) != 0) failed = "setsockopt(NETLINK_CAP_ACK)";
   else if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) failed = "bind(AF_NETLINK)";
-  if (failed) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, failed, err);
-  }
-  napi_value v;
-  if (napi_create_int32(env, fd, &v) != napi_ok) {
-    close(fd);
-    return throw_napi_failure(env, "napi_create_int32");
-  }
-  return v;
+  return fd_or_throw(env, fd, failed);
 }
 
 /* netlinkSend(fd, datagram): one datagram to the kernel, whole or an error. */
@@ -231,17 +240,7 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return throw_errno(env, "open(/dev/net/tun)", errno);
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-  if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, "ioctl(TUNSETIFF)", err);
-  }
-  napi_value v;
-  if (napi_create_int32(env, fd, &v) != napi_ok) {
-    close(fd);
-    return throw_napi_failure(env, "napi_create_int32");
-  }
-  return v;
+  return fd_or_throw(env, fd, ioctl(fd, TUNSETIFF, &ifr) != 0 ? "ioctl(TUNSETIFF)" : NULL);
 }
 
 /* Running packet loops by handle: an agent runs one. */
@@ -556,17 +555,7 @@ static napi_value js_unix_connect(napi_env env, napi_callback_info info) {
   if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) failed = "setsockopt(SO_RCVTIMEO)";
   else if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) failed = "setsockopt(SO_SNDTIMEO)";
   else if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) failed = "connect";
-  if (failed) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, failed, err);
-  }
-  napi_value v;
-  if (napi_create_int32(env, fd, &v) != napi_ok) {
-    close(fd);
-    return throw_napi_failure(env, "napi_create_int32");
-  }
-  return v;
+  return fd_or_throw(env, fd, failed);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
