@@ -4,6 +4,7 @@
 // process and temp dir a run makes carries one per-run prefix, so cleanup()
 // can find and remove all of it, also after a failure, and never anything
 // that belongs to another run.
+export * from './agent';
 export * from './certs';
 export * from './cluster';
 export * from './etcd';

@@ -2,12 +2,11 @@
 // network config written by the built `tscni overlay config set` (run in the
 // infra netns, where etcd listens), and the built `tscni-agent overlay`
 // started in a node's netns with its subnet file in the run's temp dir.
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseSubnetEnv, type SubnetEnv } from '../flannel/subnet-env';
 import { parseCidr, prefixBounds } from '../ip/address';
+import { AgentDaemon } from './agent';
 import type { Harness } from './harness';
 import { execIn, ipJson, type Netns } from './netns';
 import { NotBuiltError } from './plugin';
@@ -43,30 +42,19 @@ export interface OverlayAgentOptions {
   flags?: string[];
 }
 
-export class OverlayAgent {
-  /** its stderr, one event per line */
-  readonly lines: string[] = [];
+export class OverlayAgent extends AgentDaemon {
   readonly subnetFile: string;
-  private child?: ChildProcess;
-  private exited?: Promise<number | null>;
 
-  constructor(private readonly h: Harness, readonly o: OverlayAgentOptions) {
+  constructor(h: Harness, readonly o: OverlayAgentOptions) {
+    super(h);
     this.subnetFile = join(o.dir, o.nodeName, 'subnet.env');
   }
 
   start(): this {
     const o = this.o;
-    const child = this.h.startDaemon(o.node, o.exe, ['overlay', '--etcd-endpoints', o.etcdUrl, '--iface', o.iface,
+    this.launch(o.node, o.exe, ['overlay', '--etcd-endpoints', o.etcdUrl, '--iface', o.iface,
       '--subnet-file', this.subnetFile, '--node-name', o.nodeName, ...(o.flags ?? [])]);
-    this.child = child;
-    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
-    createInterface({ input: child.stderr! }).on('line', (l) => this.lines.push(l));
-    child.stdout!.resume();
     return this;
-  }
-
-  get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /**
@@ -90,13 +78,8 @@ export class OverlayAgent {
   }
 
   /** SIGTERM (SIGKILL if it lingers); the exit code. Its lease and kernel state stay, as on a node. */
-  async stop(): Promise<number | null> {
-    if (!this.running) return this.child?.exitCode ?? null;
-    this.child!.kill('SIGTERM');
-    const late = setTimeout(() => this.child?.kill('SIGKILL'), 5_000);
-    const code = await this.exited!;
-    clearTimeout(late);
-    return code;
+  stop(): Promise<number | null> {
+    return this.terminate();
   }
 }
 

@@ -3,10 +3,9 @@
 // etcd listens), the built `tscni-agent routed` started in a node's netns
 // with its run dir (agent.sock, BIRD's files) in the run's temp dir, and
 // readers of what came of it: the blocks in etcd, the routes on a node.
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { AgentDaemon } from './agent';
 import type { ClusterNode } from './cluster';
 import type { Harness } from './harness';
 import { execIn, ipJson, type Netns } from './netns';
@@ -33,14 +32,11 @@ export interface RoutedAgentOptions {
   flags?: string[];
 }
 
-export class RoutedAgent {
-  /** its stderr, one event per line */
-  readonly lines: string[] = [];
+export class RoutedAgent extends AgentDaemon {
   readonly socket: string;
-  private child?: ChildProcess;
-  private exited?: Promise<number | null>;
 
-  constructor(private readonly h: Harness, readonly o: RoutedAgentOptions) {
+  constructor(h: Harness, readonly o: RoutedAgentOptions) {
+    super(h);
     this.socket = join(o.runDir, 'agent.sock');
   }
 
@@ -50,16 +46,8 @@ export class RoutedAgent {
   }
 
   start(): this {
-    const child = this.h.startDaemon(this.o.node, this.o.exe, this.args);
-    this.child = child;
-    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
-    createInterface({ input: child.stderr! }).on('line', (l) => this.lines.push(l));
-    child.stdout!.resume();
+    this.launch(this.o.node, this.o.exe, this.args);
     return this;
-  }
-
-  get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /**
@@ -100,15 +88,10 @@ export class RoutedAgent {
    * across a restart; here nothing of the run may outlive it).
    */
   async stop(): Promise<{ code: number | null; birdKilled: boolean }> {
-    if (this.running) {
-      this.child!.kill('SIGTERM');
-      const late = setTimeout(() => this.child?.kill('SIGKILL'), 5_000);
-      await this.exited;
-      clearTimeout(late);
-    }
+    const code = await this.terminate();
     const bird = this.birdPid();
     if (bird !== undefined) process.kill(bird, 'SIGKILL');
-    return { code: this.child?.exitCode ?? null, birdKilled: bird !== undefined };
+    return { code, birdKilled: bird !== undefined };
   }
 }
 
