@@ -17,20 +17,10 @@ describe('tscni-agent routed', () => {
   let cluster: Cluster;
   let lab: RoutedLab;
   const pods: Pod[] = [];
-  /** block → owner, from etcd */
-  const blocksOf = async (name: string): Promise<string[]> => {
-    const out = await lab.etcdctl(['get', '--prefix', '/tscni/v1/ipam/blocks/']);
-    const lines = out.split('\n').filter((l) => l !== '');
-    const blocks: string[] = [];
-    for (let i = 0; i + 1 < lines.length; i += 2) {
-      if (JSON.parse(lines[i + 1]!).node === name) blocks.push(lines[i]!.split('/').pop()!.replace('-', '/'));
-    }
-    return blocks;
-  };
   const nodeOf = (name: string) => cluster.nodes[NAMES.indexOf(name)]!;
   /** every other node has a proto bird route per block of `name`, via its underlay address */
   const routedEverywhere = (name: string, others = NAMES) => async () => {
-    const blocks = await blocksOf(name);
+    const blocks = await lab.blocksOf(name);
     if (blocks.length === 0) return `${name} has no block`;
     for (const other of others.filter((o) => o !== name)) {
       const have = await lab.routes(nodeOf(other), 'bird');
@@ -55,7 +45,7 @@ describe('tscni-agent routed', () => {
   it('full mesh: each node holds every other node\'s blocks as proto bird routes via that node, its own as blackholes', async () => {
     for (const name of NAMES) pods.push(await lab.pod(name));
     for (const name of NAMES) {
-      const own = await blocksOf(name);
+      const own = await lab.blocksOf(name);
       expect(own.length).toBe(1);
       expect(await lab.routes(nodeOf(name), '75')).toEqual([[own[0], 'blackhole']]);
     }
@@ -71,7 +61,7 @@ describe('tscni-agent routed', () => {
 
   it('aggregation: 70 pods on one node are one route per block on every other node', async () => {
     for (let i = 0; i < 70; i++) await lab.assign('n2', `many${i}`);
-    const blocks = await blocksOf('n2');
+    const blocks = await lab.blocksOf('n2');
     expect(blocks.length).toBe(2);
     await eventually('n2\'s blocks on every node', routedEverywhere('n2'));
     for (const other of ['n0', 'n1', 'n3']) {
@@ -154,7 +144,7 @@ ${peers}
       await eventually('the router holds every block via its node', async () => {
         const have = await lab.routes(tor, 'bird');
         for (const name of NAMES) {
-          for (const b of await blocksOf(name)) if (!have.some(([dst, gw]) => dst === b && gw === nodeOf(name).ip)) return `router lacks ${b}: ${JSON.stringify(have)}`;
+          for (const b of await lab.blocksOf(name)) if (!have.some(([dst, gw]) => dst === b && gw === nodeOf(name).ip)) return `router lacks ${b}: ${JSON.stringify(have)}`;
         }
         return true;
       });
@@ -196,15 +186,15 @@ ${peers}
       expect(out).toMatch(/\n10\.250\.0\.11 +route reflector +up +\S+ +Established\n/);
       expect(out).toMatch(/\n10\.250\.0\.3 +external +up +\S+ +Established\n/);
       expect(out).not.toMatch(/node-to-node mesh/);
-      const [own] = await blocksOf('n1');
+      const [own] = await lab.blocksOf('n1');
       expect(out).toMatch(new RegExp(`\\n${own!.replace(/\./g, '\\.')} +default +1 of 63 \\(2%\\)\\n`));
       expect(out).toContain(`  blackhole ${own}  (this node's block)`);
       expect(out).toMatch(new RegExp(`\\n  ${pods[1]!.ip.replace(/\./g, '\\.')}/32 dev \\S+  \\(pod on this node\\)\\n`));
-      for (const b of await blocksOf('n2')) expect(out).toContain(`  ${b} via ${nodeOf('n2').ip} dev eth0  (learned by BGP)`);
+      for (const b of await lab.blocksOf('n2')) expect(out).toContain(`  ${b} via ${nodeOf('n2').ip} dev eth0  (learned by BGP)`);
     });
 
     it('an agent restart withdraws no route of a running pod, neither on the other nodes nor on the router', async () => {
-      const blocks = await blocksOf('n1');
+      const blocks = await lab.blocksOf('n1');
       const missing: string[] = [];
       let sampling = true;
       const sample = (async () => {
@@ -240,7 +230,7 @@ ${peers}
     }, 60_000);
 
     it('a node removed: its routes are withdrawn everywhere, then its agent stops cleanly', async () => {
-      const blocks = await blocksOf('n3');
+      const blocks = await lab.blocksOf('n3');
       await lab.etcdctl(['del', '/tscni/v1/nodes/n3']);
       await eventually('n3\'s blocks gone from every node and the router', async () => {
         for (const [where, ns] of [['n0', nodeOf('n0')], ['n1', nodeOf('n1')], ['n2', nodeOf('n2')], ['router', tor]] as const) {

@@ -13,15 +13,6 @@ describe('tscni-agent routed: a node that claims more blocks', () => {
   let cluster: Cluster;
   let lab: RoutedLab;
 
-  const blocksOf = async (name: string): Promise<string[]> => {
-    const lines = (await lab.etcdctl(['get', '--prefix', '/tscni/v1/ipam/blocks/'])).split('\n').filter((l) => l !== '');
-    const blocks: string[] = [];
-    for (let i = 0; i + 1 < lines.length; i += 2) {
-      if (JSON.parse(lines[i + 1]!).node === name) blocks.push(lines[i]!.split('/').pop()!.replace('-', '/'));
-    }
-    return blocks;
-  };
-
   beforeAll(async () => {
     cluster = await createCluster(h, { nodesPerSegment: [2], etcd: true });
     lab = new RoutedLab(h, cluster, await h.tempDir('run'));
@@ -40,11 +31,11 @@ describe('tscni-agent routed: a node that claims more blocks', () => {
     let pods = 0;
     for (const count of [1, 2, 3]) {
       // Allocate until n0 holds one more block; the route of each block must be on n1 before the next is claimed.
-      while ((await blocksOf('n0')).length < count) {
+      while ((await lab.blocksOf('n0')).length < count) {
         expect(pods++, 'allocations before n0 claimed another block').toBeLessThan(30);
         await lab.assign('n0', `c${pods}`);
       }
-      const blocks = await blocksOf('n0');
+      const blocks = await lab.blocksOf('n0');
       expect(blocks.length).toBe(count);
       expect((await lab.routes(n0, '75')).map(([dst]) => dst).sort()).toEqual([...blocks].sort());
       await eventually(`n1 routes n0's ${count} blocks via n0`, async () => {

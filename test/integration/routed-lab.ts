@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { askAgent } from '../../lib/ipam/cluster/protocol';
 import { parseProtocols, type BirdProtocol } from '../../lib/bird/control';
 import { poll } from './overlay-cluster';
-import { DIST_BIN, expectSuccess, ip, ipJson, routerIp, type Harness, type Netns, type Cluster, type ClusterNode } from './harness';
+import { DIST_BIN, expectSuccess, ip, ipJson, listBlocks, routerIp, type Harness, type Netns, type Cluster, type ClusterNode } from './harness';
 
 export const POOL_CIDR = '10.244.0.0/16';
 
@@ -58,6 +58,11 @@ export class RoutedLab {
     const tls = certs ? [`--cacert=${certs.caFile}`, `--cert=${certs.clientCert}`, `--key=${certs.clientKey}`] : [];
     const r = await this.h.execIn(this.cluster.infra, 'etcdctl', [`--endpoints=${this.endpoint}`, ...tls, ...args], { env: { ETCDCTL_API: '3' } });
     return r.stdout;
+  }
+
+  /** The blocks `name` owns, from etcd (etcd without TLS). */
+  async blocksOf(name: string): Promise<string[]> {
+    return (await listBlocks(this.cluster.infra, this.endpoint)).filter((b) => b.node === name).map((b) => b.cidr);
   }
 
   /** `tscni ...` run on a node, with etcd given by the environment as an operator would. */

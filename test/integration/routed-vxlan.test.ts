@@ -16,12 +16,6 @@ describe('tscni-agent routed across segments (vxlan cross-subnet)', () => {
   let lab: RoutedLab;
   const pods: Pod[] = [];
   const record = async (name: string) => JSON.parse(await lab.etcdctl(['get', '--print-value-only', `/tscni/v1/nodes/${name}`]));
-  const blocksOf = async (name: string): Promise<string[]> => {
-    const lines = (await lab.etcdctl(['get', '--prefix', '/tscni/v1/ipam/blocks/'])).split('\n').filter((l) => l !== '');
-    const out: string[] = [];
-    for (let i = 0; i + 1 < lines.length; i += 2) if (JSON.parse(lines[i + 1]!).node === name) out.push(lines[i]!.split('/').pop()!.replace('-', '/'));
-    return out;
-  };
 
   beforeAll(async () => {
     cluster = await createCluster(h, { nodesPerSegment: [2, 1], etcd: true });
@@ -56,18 +50,18 @@ describe('tscni-agent routed across segments (vxlan cross-subnet)', () => {
     const far = await record('s1a');
     await eventually('s0a routes s0b\'s block by BGP', async () => {
       const have = await lab.routes(s0a, 'bird');
-      const want = await blocksOf('s0b');
+      const want = await lab.blocksOf('s0b');
       return want.every((b) => have.some(([dst, gw]) => dst === b && gw === s0b.ip)) || JSON.stringify(have);
     });
     for (const near of [s0a, s0b]) {
       await eventually('s1a\'s blocks through VXLAN', async () => {
         const have = await ipJson(near, ['route', 'show', 'proto', '75']);
-        const want = await blocksOf('s1a');
+        const want = await lab.blocksOf('s1a');
         return want.every((b) => have.some((r: any) => r.dst === b && r.gateway === far.tunnelAddress && r.dev === 'vxlan.tscni' && r.flags.includes('onlink'))) || JSON.stringify(have);
       });
       // No BGP route for the far node's blocks: BIRD keeps them out of the kernel.
       const viaBgp = (await lab.routes(near, 'bird')).map(([dst]) => dst);
-      for (const b of await blocksOf('s1a')) expect(viaBgp).not.toContain(b);
+      for (const b of await lab.blocksOf('s1a')) expect(viaBgp).not.toContain(b);
       const neigh = await ipJson(near, ['neigh', 'show', 'dev', 'vxlan.tscni']);
       expect(neigh).toContainEqual(expect.objectContaining({ dst: far.tunnelAddress, lladdr: far.vtepMAC, state: ['PERMANENT'] }));
       const bridgeFdb = JSON.parse((await h.execIn(near, 'bridge', ['-j', 'fdb', 'show', 'dev', 'vxlan.tscni'])).stdout);
