@@ -10,7 +10,7 @@ import { describeBridges, describeNftables, nftElementCount } from './inspect';
 import {
   externalToHostPort, hairpinHostPort, podToExternal, podToGateway, podToPod, POD_PORT, type DemoPod,
 } from './paths';
-import { NodeRuntime, type PodAttachment } from './runtime';
+import { deletePods, NodeRuntime, type PodAttachment } from './runtime';
 import type { DemoEnv, DemoMode, PathCheck, Scenario } from './types';
 
 const CONFLIST = '10-bridge.conflist';
@@ -105,18 +105,8 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
       for (const s of servers) s.stop();
     },
     async teardown() {
-      const lines: string[] = [];
-      let ok = true;
-      for (const p of [...pods].reverse()) {
-        const started = performance.now();
-        try {
-          await runtime.del(p.attachment, p.result);
-          lines.push(`CNI DEL ${p.name}: ✓ (${Math.round(performance.now() - started)} ms)`);
-        } catch (e) {
-          ok = false;
-          lines.push(`CNI DEL ${p.name}: ✗ ${(e as Error).message}`);
-        }
-      }
+      const { ok: deleted, lines } = await deletePods(pods, () => runtime);
+      let ok = deleted;
       const veths = (await ipJson(node, ['link', 'show', 'type', 'veth'])).filter((l) => l.ifname !== ext.nodeDev);
       const elements = await nftElementCount(node);
       const left = reservations();

@@ -103,3 +103,8 @@ export async function describeVxlanEntries(node: Netns, dev: string): Promise<st
     ...fdb.map((f) => `fdb   ${f.mac} dst ${f.dst ?? '-'} ${f.state ?? ''}`.trimEnd()),
   ];
 }
+
+/** The last lines each node's agent logged, named by node: what the demo shows when its routes are missing. */
+export function agentLogTails(nodes: { name: string; agent: { lines: string[] } }[], count = 5): string[] {
+  return nodes.flatMap((n) => n.agent.lines.slice(-count).map((l) => `    ${n.name}: ${l}`));
+}

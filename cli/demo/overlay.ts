@@ -15,9 +15,9 @@ import {
   createCluster, execIn, formatRoute, ipJson, OverlayAgent, overlayRoutes, routesCover, setOverlayConfig,
   type Cluster, type External, type Netns, type TcpServer,
 } from '../../lib/lab/index';
-import { describeOverlayDevices, describeVxlanEntries } from './inspect';
+import { agentLogTails, describeOverlayDevices, describeVxlanEntries } from './inspect';
 import { onTheWire, podToExternal, podToRemotePod, POD_PORT, type DemoPod } from './paths';
-import { NodeRuntime, type PodAttachment } from './runtime';
+import { deletePods, NodeRuntime, type PodAttachment } from './runtime';
 import type { DemoEnv, DemoMode, PathCheck, Scenario } from './types';
 
 const CONFLIST = '10-flannel.conflist';
@@ -171,7 +171,7 @@ async function setUp(env: DemoEnv, backend: string): Promise<Scenario> {
           lines.push(...(await describeVxlanEntries(n.ns, vxlan.split(' ')[0]!)).map((l) => `    ${l}`));
         }
       }
-      if (!routed) lines.push('  ✗ routes missing: agent logs follow', ...nodes.flatMap((n) => n.agent.lines.slice(-5).map((l) => `    ${n.name}: ${l}`)));
+      if (!routed) lines.push('  ✗ routes missing: agent logs follow', ...agentLogTails(nodes));
       return lines;
     },
     stopProcesses() {
@@ -181,18 +181,8 @@ async function setUp(env: DemoEnv, backend: string): Promise<Scenario> {
       void cluster.etcd?.stop();
     },
     async teardown() {
-      const lines: string[] = [];
-      let ok = true;
-      for (const p of [...pods].reverse()) {
-        const started = performance.now();
-        try {
-          await nodes[p.node]!.runtime.del(p.attachment, p.result);
-          lines.push(`CNI DEL ${p.name}: ✓ (${Math.round(performance.now() - started)} ms)`);
-        } catch (e) {
-          ok = false;
-          lines.push(`CNI DEL ${p.name}: ✗ ${(e as Error).message}`);
-        }
-      }
+      const { ok: deleted, lines } = await deletePods(pods, (p) => nodes[p.node]!.runtime);
+      let ok = deleted;
       for (const n of nodes) {
         const code = await n.agent.stop();
         const ports = (await ipJson(n.ns, ['link', 'show', 'master', 'cni0']).catch(() => [])).map((l: { ifname: string }) => l.ifname);

@@ -14,8 +14,9 @@ import {
   createCluster, createPool, formatKernelRoute, ip, ipJson, kernelRoutes, listBlocks, NotBuiltError, RoutedAgent, routerIp, routesEvery, vxlanDevices,
   type Cluster, type Harness, type TcpServer,
 } from '../../lib/lab/index';
+import { agentLogTails } from './inspect';
 import { podToRemotePod, POD_PORT, type DemoPod } from './paths';
-import { NodeRuntime, type PodAttachment } from './runtime';
+import { deletePods, NodeRuntime, type PodAttachment } from './runtime';
 import type { DemoEnv, DemoMode, PathCheck, Scenario } from './types';
 
 const CONFLIST = '20-routed.conflist';
@@ -188,7 +189,7 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
       if (!vxlanBuilt) {
         lines.push(`  VXLAN across segments: not built yet (no VXLAN device on any node); the ${untried} paths between segments are not tried`);
       }
-      if (!routed) lines.push('  ✗ routes missing: agent logs follow', ...nodes.flatMap((n) => n.agent.lines.slice(-5).map((l) => `    ${n.name}: ${l}`)));
+      if (!routed) lines.push('  ✗ routes missing: agent logs follow', ...agentLogTails(nodes));
       return lines;
     },
     stopProcesses() {
@@ -197,18 +198,8 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
       void cluster.etcd?.stop();
     },
     async teardown() {
-      const lines: string[] = [];
-      let ok = true;
-      for (const p of [...pods].reverse()) {
-        const started = performance.now();
-        try {
-          await nodes[p.node]!.runtime.del(p.attachment, p.result);
-          lines.push(`CNI DEL ${p.name}: ✓ (${Math.round(performance.now() - started)} ms)`);
-        } catch (e) {
-          ok = false;
-          lines.push(`CNI DEL ${p.name}: ✗ ${(e as Error).message}`);
-        }
-      }
+      const { ok: deleted, lines } = await deletePods(pods, (p) => nodes[p.node]!.runtime);
+      let ok = deleted;
       const held = (await listBlocks(cluster.infra, etcdUrl)).flatMap((b) => Object.entries(b.allocations))
         .filter(([, handle]) => handle.includes('tscni-demo-')).map(([ip]) => ip);
       for (const n of nodes) {

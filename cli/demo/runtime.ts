@@ -9,6 +9,7 @@ import { CniError } from '../../lib/cni/errors';
 import { failureToError, findInPath } from '../../lib/cni/exec';
 import type { ConfList, Result } from '../../lib/cni/types';
 import { runCniPlugin, type CniCommand, type Netns } from '../../lib/lab/index';
+import type { Teardown } from './types';
 
 export interface PodAttachment {
   containerId: string;
@@ -73,4 +74,30 @@ export class NodeRuntime {
     }
     return command === 'ADD' ? parseResult(out.json, this.list.cniVersion, `result of plugin "${type}"`) : undefined;
   }
+}
+
+interface AddedPod {
+  name: string;
+  attachment: PodAttachment;
+  result: Result;
+}
+
+/**
+ * CNI DEL for every pod, the last added first, each with its ADD result as a
+ * runtime keeps it. A failed DEL is reported and the others still run.
+ */
+export async function deletePods<P extends AddedPod>(pods: P[], runtimeOf: (pod: P) => NodeRuntime): Promise<Teardown> {
+  const lines: string[] = [];
+  let ok = true;
+  for (const p of [...pods].reverse()) {
+    const started = performance.now();
+    try {
+      await runtimeOf(p).del(p.attachment, p.result);
+      lines.push(`CNI DEL ${p.name}: ✓ (${Math.round(performance.now() - started)} ms)`);
+    } catch (e) {
+      ok = false;
+      lines.push(`CNI DEL ${p.name}: ✗ ${(e as Error).message}`);
+    }
+  }
+  return { ok, lines };
 }
