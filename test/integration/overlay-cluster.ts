@@ -3,12 +3,10 @@
 // built tscni-agent started in each node's netns with its own subnet file in
 // the test's temp dir. Pods are attached with the built bridge plugin and
 // host-local on the node's FLANNEL_SUBNET, as flannel's CNI plugin would.
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import {
-  createCluster, DIST_BIN, expectSuccess, ipJson, type Cluster, type ClusterNode, type ClusterOptions, type Harness, type Netns,
+  AgentDaemon, createCluster, DIST_BIN, expectSuccess, ipJson, type Cluster, type ClusterNode, type ClusterOptions, type Harness, type Netns,
 } from './harness';
 
 export const PREFIX = '/coreos.com/network';
@@ -38,15 +36,14 @@ export async function etcdGet(h: Harness, c: OverlayCluster, prefix: string): Pr
   return Object.fromEntries(kvs.map((kv) => [Buffer.from(kv.key, 'base64').toString(), Buffer.from(kv.value, 'base64').toString()]));
 }
 
-export class Agent {
-  readonly lines: string[] = [];
-  private child?: ChildProcess;
-  private exited?: Promise<number | null>;
+/** The built tscni-agent in overlay mode on one node of the cluster, its log lines named by the node. */
+export class Agent extends AgentDaemon {
   readonly subnetFile: string;
   /** where the current run's lines begin */
   private firstLine = 0;
 
-  constructor(private readonly h: Harness, private readonly c: OverlayCluster, readonly node: ClusterNode, readonly name: string, private readonly flags: string[] = []) {
+  constructor(h: Harness, private readonly c: OverlayCluster, readonly node: ClusterNode, readonly name: string, private readonly flags: string[] = []) {
+    super(h);
     this.subnetFile = join(c.dir, name, 'subnet.env');
   }
 
@@ -57,16 +54,8 @@ export class Agent {
 
   start(extra: string[] = []): this {
     this.firstLine = this.lines.length;
-    const child = this.h.startDaemon(this.node, join(DIST_BIN, 'tscni-agent'), this.argv(extra));
-    this.child = child;
-    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
-    createInterface({ input: child.stderr! }).on('line', (l) => this.lines.push(`${this.name}: ${l}`));
-    child.stdout!.resume();
+    this.launch(this.node, join(DIST_BIN, 'tscni-agent'), this.argv(extra), `${this.name}: `);
     return this;
-  }
-
-  get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** Waits (bounded) for a log line of the current run matching `re`, from line `from` on. */
@@ -86,13 +75,8 @@ export class Agent {
   }
 
   /** SIGTERM, and the exit code. */
-  async stop(): Promise<number | null> {
-    if (!this.running) return this.child?.exitCode ?? null;
-    this.child!.kill('SIGTERM');
-    const late = setTimeout(() => this.child?.kill('SIGKILL'), 5_000);
-    const code = await this.exited!;
-    clearTimeout(late);
-    return code;
+  stop(): Promise<number | null> {
+    return this.terminate();
   }
 }
 
