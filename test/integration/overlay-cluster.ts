@@ -5,6 +5,7 @@
 // host-local on the node's FLANNEL_SUBNET, as flannel's CNI plugin would.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import {
   AgentDaemon, createCluster, DIST_BIN, expectSuccess, ipJson, type Cluster, type ClusterNode, type ClusterOptions, type Harness, type Netns,
 } from './harness';
@@ -80,6 +81,18 @@ export class Agent extends AgentDaemon {
   }
 }
 
+/** Starts every agent and waits until each is ready; their FLANNEL_* values, in order. */
+export async function startAgents(agents: Agent[]): Promise<Record<string, string>[]> {
+  for (const a of agents) a.start();
+  return Promise.all(agents.map((a) => a.ready()));
+}
+
+/** Stops every agent, as afterAll does; with TSCNI_TEST_LOG set, prints their logs. */
+export async function stopAgents(agents: Agent[] | undefined): Promise<void> {
+  for (const a of agents ?? []) await a.stop();
+  if (process.env.TSCNI_TEST_LOG) console.log((agents ?? []).flatMap((a) => a.lines).join('\n'));
+}
+
 export function readSubnetFile(path: string): Record<string, string> {
   return Object.fromEntries(readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split('=') as [string, string]));
 }
@@ -119,6 +132,13 @@ export async function attachPod(h: Harness, c: OverlayCluster, node: Netns, env:
   const r = expectSuccess(await h.runCniPlugin({ node, plugin: 'bridge', command: 'ADD', containerId: id, netns: pod, ifname: 'eth0', config }), `ADD ${id}`);
   const ip = (r.json.ips[0].address as string).split('/')[0]!;
   return { ...pod, ip };
+}
+
+/** One pod on each of the first `env.length` nodes (pod1, pod2, ...), on that node's subnet. */
+export async function attachPods(h: Harness, c: OverlayCluster, env: Record<string, string>[]): Promise<Pod[]> {
+  const pods: Pod[] = [];
+  for (let i = 0; i < env.length; i++) pods.push(await attachPod(h, c, c.nodes[i]!, env[i]!, `pod${i + 1}`));
+  return pods;
 }
 
 /** `ip -d -j` output helpers. */
@@ -161,4 +181,17 @@ export async function holdTcp(h: Harness, from: Netns, to: Pod, durationMs: numb
   const result = h.execIn(from, process.execPath, ['-e', HOLD_CLIENT, to.ip, String(port), String(durationMs)], { timeout: durationMs + 10_000 })
     .then((r) => JSON.parse(r.stdout.trim()));
   return { result };
+}
+
+/** Every pod pings every other, and a TCP connection from the first pod to the last holds, seen from its own address. */
+export async function expectPodsConnected(h: Harness, pods: Pod[]): Promise<void> {
+  for (const a of pods) {
+    for (const b of pods) if (a !== b) expect((await h.ping(a, b.ip, 2)).ok, `${a.ip} -> ${b.ip}`).toBe(true);
+  }
+  const held = await holdTcp(h, pods[0]!, pods.at(-1)!, 1500);
+  const r = await held.result;
+  expect(r.error).toBeUndefined();
+  expect(r.peer).toBe(pods[0]!.ip);
+  expect(r.echoed).toBe(r.sent);
+  expect(r.sent).toBeGreaterThan(5);
 }

@@ -5,7 +5,7 @@
 // as plain pod-addressed IP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipJson, useHarness, type External } from './harness';
-import { Agent, attachPod, createOverlayCluster, holdTcp, NETWORK, poll, type OverlayCluster, type Pod } from './overlay-cluster';
+import { Agent, attachPods, createOverlayCluster, holdTcp, NETWORK, poll, startAgents, stopAgents, type OverlayCluster, type Pod } from './overlay-cluster';
 
 const h = useHarness();
 let c: OverlayCluster;
@@ -19,16 +19,12 @@ const netOf = (e: Record<string, string>) => e.FLANNEL_SUBNET!.replace('.1/24', 
 beforeAll(async () => {
   c = await createOverlayCluster(h, { Network: NETWORK, Backend: { Type: 'host-gw' } }, { nodesPerSegment: [3, 1] });
   external = await h.createExternal(c.nodes[0]!);
-  agents = c.nodes.map((n, i) => new Agent(h, c, n, `node${i + 1}`, ['--ip-masq']).start());
-  env = await Promise.all(agents.map((a) => a.ready()));
-  pods = [];
-  for (let i = 0; i < 3; i++) pods.push(await attachPod(h, c, c.nodes[i]!, env[i]!, `pod${i + 1}`));
+  agents = c.nodes.map((n, i) => new Agent(h, c, n, `node${i + 1}`, ['--ip-masq']));
+  env = await startAgents(agents);
+  pods = await attachPods(h, c, env.slice(0, 3));
 });
 
-afterAll(async () => {
-  for (const a of agents ?? []) await a.stop();
-  if (process.env.TSCNI_TEST_LOG) console.log(agents.flatMap((a) => a.lines).join('\n'));
-});
+afterAll(() => stopAgents(agents));
 
 describe('overlay agent, host-gw backend', () => {
   it('routes each peer on the segment via its PublicIP with protocol 74, and nothing else', async () => {

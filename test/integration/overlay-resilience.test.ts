@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, INFRA_IP, ip, ipJson, startEtcd, useHarness, type ClusterNode, type External } from './harness';
 import {
-  Agent, attachPod, createOverlayCluster, etcdctl, etcdGet, holdTcp, NETWORK, poll, PREFIX, timed, type OverlayCluster, type Pod,
+  Agent, attachPod, attachPods, createOverlayCluster, etcdctl, etcdGet, holdTcp, NETWORK, poll, PREFIX, startAgents, stopAgents, timed, type OverlayCluster, type Pod,
 } from './overlay-cluster';
 
 const h = useHarness();
@@ -29,16 +29,11 @@ beforeAll(async () => {
   c = await createOverlayCluster(h, CONFIG, { nodesPerSegment: [5] });
   external = await h.createExternal(c.nodes[0]!);
   agents = c.nodes.slice(0, 3).map((n, i) => new Agent(h, c, n, `node${i + 1}`, ['--ip-masq', '--subnet-lease-ttl', '3']));
-  for (const a of agents) a.start();
-  env = await Promise.all(agents.map((a) => a.ready()));
-  pods = [];
-  for (let i = 0; i < 3; i++) pods.push(await attachPod(h, c, c.nodes[i]!, env[i]!, `pod${i + 1}`));
+  env = await startAgents(agents);
+  pods = await attachPods(h, c, env);
 });
 
-afterAll(async () => {
-  for (const a of agents ?? []) await a.stop();
-  if (process.env.TSCNI_TEST_LOG) console.log(agents.flatMap((a) => a.lines).join('\n'));
-});
+afterAll(() => stopAgents(agents));
 
 /** Everything of a node's kernel networking an agent could touch (IPv4: the kernel's own IPv6 DAD changes state by itself). */
 async function kernelState(n: ClusterNode): Promise<string> {

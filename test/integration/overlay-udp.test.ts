@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSuccess, ipJson, useHarness } from './harness';
-import { Agent, createOverlayCluster, etcdctl, etcdGet, holdTcp, NETWORK, poll, PREFIX, timed, type OverlayCluster, type Pod } from './overlay-cluster';
+import { Agent, createOverlayCluster, etcdctl, etcdGet, expectPodsConnected, NETWORK, poll, PREFIX, startAgents, stopAgents, timed, type OverlayCluster, type Pod } from './overlay-cluster';
 
 const h = useHarness();
 let c: OverlayCluster;
@@ -29,16 +29,13 @@ async function attachWithFlannel(a: Agent, id: string): Promise<Pod> {
 
 beforeAll(async () => {
   c = await createOverlayCluster(h, CONFIG);
-  agents = c.nodes.map((n, i) => new Agent(h, c, n, `node${i + 1}`, ['--ip-masq']).start());
-  env = await Promise.all(agents.map((a) => a.ready()));
+  agents = c.nodes.map((n, i) => new Agent(h, c, n, `node${i + 1}`, ['--ip-masq']));
+  env = await startAgents(agents);
   pods = [];
   for (let i = 0; i < 3; i++) pods.push(await attachWithFlannel(agents[i]!, `pod${i + 1}`));
 });
 
-afterAll(async () => {
-  for (const a of agents ?? []) await a.stop();
-  if (process.env.TSCNI_TEST_LOG) console.log(agents.flatMap((a) => a.lines).join('\n'));
-});
+afterAll(() => stopAgents(agents));
 
 describe('overlay agent, udp backend', () => {
   it('leases in flannel\'s format with BackendType udp, and FLANNEL_MTU is the underlay\'s minus 28', async () => {
@@ -64,15 +61,7 @@ describe('overlay agent, udp backend', () => {
   });
 
   it('pods on different nodes ping each other and hold a TCP connection, with their own source addresses', async () => {
-    for (const a of pods) {
-      for (const b of pods) if (a !== b) expect((await h.ping(a, b.ip, 2)).ok, `${a.ip} -> ${b.ip}`).toBe(true);
-    }
-    const held = await holdTcp(h, pods[0]!, pods[2]!, 1500);
-    const r = await held.result;
-    expect(r.error).toBeUndefined();
-    expect(r.peer).toBe(pods[0]!.ip);
-    expect(r.echoed).toBe(r.sent);
-    expect(r.sent).toBeGreaterThan(5);
+    await expectPodsConnected(h, pods);
   });
 
   it('carries pod traffic as UDP to port 8285 on the fabric, the pod packet as the payload', async () => {

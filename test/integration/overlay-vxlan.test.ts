@@ -4,7 +4,7 @@
 // the fabric, and restarts that keep the subnet and the VTEP MAC.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipJson, useHarness, type External, type Netns } from './harness';
-import { Agent, attachPod, createOverlayCluster, etcdGet, holdTcp, NETWORK, PREFIX, type OverlayCluster, type Pod } from './overlay-cluster';
+import { Agent, attachPod, attachPods, createOverlayCluster, etcdGet, expectPodsConnected, NETWORK, PREFIX, startAgents, stopAgents, type OverlayCluster, type Pod } from './overlay-cluster';
 
 const h = useHarness();
 let c: OverlayCluster;
@@ -21,16 +21,12 @@ beforeAll(async () => {
   external = await h.createExternal(c.nodes[0]!);
   // Someone else's NAT rules on node1: the agent must leave them as they are.
   await h.execIn(c.nodes[0]!, 'nft', ['-f', '-'], { input: FOREIGN_TABLE });
-  agents = c.nodes.map((n, i) => new Agent(h, c, n, `node${i + 1}`, ['--ip-masq']).start());
-  env = await Promise.all(agents.map((a) => a.ready()));
-  pods = [];
-  for (let i = 0; i < 3; i++) pods.push(await attachPod(h, c, c.nodes[i]!, env[i]!, `pod${i + 1}`));
+  agents = c.nodes.map((n, i) => new Agent(h, c, n, `node${i + 1}`, ['--ip-masq']));
+  env = await startAgents(agents);
+  pods = await attachPods(h, c, env);
 });
 
-afterAll(async () => {
-  for (const a of agents ?? []) await a.stop();
-  if (process.env.TSCNI_TEST_LOG) console.log(agents.flatMap((a) => a.lines).join('\n'));
-});
+afterAll(() => stopAgents(agents));
 
 const leases = async () => {
   const all = await etcdGet(h, c, `${PREFIX}/subnets/`);
@@ -85,15 +81,7 @@ describe('overlay agent, vxlan backend', () => {
   });
 
   it('pods on different nodes ping each other and hold a TCP connection, with their own source addresses', async () => {
-    for (const a of pods) {
-      for (const b of pods) if (a !== b) expect((await h.ping(a, b.ip, 2)).ok, `${a.ip} -> ${b.ip}`).toBe(true);
-    }
-    const held = await holdTcp(h, pods[0]!, pods[2]!, 1500);
-    const r = await held.result;
-    expect(r.error).toBeUndefined();
-    expect(r.peer).toBe(pods[0]!.ip);
-    expect(r.echoed).toBe(r.sent);
-    expect(r.sent).toBeGreaterThan(5);
+    await expectPodsConnected(h, pods);
   });
 
   it('masquerades pod traffic to the outside as the node, in its own chain, and leaves other tables alone', async () => {
@@ -139,15 +127,13 @@ describe('overlay agent, vxlan with DirectRouting', () => {
   beforeAll(async () => {
     // Two nodes on segment 0, one behind the router on segment 1.
     d = await createOverlayCluster(h, { Network: NETWORK, Backend: { Type: 'vxlan', DirectRouting: true } }, { nodesPerSegment: [2, 1] });
-    dAgents = d.nodes.map((n, i) => new Agent(h, d, n, `direct${i + 1}`).start());
-    dEnv = await Promise.all(dAgents.map((a) => a.ready()));
+    dAgents = d.nodes.map((n, i) => new Agent(h, d, n, `direct${i + 1}`));
+    dEnv = await startAgents(dAgents);
     dPods = [];
     for (let i = 0; i < 3; i++) dPods.push(await attachPod(h, d, d.nodes[i]!, dEnv[i]!, `dpod${i + 1}`));
   });
 
-  afterAll(async () => {
-    for (const a of dAgents ?? []) await a.stop();
-  });
+  afterAll(() => stopAgents(dAgents));
 
   it('routes a peer on the same segment via its PublicIP, and one behind the router through the VTEP', async () => {
     const net = (i: number) => dEnv[i]!.FLANNEL_SUBNET!.replace('.1/24', '.0');
