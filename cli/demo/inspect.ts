@@ -104,7 +104,7 @@ export async function describeVxlanEntries(node: Netns, dev: string): Promise<st
   ];
 }
 
-/** The last lines each node's agent logged, named by node: what the demo shows when its routes are missing. */
-export function agentLogTails(nodes: { name: string; agent: { lines: string[] } }[], count = 5): string[] {
-  return nodes.flatMap((n) => n.agent.lines.slice(-count).map((l) => `    ${n.name}: ${l}`));
+/** What the demo shows when routes are missing: the last lines each node's agent logged, named by node. */
+export function missingRoutesReport(nodes: { name: string; agent: { lines: string[] } }[], count = 5): string[] {
+  return ['  ✗ routes missing: agent logs follow', ...nodes.flatMap((n) => n.agent.lines.slice(-count).map((l) => `    ${n.name}: ${l}`))];
 }

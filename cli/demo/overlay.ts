@@ -15,9 +15,9 @@ import {
   createCluster, execIn, formatRoute, ipJson, OverlayAgent, overlayRoutes, routesCover, setOverlayConfig,
   type Cluster, type External, type Netns, type TcpServer,
 } from '../../lib/lab/index';
-import { agentLogTails, describeOverlayDevices, describeVxlanEntries } from './inspect';
+import { describeOverlayDevices, describeVxlanEntries, missingRoutesReport } from './inspect';
 import { onTheWire, podToExternal, podToRemotePod, POD_PORT, type DemoPod } from './paths';
-import { deletePods, NodeRuntime, type PodAttachment } from './runtime';
+import { deletePods, NodeRuntime, stopClusterProcesses, type PodAttachment } from './runtime';
 import type { DemoEnv, DemoMode, PathCheck, Scenario } from './types';
 
 const CONFLIST = '10-flannel.conflist';
@@ -171,14 +171,11 @@ async function setUp(env: DemoEnv, backend: string): Promise<Scenario> {
           lines.push(...(await describeVxlanEntries(n.ns, vxlan.split(' ')[0]!)).map((l) => `    ${l}`));
         }
       }
-      if (!routed) lines.push('  ✗ routes missing: agent logs follow', ...agentLogTails(nodes));
+      if (!routed) lines.push(...missingRoutesReport(nodes));
       return lines;
     },
     stopProcesses() {
-      for (const s of servers) s.stop();
-      // SIGTERM: the kernel state stays (also with --keep); nothing of ours keeps running
-      for (const n of nodes) void n.agent.stop();
-      void cluster.etcd?.stop();
+      stopClusterProcesses(servers, nodes.map((n) => n.agent), cluster.etcd);
     },
     async teardown() {
       const { ok: deleted, lines } = await deletePods(pods, (p) => nodes[p.node]!.runtime);

@@ -14,9 +14,9 @@ import {
   createCluster, createPool, formatKernelRoute, ip, ipJson, kernelRoutes, listBlocks, NotBuiltError, RoutedAgent, routerIp, routesEvery, vxlanDevices,
   type Cluster, type Harness, type TcpServer,
 } from '../../lib/lab/index';
-import { agentLogTails } from './inspect';
+import { missingRoutesReport } from './inspect';
 import { podToRemotePod, POD_PORT, type DemoPod } from './paths';
-import { deletePods, NodeRuntime, type PodAttachment } from './runtime';
+import { deletePods, NodeRuntime, stopClusterProcesses, type PodAttachment } from './runtime';
 import type { DemoEnv, DemoMode, PathCheck, Scenario } from './types';
 
 const CONFLIST = '20-routed.conflist';
@@ -189,13 +189,11 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
       if (!vxlanBuilt) {
         lines.push(`  VXLAN across segments: not built yet (no VXLAN device on any node); the ${untried} paths between segments are not tried`);
       }
-      if (!routed) lines.push('  ✗ routes missing: agent logs follow', ...agentLogTails(nodes));
+      if (!routed) lines.push(...missingRoutesReport(nodes));
       return lines;
     },
     stopProcesses() {
-      for (const s of servers) s.stop();
-      for (const n of nodes) void n.agent.stop();
-      void cluster.etcd?.stop();
+      stopClusterProcesses(servers, nodes.map((n) => n.agent), cluster.etcd);
     },
     async teardown() {
       const { ok: deleted, lines } = await deletePods(pods, (p) => nodes[p.node]!.runtime);

@@ -101,3 +101,14 @@ export async function deletePods<P extends AddedPod>(pods: P[], runtimeOf: (pod:
   }
   return { ok, lines };
 }
+
+/**
+ * Stops what a cluster demo runs: its TCP servers, each node's agent
+ * (SIGTERM: the kernel state stays, also with --keep) and etcd, so nothing
+ * of the run keeps running; the namespaces stay.
+ */
+export function stopClusterProcesses(servers: { stop(): void }[], agents: { stop(): Promise<unknown> }[], etcd?: { stop(): Promise<void> }): void {
+  for (const s of servers) s.stop();
+  for (const a of agents) void a.stop();
+  void etcd?.stop();
+}
