@@ -2,8 +2,11 @@
 // pod's addresses are /32 and /128 behind one on-link gateway that the host
 // end answers for; the node routes each address to its veth. Any IPAM works;
 // with cluster-ipam the node's blocks are what the agent announces by BGP.
+// Our own IPAM plugins run in this process (no second start-up); any other
+// IPAM type is exec'd from CNI_PATH.
 import { registerInProcess } from '../../lib/cni/delegate';
 import { runPlugin, type Plugin } from '../../lib/cni/skel';
+import { clusterIpam } from '../../lib/ipam/cluster/plugin';
 import { hostLocal } from '../../lib/ipam/host-local/plugin';
 import { cmdAdd } from './add';
 import { cmdCheck } from './check';
@@ -22,4 +25,5 @@ export const routed: Plugin<RoutedConfig> = {
 };
 
 registerInProcess('host-local', hostLocal);
+registerInProcess('cluster-ipam', clusterIpam);
 runPlugin(routed);

@@ -4,10 +4,10 @@
 //                absent: every pool, one address per family that has one
 //   routes       routes the result carries, as host-local's
 import * as z from 'zod/mini';
-import { parseOrThrow } from '../../lib/cni/schemas';
-import type { Route } from '../../lib/cni/types';
-import { canonicalRoute, routeSchema } from '../../lib/ipam/host-local/config';
-import { DEFAULT_AGENT_SOCKET } from '../../lib/ipam/cluster/protocol';
+import { parseOrThrow } from '../../cni/schemas';
+import type { Route } from '../../cni/types';
+import { canonicalRoute, routeSchema } from '../host-local/config';
+import { DEFAULT_AGENT_SOCKET } from './protocol';
 
 export interface ClusterIpamConfig {
   cniVersion: string;
