@@ -6,7 +6,7 @@ import { EtcdClient } from '../lib/datastore/etcd';
 import { EtcdError, EtcdUnreachableError } from '../lib/datastore/etcd-http';
 import { etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../lib/datastore/etcd-options';
 import { DEFAULT_ROUTED_PREFIX } from '../lib/ipam/cluster/store';
-import { FlagError, parseFlags, type FlagKind } from './flags';
+import { FlagError, parseFlags, type FlagKind } from '../lib/flags';
 
 const ETCD_FLAGS = ['etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile'] as const;
 

@@ -15,7 +15,7 @@ import { blockKey } from '../lib/ipam/cluster/block';
 import { ClusterIpamStore } from '../lib/ipam/cluster/store';
 import { formatCidr, parseCidr } from '../lib/ip/address';
 import { routedEtcdSettings } from './bgp';
-import { FlagError, parseFlags, type FlagKind } from './flags';
+import { FlagError, parseFlags, type FlagKind } from '../lib/flags';
 
 export const IPAM_USAGE = `usage:
   tscni ipam check [etcd flags] > report.json

@@ -14,7 +14,7 @@ import { birdc, showProtocols, type BirdProtocol } from '../lib/bird/control';
 import { askAgent } from '../lib/ipam/cluster/protocol';
 import { parseCidr, prefixBounds, type Cidr } from '../lib/ip/address';
 import { Rtnl } from '../lib/netlink';
-import { FlagError, parseFlags } from './flags';
+import { FlagError, parseFlags } from '../lib/flags';
 
 export const NODE_USAGE = `usage:
   tscni node status [--run-dir DIR]

@@ -9,7 +9,7 @@ import { CniError } from '../lib/cni/errors';
 import { formatCidr } from '../lib/ip/address';
 import { makePool, PoolError, VXLAN_MODES, type Pool } from '../lib/ipam/cluster/pool';
 import { ClusterIpamStore, DEFAULT_ROUTED_PREFIX } from '../lib/ipam/cluster/store';
-import { FlagError, integerFlag, parseFlags, type FlagKind } from './flags';
+import { FlagError, integerFlag, parseFlags, type FlagKind } from '../lib/flags';
 
 export const POOL_USAGE = `usage:
   tscni pool create NAME --cidr CIDR [--block-size N] [--vxlan ${VXLAN_MODES.join('|')}]

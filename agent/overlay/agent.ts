@@ -23,7 +23,7 @@ import { createBackend } from './backends';
 import { LeaseManager } from './lease-manager';
 import type { OverlayOptions } from './options';
 import { previousSubnet, writeSubnetFile } from './subnet-file';
-import { findUnderlay } from './underlay';
+import { findUnderlay } from '../underlay';
 
 /** Healing: how often the kernel is compared with the desired state when nothing in etcd changed. */
 const RECONCILE_INTERVAL_MS = 1000;

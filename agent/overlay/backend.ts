@@ -12,7 +12,7 @@ import type { Cidr } from '../../lib/ip/address';
 import type { Rtnl } from '../../lib/netlink';
 import type { Logger } from '../log';
 import type { RouteChanges } from '../route-table';
-import type { Underlay } from './underlay';
+import type { Underlay } from '../underlay';
 
 /** Another node's lease, as read from etcd. */
 export interface Peer {

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { ETCD_FLAGS, ETCD_USAGE, etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../../lib/datastore/etcd-options';
 import { parseIp } from '../../lib/ip/address';
-import { FlagError, integerFlag, parseFlags, type FlagKind } from '../../cli/flags';
+import { FlagError, integerFlag, parseFlags, type FlagKind } from '../../lib/flags';
 
 export const OVERLAY_AGENT_USAGE = `usage: tscni-agent overlay [flags]
   leases a subnet of the cluster network from etcd (flannel's data), writes

@@ -6,7 +6,7 @@ import { etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } fro
 import { asnProblem, nodeNameProblem } from '../../lib/datastore/routed-nodes';
 import { DEFAULT_ROUTED_PREFIX } from '../../lib/ipam/cluster/store';
 import { formatIp, parseIp } from '../../lib/ip/address';
-import { FlagError, parseFlags, type FlagKind } from '../../cli/flags';
+import { FlagError, parseFlags, type FlagKind } from '../../lib/flags';
 
 export const DEFAULT_RUN_DIR = '/run/tscni';
 export const DEFAULT_ASN = 64512;

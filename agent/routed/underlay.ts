@@ -2,7 +2,7 @@
 // that has the address) or --iface (its first IPv4 address); the rest is the
 // overlay agent's underlay lookup (MTU, segment).
 import type { Rtnl } from '../../lib/netlink';
-import { findUnderlay, type Underlay } from '../overlay/underlay';
+import { findUnderlay, type Underlay } from '../underlay';
 
 export async function routedUnderlay(nl: Rtnl, opts: { ip?: string; iface?: string }): Promise<Underlay> {
   if (opts.ip === undefined) return findUnderlay(nl, { iface: opts.iface });

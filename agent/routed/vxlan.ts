@@ -9,7 +9,7 @@ import type { RoutedNode } from '../../lib/datastore/routed-nodes';
 import { formatCidr } from '../../lib/ip/address';
 import type { Pool } from '../../lib/ipam/cluster/pool';
 import type { Block } from '../../lib/ipam/cluster/block';
-import { onSegment, type Underlay } from '../overlay/underlay';
+import { onSegment, type Underlay } from '../underlay';
 
 export const VXLAN_DEVICE = 'vxlan.tscni';
 export const VXLAN_VNI = 4096;

@@ -8,7 +8,7 @@ import { EtcdError, EtcdUnreachableError } from '../../lib/datastore/etcd-http';
 import { decodeFlannelConfig, flannelConfigJson } from '../../lib/datastore/flannel-config';
 import { configKey, writeFlannelConfig } from '../../lib/datastore/flannel';
 import { CniError } from '../../lib/cni/errors';
-import { FlagError, integerFlag, parseFlags, type FlagKind } from '../flags';
+import { FlagError, integerFlag, parseFlags, type FlagKind } from '../../lib/flags';
 
 export const OVERLAY_USAGE = `usage:
   tscni overlay config set --network CIDR [--subnet-len N] --backend vxlan|host-gw|udp

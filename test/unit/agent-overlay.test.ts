@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, formatLine } from '../../agent/log';
 import { OptionsError, parseOverlayOptions } from '../../agent/overlay/options';
 import { formatSubnetFile, previousSubnet, writeSubnetFile } from '../../agent/overlay/subnet-file';
-import { vtepMac } from '../../agent/overlay/vxlan/vtep-mac';
+import { vtepMac } from '../../agent/vxlan/vtep-mac';
 import { formatCidr, parseCidr, type Cidr } from '../../lib/ip/address';
 
 const cidr = (s: string) => parseCidr(s) as Cidr;

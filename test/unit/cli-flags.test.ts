@@ -1,6 +1,6 @@
 // The CLI's flag parser: both spellings, booleans alone, and every mistake an error.
 import { describe, expect, it } from 'vitest';
-import { integerFlag, parseFlags } from '../../cli/flags';
+import { integerFlag, parseFlags } from '../../lib/flags';
 
 const spec = { network: 'string', 'direct-routing': 'boolean', vni: 'string' } as const;
 

@@ -6,7 +6,7 @@
 import { formatCidr, type Cidr } from '../../../lib/ip/address';
 import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../../route-table';
 import { routeChanges, type Backend, type BackendContext, type Peer } from '../backend';
-import { onSegment } from '../underlay';
+import { onSegment } from '../../underlay';
 
 export class HostGwBackend implements Backend {
   readonly type = 'host-gw';

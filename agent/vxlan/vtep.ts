@@ -4,8 +4,10 @@
 // underlay's minus 50 bytes of encapsulation, the subnet's network address
 // as a /32. ensureVtep() repairs whatever differs: a device that is gone or
 // built differently is made anew, a rewritten MAC or MTU is set back.
-import { formatIp, type Cidr } from '../../../lib/ip/address';
-import type { Link, Rtnl } from '../../../lib/netlink';
+// Routed mode's cross-segment VTEP is built by the same code with Calico's
+// name, VNI and port.
+import { formatIp, type Cidr } from '../../lib/ip/address';
+import type { Link, Rtnl } from '../../lib/netlink';
 import type { Underlay } from '../underlay';
 
 /** outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) */

@@ -1,8 +1,9 @@
 // The VTEP's neighbour and FDB entries against what the peers need: the
 // kernel's entries on this one device are dumped, the difference applied.
-// Every entry on flannel.<VNI> is the agent's (the device is), so one that no
-// peer needs is stale and goes.
-import type { Rtnl } from '../../../lib/netlink';
+// Every entry on the agent's own VTEP (flannel.<VNI> in overlay mode,
+// vxlan.tscni in routed mode) is the agent's, so one that no peer needs is
+// stale and goes. Shared by both agents.
+import type { Rtnl } from '../../lib/netlink';
 
 /** `want`: peer network address -> VtepMAC. */
 export async function reconcileNeighbors(nl: Rtnl, dev: number, want: Map<string, string>): Promise<string[]> {

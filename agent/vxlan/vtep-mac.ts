@@ -2,7 +2,7 @@
 // MACs), so it is the same after every restart and reboot and the peers'
 // neighbour and FDB entries stay right; flanneld's random MAC per start is a
 // long-standing complaint. Locally administered, unicast.
-import { sha256Hex } from '../../../lib/hash';
+import { sha256Hex } from '../../lib/hash';
 
 export function vtepMac(nodeName: string): string {
   const bytes = Buffer.from(sha256Hex(`tscni vtep ${nodeName}`).slice(0, 12), 'hex');

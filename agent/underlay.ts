@@ -3,8 +3,8 @@
 // lease's PublicIP, --public-ip or the interface's first IPv4) and the L2
 // segment it sits on (the address's prefix), which decides whether a peer is
 // reachable directly (host-gw, vxlan's DirectRouting).
-import { networkOf, parseCidr, parseIp, prefixBounds, type Cidr } from '../../lib/ip/address';
-import type { Rtnl } from '../../lib/netlink';
+import { networkOf, parseCidr, parseIp, prefixBounds, type Cidr } from '../lib/ip/address';
+import type { Rtnl } from '../lib/netlink';
 
 export interface Underlay {
   name: string;
