@@ -5,7 +5,8 @@ import { CniError, invalidConfig, UNKNOWN_ERROR_CODE } from '../../lib/cni/error
 import type { CmdArgs, GcArgs } from '../../lib/cni/skel';
 import { withRollback } from '../../lib/cni/transaction';
 import type { Result } from '../../lib/cni/types';
-import { formatIp, ipFamily, ipFromBytes, parseCidr, parseIp, prefixBounds } from '../../lib/ip/address';
+import { formatIp, ipFamily, parseCidr, parseIp, prefixBounds } from '../../lib/ip/address';
+import type { Route } from '../../lib/netlink';
 import { deleteConntrackEntries, IPPROTO, type OriginalDestination } from '../../lib/netlink/conntrack';
 import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { writeSysctl } from '../../lib/netns/sysctl';
@@ -78,7 +79,7 @@ async function deleteStaleUdpFlows(a: CmdArgs<PortmapConfig>, t: PortmapTarget, 
   const udp = t.mappings.filter((m) => m.protocol === 'udp');
   if (udp.length === 0) return;
   try {
-    const local = localAddressTest();
+    const local = localAddressTest(await nodeLocalRoutes());
     const families = new Set(t.addresses.map(ipFamily));
     const ports = udp.map((m) => {
       const hostIp = m.hostIP ? parseIp(m.hostIP) : undefined;
@@ -95,42 +96,28 @@ async function deleteStaleUdpFlows(a: CmdArgs<PortmapConfig>, t: PortmapTarget, 
 }
 
 /**
- * Whether an address is the node's own, as `fib daddr type local` decides,
- * from /proc (no netlink to load): IPv4 from the LOCAL routes in fib_trie
- * ("|-- 10.250.0.1" then "/32 host LOCAL"; 127.0.0.0/8 is one of them),
- * IPv6 from the interface addresses in if_inet6.
+ * Whether an address is the node's own, as `fib daddr type local` decides:
+ * it falls in one of the kernel's local routes (table local, type local:
+ * each address of the node, and 127.0.0.0/8 whole).
  */
-export function localAddressTest(
-  fibTrie = readFileSync('/proc/net/fib_trie', 'utf8'),
-  ifInet6 = readProcFile('/proc/net/if_inet6'),
-): (address: string) => boolean {
-  const v4: { first: bigint; last: bigint }[] = [];
-  let entry: string | undefined;
-  for (const line of fibTrie.split('\n')) {
-    const ip = /^\s*\|-- (\S+)\s*$/.exec(line);
-    if (ip) entry = ip[1];
-    const route = /^\s*\/(\d+) host LOCAL\s*$/.exec(line);
-    const cidr = route && entry ? parseCidr(`${entry}/${route[1]}`) : undefined;
-    if (cidr && typeof cidr !== 'string') v4.push(prefixBounds(cidr));
-  }
-  const v6 = new Set(ifInet6.split('\n').flatMap((line) => {
-    const hex = /^([0-9a-f]{32})\s/.exec(line)?.[1];
-    return hex ? [formatIp(ipFromBytes(Buffer.from(hex, 'hex')))] : [];
-  }));
+export function localAddressTest(localRoutes: readonly Pick<Route, 'dst' | 'type'>[]): (address: string) => boolean {
+  const ranges = localRoutes.filter((r) => r.type === 'local').flatMap((r) => {
+    const cidr = parseCidr(r.dst);
+    return cidr && typeof cidr !== 'string' ? [{ family: cidr.ip.family, ...prefixBounds(cidr) }] : [];
+  });
   return (address) => {
     const ip = parseIp(address);
-    if (!ip) return false;
-    return ip.family === 6 ? v6.has(formatIp(ip)) : v4.some((r) => r.first <= ip.value && ip.value <= r.last);
+    return ip !== undefined && ranges.some((r) => r.family === ip.family && r.first <= ip.value && ip.value <= r.last);
   };
 }
 
-/** A /proc file that is absent when its feature is off (if_inet6 without IPv6). */
-function readProcFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
+/**
+ * The node's local routes, both families. Routing netlink is loaded here,
+ * not at start-up: only an ADD with UDP host ports needs it.
+ */
+async function nodeLocalRoutes(): Promise<Route[]> {
+  const { Rtnl, RT_TABLE } = await import('../../lib/netlink');
+  return Rtnl.use(undefined, (nl) => nl.routes.list({ table: RT_TABLE.LOCAL }));
 }
 
 export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
