@@ -37,7 +37,11 @@ describe('tscni-agent routed: a node that claims more blocks', () => {
       }
       const blocks = await lab.blocksOf('n0');
       expect(blocks.length).toBe(count);
-      expect((await lab.routes(n0, '75')).map(([dst]) => dst).sort()).toEqual([...blocks].sort());
+      // The agent installs a claimed block's blackhole on its next sync, just after the claim.
+      await eventually(`n0 holds a blackhole for each of its ${count} blocks`, async () => {
+        const held = (await lab.routes(n0, '75')).map(([dst]) => dst).sort();
+        return JSON.stringify(held) === JSON.stringify([...blocks].sort()) ? true : `n0 has ${JSON.stringify(held)}`;
+      }, 10_000);
       await eventually(`n1 routes n0's ${count} blocks via n0`, async () => {
         const have = await lab.routes(n1, 'bird');
         const missing = blocks.filter((b) => !have.some(([dst, gw]) => dst === b && gw === n0.ip));
