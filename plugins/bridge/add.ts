@@ -1,6 +1,6 @@
-// ADD: bridge, veth, IPAM, addresses and routes, gateway, masquerade and MAC
-// spoof check, as one
-// transaction: every step that creates something registers its undo.
+// ADD: IPAM, masquerade, bridge, veth, addresses and routes, MAC spoof check
+// and gateway, as one transaction: every step that creates something
+// registers its undo.
 import { delegateAdd, delegateDel } from '../../lib/cni/delegate';
 import { CniError, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
 import type { CmdArgs } from '../../lib/cni/skel';
@@ -14,7 +14,6 @@ import { openNetns, writeSysctl, type NetnsHandle } from '../../lib/netns';
 import { applyRuleset } from '../../lib/nft/add-elements';
 import { addMasqueradeCommands, removeMasquerade } from '../../lib/nft/masquerade';
 import { addSpoofCheckCommands, removeSpoofCheck } from '../../lib/nft/spoofcheck';
-import type { NftCommand } from '../../lib/nft/json';
 import { ensureBridge, ensureBridgeAddress, enableForwarding } from './bridge-device';
 import { containerMac, type BridgeConfig } from './config';
 import { planGateways } from './gateway';
@@ -34,6 +33,26 @@ async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: R
   const c = a.config;
   const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
   return withRollback(async (rb) => {
+    // IPAM and masquerade come first. An nf_tables transaction's objects are
+    // freed after an RCU grace period (~10 ms here), and closing the netfilter
+    // socket waits for that: written before the veth work, which is slow and
+    // waits for RCU itself, the grace period has passed when ADD ends.
+    const result: Result = { cniVersion: a.cniVersion, interfaces: [] };
+    let plan: ReturnType<typeof planGateways> | undefined;
+    if (c.ipamType) {
+      a.log.step(`IPAM ${c.ipamType}`);
+      const ipamResult = await delegateAdd(c.ipamType, a.raw);
+      rb.push(`IPAM ${c.ipamType} reservation`, () => delegateDel(c.ipamType!, a.raw));
+      if (!ipamResult.ips?.length) throw new CniError(UNKNOWN_ERROR_CODE, 'IPAM plugin returned missing IP config');
+      plan = planGateways(ipamResult, c);
+      Object.assign(result, { ips: plan.ips, routes: plan.routes, ...(ipamResult.dns ? { dns: ipamResult.dns } : {}) });
+      if (c.ipMasq) {
+        a.log.step('nftables masquerade');
+        a.log.debug('nftables', { ...(await applyRuleset(addMasqueradeCommands({ ...attachment, addresses: plan.ips.map((ip) => ip.address) }), nf)) });
+        rb.push('masquerade elements', () => removeMasquerade(attachment));
+      }
+    }
+
     a.log.step('bridge');
     const bridge = await ensureBridge(node, c);
 
@@ -46,43 +65,28 @@ async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: R
     if (c.hairpinMode) await node.links.setHairpin(hostName, true);
     await node.links.setUp(hostName);
 
-    const result: Result = { cniVersion: a.cniVersion, interfaces: [] };
-    const nft: NftCommand[] = [];
-    if (c.ipamType) {
-      a.log.step(`IPAM ${c.ipamType}`);
-      const ipamResult = await delegateAdd(c.ipamType, a.raw);
-      rb.push(`IPAM ${c.ipamType} reservation`, () => delegateDel(c.ipamType!, a.raw));
-      if (!ipamResult.ips?.length) throw new CniError(UNKNOWN_ERROR_CODE, 'IPAM plugin returned missing IP config');
-      const plan = planGateways(ipamResult, c);
-      Object.assign(result, { ips: plan.ips, routes: plan.routes, ...(ipamResult.dns ? { dns: ipamResult.dns } : {}) });
-
+    if (plan) {
       a.log.step('pod addresses and routes');
       configurePodSysctls(pod, a.ifname, c.enableDad);
       // Interfaces are filled in below; configureInterface needs the index → name mapping now.
       result.interfaces = [{ name: c.bridge }, { name: hostName }, { name: a.ifname, sandbox: a.netns }];
       await configureInterface(inPod, a.ifname, result, { dad: c.enableDad });
-
-      a.log.step('gateway addresses');
-      for (const cidr of plan.bridgeAddresses) await ensureBridgeAddress(node, bridge, cidr, c.forceAddress);
-      enableForwarding(plan.forwardingFamilies);
-      if (c.ipMasq) nft.push(...addMasqueradeCommands({ ...attachment, addresses: plan.ips.map((ip) => ip.address) }));
     } else if (!c.disableContainerInterface) {
       await inPod.links.setUp(a.ifname);
     }
 
+    // The spoof check needs the pod's MAC, so it waits for the veth.
     if (c.macSpoofCheck) {
+      a.log.step('nftables MAC spoof check');
       const podMac = (await inPod.links.require(a.ifname)).mac!;
-      nft.push(...addSpoofCheckCommands({ ...attachment, hostVeth: hostName, mac: podMac }));
+      a.log.debug('nftables', { ...(await applyRuleset(addSpoofCheckCommands({ ...attachment, hostVeth: hostName, mac: podMac }), nf)) });
+      rb.push('MAC spoof check elements', () => removeSpoofCheck(attachment));
     }
-    if (nft.length > 0) {
-      // Masquerade and spoof check together: one transaction per ADD. The channel stays open
-      // until the command ends, so the kernel's cleanup after it overlaps with the link state step.
-      a.log.step('nftables');
-      a.log.debug('nftables', { ...(await applyRuleset(nft, nf)) });
-      rb.push('nftables elements', async () => {
-        if (c.ipMasq) await removeMasquerade(attachment);
-        if (c.macSpoofCheck) await removeSpoofCheck(attachment);
-      });
+
+    if (plan) {
+      a.log.step('gateway addresses');
+      for (const cidr of plan.bridgeAddresses) await ensureBridgeAddress(node, bridge, cidr, c.forceAddress);
+      enableForwarding(plan.forwardingFamilies);
     }
 
     a.log.step('link state');

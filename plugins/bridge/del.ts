@@ -16,24 +16,26 @@ import type { BridgeConfig } from './config';
 export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {
   const c = a.config;
   const errors = new ErrorCollector(a.log);
-
-  // Deleting either end of a veth removes both; the pod's end first, as the
-  // reference does, then the host end in case the pod's namespace is gone.
-  if (a.netns !== '') await errors.attempt(`delete ${a.ifname} in the container`, () => deletePodInterface(a.netns, a.ifname));
-  await errors.attempt('delete host veth', () => deleteHostVeth(c.bridge, hostVethName(a.containerId, a.ifname), a.log));
-  // The address is released last, and only once its elements are gone.
-  // Removal by owner lists, then deletes by key; once the address is free,
-  // an ADD may be given it and write its own element under that key, which a
-  // removal still in progress, or retried after a failure, would delete.
   const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
-  // One netfilter socket for the removals, closed after the release: closing
-  // it right after its transaction would wait for the kernel's cleanup of it.
+  // One netfilter socket for the removals, closed when DEL ends. The kernel
+  // frees removed elements after an RCU grace period and closing the socket
+  // waits for that, so the masquerade goes first: the grace period passes
+  // while the veth is deleted, which waits for RCU itself.
   await NfnlChannel.useOnDemand(async (nf) => {
-    const elementsGone = [
-      !c.ipMasq || (await errors.attempt('remove masquerade', () => removeMasquerade(attachment, nf()))),
-      !c.macSpoofCheck || (await errors.attempt('remove MAC spoof check', () => removeSpoofCheck(attachment, nf()))),
-    ].every(Boolean);
-    if (c.ipamType && elementsGone) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
+    const masqueradeGone = !c.ipMasq || (await errors.attempt('remove masquerade', () => removeMasquerade(attachment, nf())));
+
+    // Deleting either end of a veth removes both; the pod's end first, as the
+    // reference does, then the host end in case the pod's namespace is gone.
+    if (a.netns !== '') await errors.attempt(`delete ${a.ifname} in the container`, () => deletePodInterface(a.netns, a.ifname));
+    await errors.attempt('delete host veth', () => deleteHostVeth(c.bridge, hostVethName(a.containerId, a.ifname), a.log));
+    // The spoof check guards the pod's frames: it goes once the veth has.
+    const spoofCheckGone = !c.macSpoofCheck || (await errors.attempt('remove MAC spoof check', () => removeSpoofCheck(attachment, nf())));
+
+    // The address is released last, and only once its elements are gone.
+    // Removal by owner lists, then deletes by key; once the address is free,
+    // an ADD may be given it and write its own element under that key, which a
+    // removal still in progress, or retried after a failure, would delete.
+    if (c.ipamType && masqueradeGone && spoofCheckGone) await errors.attempt(`IPAM ${c.ipamType} release`, () => delegateDel(c.ipamType!, a.raw));
     else if (c.ipamType) a.log.warn('address kept reserved until a DEL has removed its nft elements');
   });
   errors.throwIfAny();

@@ -53,7 +53,7 @@ describe('bridge DEL and GC remove the nft elements before they give the address
     const conf = config('tscni-order', 'tscnio0', '10.244.20.0/24', { logLevel: 'debug', logFile });
     for (const id of ['order-1', 'order-2']) expectSuccess(await bridge('ADD', id, await h.createPod(), conf));
     expectSuccess(await bridge('DEL', 'order-1', '', conf));
-    expect(finishedSteps(logFile, 'DEL', 'order-1')).toEqual(['delete host veth', 'remove masquerade', 'remove MAC spoof check', 'IPAM host-local release']);
+    expect(finishedSteps(logFile, 'DEL', 'order-1')).toEqual(['remove masquerade', 'delete host veth', 'remove MAC spoof check', 'IPAM host-local release']);
     expectSuccess(await h.runCniPlugin({ node, plugin: 'bridge', command: 'GC', config: { ...conf, 'cni.dev/valid-attachments': [] } }));
     expect(finishedSteps(logFile, 'GC')).toEqual(['masquerade GC', 'MAC spoof check GC', 'IPAM host-local GC']);
     expect(reservations('tscni-order')).toEqual([]);

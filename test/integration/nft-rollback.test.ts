@@ -3,10 +3,9 @@
 // gone — once where the elements went through nft (the node's first pod)
 // and once where they went over nfnetlink (a later pod), while another
 // pod's elements stay.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hostVethName } from '../../lib/netlink/pod-veth';
 import { DIST_BIN, execIn, expectSuccess, ipJson, REFERENCE_BIN, useHarness, type Netns } from './harness';
 import { bridgeConfig, elementOwners, portmapConfig, setupNode, type TestNode } from './portmap-env';
 
@@ -27,21 +26,15 @@ async function tscniElements(node: Netns): Promise<string[]> {
 }
 
 /**
- * Sets the pod's host veth down as soon as the plugin has brought it up (the
- * kernel announces it; the name is derived from the attachment), so that ADD
- * fails at "link state", after the nftables step. Resolves once it is
- * listening; `done` settles when it has acted or after 10 s.
+ * A plugin as the runtime starts it, but with /proc/sys read-only in its own
+ * mount namespace (ip netns exec gives it one): its first sysctl write on the
+ * node fails, after its nftables steps.
  */
-async function downHostVethWhenUp(node: Netns, containerId: string): Promise<{ done: Promise<unknown> }> {
-  const dev = hostVethName(containerId, 'eth0');
-  const fifo = join(dir, `${containerId}.events`);
-  const script = `mkfifo ${fifo}; timeout 10 ip -o monitor link > ${fifo} & m=$!
-    while read -r line; do case "$line" in *" ${dev}@"*",UP,"* | *" ${dev}@"*",UP>"*) ip link set dev ${dev} down; break;; esac; done < ${fifo}
-    kill $m; rm -f ${fifo}`;
-  const done = execIn(node, 'sh', ['-c', script]);
-  // ip monitor subscribes within milliseconds of starting
-  await new Promise((r) => setTimeout(r, 300));
-  return { done };
+function withReadOnlySysctl(plugin: string): string {
+  const path = join(dir, `${plugin}-ro-sysctl`);
+  writeFileSync(path, `#!/bin/sh\nmount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys || exit 99\nexec ${DIST_BIN}/${plugin}\n`);
+  chmodSync(path, 0o755);
+  return path;
 }
 
 beforeAll(async () => {
@@ -56,22 +49,18 @@ describe('bridge ADD failing after its nftables step', () => {
     logLevel: 'debug', logFile: log(),
     ipam: { type: 'host-local', dataDir: join(dir, 'ipam'), ranges: [[{ subnet: '10.244.50.0/24' }]] },
   });
-  const add = async (id: string) => h.runCniPlugin({ node, plugin: 'bridge', command: 'ADD', containerId: id, netns: await h.createPod(), ifname: 'eth0', config: config() });
+  const add = async (id: string, pluginPath = `${DIST_BIN}/bridge`) =>
+    h.runCniPlugin({ node, pluginPath, command: 'ADD', containerId: id, netns: await h.createPod(), ifname: 'eth0', config: config() });
 
+  // ip_forward is written in the gateway step, after the masquerade and the spoof check.
   async function expectRolledBack(id: string, via: 'nft' | 'nfnetlink'): Promise<void> {
     const before = logLines(log()).length;
-    // host-local waits for its lock, held here for a while, so the window between the host veth
-    // coming up and the link state step is long enough for the watcher on every machine.
-    mkdirSync(join(dir, 'ipam/rb'), { recursive: true });
-    const ipamHeld = execIn(node, 'flock', [join(dir, 'ipam/rb/lock'), 'sleep', '0.8']);
-    const watcher = await downHostVethWhenUp(node, id);
-    const out = await add(id);
-    await Promise.all([watcher.done, ipamHeld]);
+    const out = await add(id, withReadOnlySysctl('bridge'));
     expect(out.exitCode).toBe(1);
-    expect(out.json.msg).toMatch(/^bridge port veth[0-9a-f]{8} did not come up/);
+    expect(out.json.msg).toMatch(/ip_forward/);
     const lines = logLines(log()).slice(before).filter((l) => l.includes(`containerID=${id} `));
-    expect(lines.find((l) => l.includes(': nftables '))).toMatch(new RegExp(`: nftables via=${via}( |$)`));
-    expect(lines.find((l) => l.includes(': rolled back '))).toMatch(/failedStep="link state" error="[^"]+" undone="nftables elements, IPAM host-local reservation, veth veth[0-9a-f]{8}"$/);
+    expect(lines.filter((l) => l.includes(': nftables ')).map((l) => l.match(/via=(\S+)/)?.[1])).toEqual([via, via]);
+    expect(lines.find((l) => l.includes(': rolled back '))).toMatch(/failedStep="gateway addresses" error="[^"]+" undone="MAC spoof check elements, veth veth[0-9a-f]{8}, masquerade elements, IPAM host-local reservation"$/);
     expect((await tscniElements(node)).filter((e) => e.includes(`id=${id}`))).toEqual([]);
     expect(await ipJson(node, ['link', 'show', 'master', 'rb0'])).toHaveLength(via === 'nft' ? 0 : 1);
   }
@@ -101,11 +90,8 @@ describe('portmap ADD failing after its nftables step', () => {
 
   beforeAll(async () => {
     n = await setupNode(h, 51);
-    // portmap as the runtime starts it, but with /proc/sys read-only in its own mount
-    // namespace (ip netns exec gives it one): writing route_localnet, after the nftables step, fails.
-    portmap = join(dir, 'portmap-ro-sysctl');
-    writeFileSync(portmap, `#!/bin/sh\nmount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys || exit 99\nexec ${DIST_BIN}/portmap\n`);
-    chmodSync(portmap, 0o755);
+    // writing route_localnet, after the nftables step, fails
+    portmap = withReadOnlySysctl('portmap');
   });
 
   async function attachFailing(id: string): Promise<{ exitCode: number; json: any }> {
