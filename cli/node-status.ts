@@ -90,7 +90,7 @@ export async function runNode(args: string[]): Promise<number> {
 
   const status = readStatus(runDir);
   const out: string[] = [];
-  out.push(`node ${status?.node ?? '(unknown)'}${status ? `, ${status.ip}, AS ${status.asn}${status.routeReflector ? ', route reflector' : ''}` : ''} (run dir ${runDir})`);
+  out.push(`node ${status?.node ?? '(unknown)'}${status ? `, ${status.ip}${status.ip6 ? `, ${status.ip6}` : ''}, AS ${status.asn}${status.routeReflector ? ', route reflector' : ''}` : ''} (run dir ${runDir})`);
 
   let agentUp = false;
   try {

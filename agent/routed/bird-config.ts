@@ -5,7 +5,14 @@
 // kernel as `proto bird`. Sessions: every other node (full mesh), or only the
 // reflectors once there are any; a reflector peers with every node, its
 // clients marked `rr client`; and the external peers of this node.
-import { formatIp, parseIp } from '../../lib/ip/address';
+//
+// IPv6 blocks travel on the same IPv4 sessions (multiprotocol BGP, an ipv6
+// channel beside the ipv4 one), announced with the node's IPv6 underlay
+// address as next hop: one session per peer whatever the families, so the
+// peer table and the reflector topology stay as they are, and the kernel
+// gets plain IPv6 routes via an IPv6 neighbour. A node without an IPv6
+// underlay address has no ipv6 channel: its peers negotiate IPv4 only.
+import { formatIp, parseIp, type Family } from '../../lib/ip/address';
 
 export type SessionKind = 'mesh' | 'reflector' | 'client' | 'external';
 
@@ -23,10 +30,12 @@ export interface BirdInput {
   asn: number;
   /** the interface the underlay address is on: next hops resolve through its prefix */
   underlayDev: string;
-  /** the IPv4 blocks this node holds */
+  /** the blocks this node holds, IPv4 and IPv6 */
   ownBlocks: string[];
   /** remote blocks the agent routes through VXLAN: BIRD must not put their BGP routes in the kernel */
   tunnelBlocks?: string[];
+  /** the node's IPv6 underlay: next hop of its IPv6 blocks, and the interface peers' IPv6 next hops resolve through */
+  ipv6?: { address: string; dev: string };
   /** rtm_protocol of the agent's block routes */
   routeProtocol: number;
   /** set on a route reflector */
@@ -70,22 +79,28 @@ function prefixSet(cidrs: string[]): string {
 
 /** BIRD's syntax takes addresses and prefixes literally: everything rendered is checked first. */
 function checked(input: BirdInput): BirdInput {
-  const v4 = (text: string, what: string) => {
+  const address = (family: Family, text: string, what: string) => {
     const ip = parseIp(text);
-    if (!ip || ip.family !== 4) throw new Error(`BIRD config: ${what} "${text}" is not an IPv4 address`);
+    if (!ip || ip.family !== family) throw new Error(`BIRD config: ${what} "${text}" is not an IPv${family} address`);
     return formatIp(ip);
   };
   for (const b of [...input.ownBlocks, ...(input.tunnelBlocks ?? [])]) {
     const [addr, len] = b.split('/');
-    v4(addr ?? '', 'block');
-    if (!/^\d{1,2}$/.test(len ?? '') || Number(len) > 32) throw new Error(`BIRD config: block "${b}" has no IPv4 prefix length`);
+    const family = parseIp(addr ?? '')?.family;
+    if (family === undefined) throw new Error(`BIRD config: block "${b}" is not a prefix`);
+    if (!/^\d{1,3}$/.test(len ?? '') || Number(len) > (family === 4 ? 32 : 128)) throw new Error(`BIRD config: block "${b}" has no IPv${family} prefix length`);
   }
-  if (!/^[A-Za-z0-9_.:-]+$/.test(input.underlayDev)) throw new Error(`BIRD config: interface name "${input.underlayDev}"`);
+  const device = (name: string) => {
+    if (!/^[A-Za-z0-9_.:-]+$/.test(name)) throw new Error(`BIRD config: interface name "${name}"`);
+    return name;
+  };
   return {
     ...input,
-    routerId: v4(input.routerId, 'router id'),
-    ...(input.clusterId !== undefined ? { clusterId: v4(input.clusterId, 'cluster id') } : {}),
-    sessions: input.sessions.map((s) => ({ ...s, ip: v4(s.ip, `peer ${s.peer}`) })),
+    underlayDev: device(input.underlayDev),
+    routerId: address(4, input.routerId, 'router id'),
+    ...(input.clusterId !== undefined ? { clusterId: address(4, input.clusterId, 'cluster id') } : {}),
+    ...(input.ipv6 ? { ipv6: { address: address(6, input.ipv6.address, 'IPv6 underlay address'), dev: device(input.ipv6.dev) } } : {}),
+    sessions: input.sessions.map((s) => ({ ...s, ip: address(4, s.ip, `peer ${s.peer}`) })),
   };
 }
 
@@ -120,6 +135,11 @@ const sessionTimers = (input: BirdInput) => `  local ${input.routerId} as ${inpu
  * exports (the tunnelled blocks). `before` undefined: what the running
  * BIRD last read is unknown, so both.
  */
+const ofFamily = (cidrs: string[], family: Family) => cidrs.filter((c) => (c.includes(':') ? 6 : 4) === family);
+
+/** A filter's test for "one of these prefixes"; BIRD's prefix sets hold one family each. */
+const netIn = (cidrs: string[]) => (cidrs.length > 0 ? `net ~ ${prefixSet(cidrs)}` : 'false');
+
 export function reloadsAfterConfigure(before: BirdInput | undefined, after: BirdInput): Array<{ direction: 'in' | 'out'; protocols: string }> {
   const same = (a: string[] | undefined, b: string[] | undefined) => [...(a ?? [])].sort().join() === [...(b ?? [])].sort().join();
   const reloads: Array<{ direction: 'in' | 'out'; protocols: string }> = [];
@@ -127,16 +147,71 @@ export function reloadsAfterConfigure(before: BirdInput | undefined, after: Bird
     const kinds = new Set(after.sessions.map((s) => s.kind));
     for (const kind of kinds) reloads.push({ direction: 'in', protocols: `"${SESSION_PREFIX[kind]}*"` });
   }
-  if (!before || !same(before.tunnelBlocks, after.tunnelBlocks)) reloads.push({ direction: 'out', protocols: 'kernel4' });
+  for (const family of after.ipv6 ? [4, 6] as const : [4] as const) {
+    const tunnelled = (input: BirdInput | undefined) => ofFamily(input?.tunnelBlocks ?? [], family);
+    if (!before || !same(tunnelled(before), tunnelled(after))) reloads.push({ direction: 'out', protocols: `kernel${family}` });
+  }
   return reloads;
+}
+
+/** The per-family filters: never take a route for an own block, keep the tunnelled blocks' BGP routes out of the kernel. */
+function familyFilters(input: BirdInput, family: Family): string {
+  return `
+# Never take a route for a block this node holds.
+filter tscni_import${family} {
+  if ${netIn(ofFamily(input.ownBlocks, family))} then reject;
+  accept;
+}
+
+# What BGP learned goes to the kernel, except the blocks the agent routes through VXLAN.
+filter tscni_to_kernel${family} {
+  if ${netIn(ofFamily(input.tunnelBlocks ?? [], family))} then reject;
+  if source = RTS_BGP then accept;
+  reject;
+}
+
+protocol kernel kernel${family} {
+  ipv${family} {
+    import filter tscni_own_blocks;
+    export filter tscni_to_kernel${family};
+  };
+  learn;
+  persist;
+  scan time 2;
+  graceful restart;
+  merge paths on;
+}
+`;
+}
+
+/**
+ * A session's channels. IPv6 rides the IPv4 session, so its next hop is
+ * named (`next hop address`: the session's own address is IPv4); a
+ * receiving node resolves it through the IPv6 underlay's prefix.
+ */
+function channels(input: BirdInput, kind: 'node' | 'external'): string {
+  const families: Family[] = input.ipv6 ? [4, 6] : [4];
+  return families.map((family) => {
+    // A reflector passes on what its clients announce; any other node announces its own blocks only.
+    const reflect = kind === 'node' && input.clusterId !== undefined ? ' || source = RTS_BGP' : '';
+    const lines = [
+      ...(kind === 'node' ? ['gateway recursive;'] : []),
+      ...(family === 6 ? [`next hop address ${input.ipv6!.address};`] : []),
+      `import filter tscni_import${family};`,
+      `export where proto = "kernel${family}"${reflect};`,
+    ];
+    return `  ipv${family} {\n${lines.map((l) => `    ${l}\n`).join('')}  };`;
+  }).join('\n');
 }
 
 export function renderBirdConfig(raw: BirdInput): string {
   const input = checked(raw);
-  const own = input.ownBlocks.length > 0 ? `net ~ ${prefixSet(input.ownBlocks)}` : 'false';
-  const tunnel = (input.tunnelBlocks ?? []).length > 0 ? `net ~ ${prefixSet(input.tunnelBlocks!)}` : 'false';
-  // A reflector passes on what its clients announce; any other node announces its own blocks only.
-  const toNodes = input.clusterId !== undefined ? 'proto = "kernel4" || source = RTS_BGP' : 'proto = "kernel4"';
+  const underlay6 = input.ipv6 ? `
+protocol direct underlay6 {
+  ipv6;
+  interface ${quote(input.ipv6.dev)};
+}
+` : '';
   return `# Rendered by tscni-agent routed for node ${input.node}; rewritten on every change.
 router id ${input.routerId};
 log stderr { info, warning, error, fatal };
@@ -149,58 +224,26 @@ filter tscni_own_blocks {
   reject;
 }
 
-# Never take a route for a block this node holds.
-filter tscni_import {
-  if ${own} then reject;
-  accept;
-}
-
 protocol device {
   scan time 2;
 }
 
-# The underlay's prefix, through which BGP next hops resolve.
+# The underlay's prefixes, through which BGP next hops resolve.
 protocol direct underlay4 {
   ipv4;
   interface ${quote(input.underlayDev)};
 }
-
-# What BGP learned goes to the kernel, except the blocks the agent routes through VXLAN.
-filter tscni_to_kernel {
-  if ${tunnel} then reject;
-  if source = RTS_BGP then accept;
-  reject;
-}
-
-protocol kernel kernel4 {
-  ipv4 {
-    import filter tscni_own_blocks;
-    export filter tscni_to_kernel;
-  };
-  learn;
-  persist;
-  scan time 2;
-  graceful restart;
-  merge paths on;
-}
-
+${underlay6}${familyFilters(input, 4)}${input.ipv6 ? familyFilters(input, 6) : ''}
 template bgp tscni_node {
 ${sessionTimers(input)}
   multihop;
   startup hold time 3;
-  ipv4 {
-    gateway recursive;
-    import filter tscni_import;
-    export where ${toNodes};
-  };
+${channels(input, 'node')}
 }
 
 template bgp tscni_external {
 ${sessionTimers(input)}
-  ipv4 {
-    import filter tscni_import;
-    export where proto = "kernel4";
-  };
+${channels(input, 'external')}
 }
 ${input.sessions.map((s) => `\n${sessionBlock(input, s)}\n`).join('')}`;
 }

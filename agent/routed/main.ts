@@ -25,7 +25,7 @@ import { untilTerminated } from '../signals';
 import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
 import { blockUse, writeStatus } from './status-file';
 import { freeOwnLeaks, LeakTracker, unroutedAllocations } from './leaks';
-import { routedUnderlay } from './underlay';
+import { routedUnderlay, routedUnderlay6 } from './underlay';
 import { tunnelHandle, tunnelRoutes, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
 
 const logger = createLogger();
@@ -36,7 +36,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Registers the node, retrying while etcd is unreachable (the agent starts before etcd on a rebooting cluster). */
 async function register(client: EtcdClient, opts: RoutedOptions, ip: string, stopped: () => boolean): Promise<void> {
   const record: RoutedNode = {
-    name: opts.node, ip, asn: opts.asn, routeReflector: opts.routeReflector,
+    name: opts.node, ip, ...(opts.ip6 ? { ip6: opts.ip6 } : {}), asn: opts.asn, routeReflector: opts.routeReflector,
     ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), vtepMAC: vtepMac(opts.node),
   };
   for (let delay = 500; !stopped(); delay = Math.min(delay * 2, 5_000)) {
@@ -46,7 +46,7 @@ async function register(client: EtcdClient, opts: RoutedOptions, ip: string, sto
       const old = before ? decodeNode(opts.node, before.value) : undefined;
       if (typeof old === 'object' && old.tunnelAddress) record.tunnelAddress = old.tunnelAddress;
       await registerNode(client, opts.etcd.prefix, record);
-      log('node-registered', { node: opts.node, ip, asn: opts.asn, reflector: opts.routeReflector ? opts.clusterId : undefined });
+      log('node-registered', { node: opts.node, ip, ip6: opts.ip6, asn: opts.asn, reflector: opts.routeReflector ? opts.clusterId : undefined });
       return;
     } catch (e) {
       log('etcd-unreachable', { error: (e as Error).message, retry_ms: delay });
@@ -77,6 +77,7 @@ export async function routedMain(args: string[]): Promise<number> {
   });
   const nl = Rtnl.open();
   const underlay = await routedUnderlay(nl, opts);
+  const underlay6 = opts.ip6 === undefined ? undefined : await routedUnderlay6(nl, opts.ip6);
   mkdirSync(opts.runDir, { recursive: true, mode: 0o755 });
   writeFileSync(opts.nodeNameFile, `${opts.node}\n`);
 
@@ -135,7 +136,7 @@ export async function routedMain(args: string[]): Promise<number> {
     const mine = blocks.filter((b) => b.node === opts.node);
     const ownBlocks = mine.map((b) => formatCidr(b.cidr));
     writeStatus(opts.runDir, {
-      node: opts.node, pid: process.pid, ip: underlay.publicIp, asn: opts.asn, routeReflector: opts.routeReflector,
+      node: opts.node, pid: process.pid, ip: underlay.publicIp, ...(opts.ip6 ? { ip6: opts.ip6 } : {}), asn: opts.asn, routeReflector: opts.routeReflector,
       updated: new Date().toISOString(), blocks: mine.map(blockUse),
     });
     const tunnelled = vtep === undefined ? [] : tunnelRoutes(opts.node, underlay, nodes, blocks, pools);
@@ -151,7 +152,8 @@ export async function routedMain(args: string[]): Promise<number> {
       : [];
     const birdInput: BirdInput = {
       node: opts.node, routerId: underlay.publicIp, asn: opts.asn, underlayDev: underlay.name,
-      ownBlocks: ownBlocks.filter((b) => !b.includes(':')), tunnelBlocks: tunnelled.map((t) => t.block), routeProtocol: ROUTE_PROTOCOL.routed,
+      ownBlocks, tunnelBlocks: tunnelled.map((t) => t.block), routeProtocol: ROUTE_PROTOCOL.routed,
+      ...(underlay6 ? { ipv6: underlay6 } : {}),
       ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), sessions,
     };
     const config = renderBirdConfig(birdInput);

@@ -15,6 +15,8 @@ export const ROUTED_USAGE = `usage: tscni-agent routed [flags]
   --node-name NAME        this node's name in etcd        (default: the host name)
   --ip ADDRESS            the node's underlay IPv4 address (BGP sessions, next hops)
   --iface NAME            or: the interface whose first IPv4 address it is
+  --ip6 ADDRESS           the node's underlay IPv6 address: next hop of its IPv6 blocks
+                          (without it the node carries no IPv6 routes by BGP)
   --as ASN                the cluster's AS number          (default ${DEFAULT_ASN})
   --route-reflector       this node is a BGP route reflector (needs --cluster-id)
   --cluster-id ID         the reflectors' cluster ID, IPv4-formatted (e.g. 224.0.0.1)
@@ -27,7 +29,7 @@ export const ROUTED_USAGE = `usage: tscni-agent routed [flags]
 
 const SPEC: Record<string, FlagKind> = {
   'etcd-endpoints': 'string', 'etcd-cafile': 'string', 'etcd-certfile': 'string', 'etcd-keyfile': 'string',
-  'node-name': 'string', ip: 'string', iface: 'string', as: 'string', 'route-reflector': 'boolean', 'cluster-id': 'string', 'run-dir': 'string',
+  'node-name': 'string', ip: 'string', ip6: 'string', iface: 'string', as: 'string', 'route-reflector': 'boolean', 'cluster-id': 'string', 'run-dir': 'string',
   help: 'boolean',
 };
 
@@ -37,6 +39,8 @@ export interface RoutedOptions {
   /** one of the two */
   ip?: string;
   iface?: string;
+  /** the underlay IPv6 address, when the node has one */
+  ip6?: string;
   asn: number;
   routeReflector: boolean;
   clusterId?: string;
@@ -75,6 +79,15 @@ export function parseRoutedOptions(args: string[], env: NodeJS.ProcessEnv): Rout
     ip = formatIp(parsed);
   }
 
+  const ip6Text = str('ip6');
+  let ip6: string | undefined;
+  if (ip6Text !== undefined) {
+    const parsed = parseIp(ip6Text);
+    if (!parsed || parsed.family !== 6) throw new OptionsError(`--ip6: "${ip6Text}" is not an IPv6 address`);
+    if (/^fe[89ab]/i.test(formatIp(parsed))) throw new OptionsError(`--ip6: ${ip6Text} is link-local: BGP next hops need a global or ULA address`);
+    ip6 = formatIp(parsed);
+  }
+
   const asText = str('as') ?? String(DEFAULT_ASN);
   const asProblem = asnProblem(asText);
   if (asProblem) throw new OptionsError(`--as: ${asProblem}`);
@@ -105,7 +118,7 @@ export function parseRoutedOptions(args: string[], env: NodeJS.ProcessEnv): Rout
   }
 
   return {
-    etcd, node, ...(ip ? { ip } : {}), ...(iface ? { iface } : {}), asn: Number(asText), routeReflector,
+    etcd, node, ...(ip ? { ip } : {}), ...(iface ? { iface } : {}), ...(ip6 ? { ip6 } : {}), asn: Number(asText), routeReflector,
     ...(clusterId ? { clusterId } : {}), runDir, socketPath: join(runDir, 'agent.sock'), nodeNameFile: join(runDir, 'nodename'),
   };
 }

@@ -17,6 +17,7 @@ export interface AgentStatus {
   node: string;
   pid: number;
   ip: string;
+  ip6?: string;
   asn: number;
   routeReflector: boolean;
   updated: string;

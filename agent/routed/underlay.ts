@@ -11,3 +11,11 @@ export async function routedUnderlay(nl: Rtnl, opts: { ip?: string; iface?: stri
   if (!link) throw new Error(`--ip ${opts.ip}: no interface of this node has that address`);
   return findUnderlay(nl, { iface: link.name, publicIp: opts.ip });
 }
+
+/** --ip6: the interface that has the address; peers' IPv6 next hops resolve through its prefix. */
+export async function routedUnderlay6(nl: Rtnl, ip6: string): Promise<{ address: string; dev: string }> {
+  const a = (await nl.addrs.list({ family: 6 })).find((x) => x.ip === ip6);
+  const link = a ? await nl.links.get(a.index) : null;
+  if (!link) throw new Error(`--ip6 ${ip6}: no interface of this node has that address`);
+  return { address: ip6, dev: link.name };
+}

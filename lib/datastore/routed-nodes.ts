@@ -1,5 +1,6 @@
 // Routed mode's node registry: /tscni/v1/nodes/<node> holds what the other
-// nodes need to reach it (underlay address, AS, reflector role) and, for
+// nodes need to reach it (underlay address, its IPv6 underlay address when
+// it has one, AS, reflector role) and, for
 // VXLAN across segments, its tunnel address and VTEP MAC. A node record is
 // not bound to a lease, as Calico's Node is not: an agent that restarts must
 // not make its peers drop its routes. A node leaves when it is removed.
@@ -10,6 +11,8 @@ export interface RoutedNode {
   name: string;
   /** underlay IPv4 address: BGP sessions and BGP next hops */
   ip: string;
+  /** underlay IPv6 address, the next hop of its IPv6 blocks; records written before it existed have none */
+  ip6?: string;
   asn: number;
   routeReflector: boolean;
   /** the reflector cluster ID (an IPv4-formatted 32-bit number); only for reflectors */
@@ -38,7 +41,7 @@ export function asnProblem(text: string): string | undefined {
 
 export function encodeNode(n: RoutedNode): string {
   return JSON.stringify({
-    ip: n.ip, asn: n.asn, routeReflector: n.routeReflector, clusterId: n.clusterId ?? null,
+    ip: n.ip, ip6: n.ip6 ?? null, asn: n.asn, routeReflector: n.routeReflector, clusterId: n.clusterId ?? null,
     tunnelAddress: n.tunnelAddress ?? null, vtepMAC: n.vtepMAC ?? null,
   });
 }
@@ -53,9 +56,11 @@ export function decodeNode(name: string, text: string): RoutedNode | string {
   }
   const ip = typeof raw?.ip === 'string' ? parseIp(raw.ip) : undefined;
   if (!ip || ip.family !== 4) return `node ${name}: ip must be an IPv4 address`;
+  const ip6 = typeof raw.ip6 === 'string' ? parseIp(raw.ip6) : undefined;
+  if (raw.ip6 !== undefined && raw.ip6 !== null && (!ip6 || ip6.family !== 6)) return `node ${name}: ip6 must be an IPv6 address`;
   if (typeof raw.asn !== 'number' || asnProblem(String(raw.asn)) !== undefined) return `node ${name}: asn must be an AS number`;
   return {
-    name, ip: formatIp(ip), asn: raw.asn, routeReflector: raw.routeReflector === true,
+    name, ip: formatIp(ip), ...(ip6 ? { ip6: formatIp(ip6) } : {}), asn: raw.asn, routeReflector: raw.routeReflector === true,
     ...(typeof raw.clusterId === 'string' ? { clusterId: raw.clusterId } : {}),
     ...(typeof raw.tunnelAddress === 'string' ? { tunnelAddress: raw.tunnelAddress } : {}),
     ...(typeof raw.vtepMAC === 'string' && isMac(raw.vtepMAC) ? { vtepMAC: raw.vtepMAC } : {}),

@@ -68,8 +68,47 @@ describe('BIRD configuration', () => {
     // Blocks reached through VXLAN stay out of the kernel's BGP routes.
     const tunnelled = renderBirdConfig({ ...input, tunnelBlocks: ['10.244.9.0/26'] });
     birdParses(tunnelled);
-    expect(tunnelled).toMatch(/filter tscni_to_kernel \{\n {2}if net ~ \[ 10\.244\.9\.0\/26 \] then reject;\n {2}if source = RTS_BGP then accept;/);
-    expect(plain).toMatch(/filter tscni_to_kernel \{\n {2}if false then reject;/);
+    expect(tunnelled).toMatch(/filter tscni_to_kernel4 \{\n {2}if net ~ \[ 10\.244\.9\.0\/26 \] then reject;\n {2}if source = RTS_BGP then accept;/);
+    expect(plain).toMatch(/filter tscni_to_kernel4 \{\n {2}if false then reject;/);
+    // A node without an IPv6 underlay address has no IPv6 at all: its sessions negotiate IPv4 only.
+    expect(text).not.toMatch(/ipv6|kernel6/);
+  });
+
+  describe('with an IPv6 underlay address', () => {
+    const dual: BirdInput = {
+      ...input, ownBlocks: [...input.ownBlocks, 'fd00:244::/122'], tunnelBlocks: ['10.244.9.0/26', 'fd00:244::40/122'],
+      ipv6: { address: 'fd00:250::11', dev: 'eth0' },
+    };
+
+    it('is valid BIRD 2: an ipv6 channel on every session, a kernel6 protocol, the IPv6 underlay prefix', () => {
+      const text = renderBirdConfig(dual);
+      birdParses(text);
+      birdParses(renderBirdConfig({ ...dual, ownBlocks: ['10.244.0.0/26'], tunnelBlocks: [], sessions: [] }));
+      // BIRD's prefix sets hold one family each: each family's filters list its own blocks.
+      expect(text).toMatch(/filter tscni_import4 \{\n {2}if net ~ \[ 10\.244\.0\.0\/26, 10\.244\.1\.0\/26 \] then reject;/);
+      expect(text).toMatch(/filter tscni_import6 \{\n {2}if net ~ \[ fd00:244::\/122 \] then reject;/);
+      expect(text).toMatch(/filter tscni_to_kernel6 \{\n {2}if net ~ \[ fd00:244::40\/122 \] then reject;\n {2}if source = RTS_BGP then accept;/);
+      // The same rule as IPv4: the agent's blackholes go out, what BGP learned comes in.
+      expect(text).toMatch(/protocol kernel kernel6 \{\n {2}ipv6 \{\n {4}import filter tscni_own_blocks;\n {4}export filter tscni_to_kernel6;/);
+      expect(text).toMatch(/protocol direct underlay6 \{\n {2}ipv6;\n {2}interface "eth0";/);
+      // Both templates carry IPv6 on the IPv4 session, announcing the IPv6 underlay address as next hop.
+      expect(text).toMatch(/template bgp tscni_node \{[^]*? {2}ipv6 \{\n {4}gateway recursive;\n {4}next hop address fd00:250::11;\n {4}import filter tscni_import6;\n {4}export where proto = "kernel6" \|\| source = RTS_BGP;\n {2}\};\n\}/);
+      expect(text).toMatch(/template bgp tscni_external \{[^]*? {2}ipv6 \{\n {4}next hop address fd00:250::11;\n {4}import filter tscni_import6;\n {4}export where proto = "kernel6";\n {2}\};\n\}/);
+      // Still one protocol per peer.
+      expect(text.match(/^protocol bgp /gm)).toHaveLength(input.sessions.length);
+    });
+
+    it('reruns the IPv6 kernel export when the IPv6 tunnelled blocks change, and only then', () => {
+      expect(reloadsAfterConfigure(dual, { ...dual, sessions: [] })).toEqual([]);
+      expect(reloadsAfterConfigure(dual, { ...dual, tunnelBlocks: ['10.244.9.0/26'] })).toEqual([{ direction: 'out', protocols: 'kernel6' }]);
+      expect(reloadsAfterConfigure(undefined, { ...dual, sessions: [] })).toEqual([{ direction: 'out', protocols: 'kernel4' }, { direction: 'out', protocols: 'kernel6' }]);
+    });
+
+    it('refuses an IPv6 underlay that is not one', () => {
+      expect(() => renderBirdConfig({ ...dual, ipv6: { address: '10.250.0.11', dev: 'eth0' } })).toThrow(/IPv6 underlay address "10\.250\.0\.11" is not an IPv6 address/);
+      expect(() => renderBirdConfig({ ...dual, ipv6: { address: 'fd00:250::11', dev: 'eth0"; x' } })).toThrow(/interface/);
+      expect(() => renderBirdConfig({ ...dual, ownBlocks: ['fd00:244::/129'] })).toThrow(/block "fd00:244::\/129" has no IPv6 prefix length/);
+    });
   });
 
   it('reruns the filters whose block lists changed after a configure: the sessions\' imports, the kernel\'s exports', () => {
@@ -132,6 +171,13 @@ describe('records', () => {
     expect(decodeNode('a', encodeNode(n))).toEqual(n);
     expect(decodeNode('b', encodeNode({ name: 'b', ip: '10.250.0.12', asn: 64512, routeReflector: false }))).toEqual({ name: 'b', ip: '10.250.0.12', asn: 64512, routeReflector: false });
     expect(decodeNode('a', '{"ip":"fd00::1","asn":1}')).toBe('node a: ip must be an IPv4 address');
+    // The IPv6 underlay address is stored when the node has one; a record written before it existed still reads.
+    const dual = { name: 'c', ip: '10.250.0.13', ip6: 'fd00:250::13', asn: 64512, routeReflector: false };
+    expect(decodeNode('c', encodeNode(dual))).toEqual(dual);
+    expect(JSON.parse(encodeNode({ ...dual, ip6: undefined }))).toMatchObject({ ip6: null });
+    expect(decodeNode('c', '{"ip":"10.250.0.13","asn":64512,"routeReflector":false,"clusterId":null,"tunnelAddress":null,"vtepMAC":null}'))
+      .toEqual({ name: 'c', ip: '10.250.0.13', asn: 64512, routeReflector: false });
+    expect(decodeNode('c', '{"ip":"10.250.0.13","ip6":"10.250.0.13","asn":1}')).toBe('node c: ip6 must be an IPv6 address');
   });
 });
 
@@ -151,11 +197,15 @@ describe('tscni-agent routed flags', () => {
     const o = parse(['--node-name', 'n1', '--ip', '10.250.0.11']);
     expect(o).toMatchObject({ node: 'n1', ip: '10.250.0.11', asn: 64512, routeReflector: false, runDir: '/run/tscni', socketPath: '/run/tscni/agent.sock' });
     expect(o !== 'help' && o.etcd.prefix).toBe('/tscni/v1');
+    expect(o !== 'help' && o.ip6).toBeUndefined();
+    expect(parse(['--node-name', 'n1', '--ip', '10.250.0.11', '--ip6', 'FD00:250:0::11'])).toMatchObject({ ip6: 'fd00:250::11' });
   });
 
   it('names the flag that is wrong', () => {
     expect(problem(['--node-name', 'n1'])).toBe('--ip or --iface is required');
     expect(problem(['--node-name', 'n1', '--ip', '10.250.0.311'])).toBe('--ip: "10.250.0.311" is not an IPv4 address');
+    expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--ip6', '10.0.0.1'])).toBe('--ip6: "10.0.0.1" is not an IPv6 address');
+    expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--ip6', 'fe80::1'])).toBe('--ip6: fe80::1 is link-local: BGP next hops need a global or ULA address');
     expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--as', '0'])).toBe('--as: 0 is out of range (1-4294967294)');
     expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--route-reflector'])).toBe('--route-reflector needs --cluster-id');
     expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--cluster-id', '1.0.0.1'])).toMatch(/^--cluster-id is only for a route reflector/);
