@@ -42,7 +42,7 @@ export class RoutedAgent extends AgentDaemon {
 
   get args(): string[] {
     const o = this.o;
-    return ['routed', '--node-name', o.nodeName, '--ip', o.node.ip, '--etcd-endpoints', o.etcdUrl, '--run-dir', o.runDir, ...(o.flags ?? [])];
+    return ['routed', '--node-name', o.nodeName, '--ip', o.node.ip, ...(o.node.ip6 ? ['--ip6', o.node.ip6] : []), '--etcd-endpoints', o.etcdUrl, '--run-dir', o.runDir, ...(o.flags ?? [])];
   }
 
   start(): this {

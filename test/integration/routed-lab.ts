@@ -22,6 +22,8 @@ export interface Agent {
 
 export interface Pod extends Netns {
   ip: string;
+  /** its IPv6 address, when an IPv6 pool gave it one */
+  ip6?: string;
   node: ClusterNode;
 }
 
@@ -83,7 +85,7 @@ export class RoutedLab {
   startAgent(node: ClusterNode, name: string, extra: string[] = [], etcdFlags = this.etcdFlags()): Agent {
     const runDir = join(this.baseDir, name);
     const child = this.h.startDaemon(node, join(DIST_BIN, 'tscni-agent'), [
-      'routed', '--node-name', name, '--ip', node.ip, ...etcdFlags, '--run-dir', runDir, ...extra,
+      'routed', '--node-name', name, '--ip', node.ip, ...(node.ip6 ? ['--ip6', node.ip6] : []), ...etcdFlags, '--run-dir', runDir, ...extra,
     ]);
     const agent: Agent = { node, name, runDir, child, log: [] };
     child.stderr!.on('data', (b: Buffer) => agent.log.push(...b.toString().split('\n').filter((l) => l !== '')));
@@ -122,7 +124,9 @@ export class RoutedLab {
     const socket = this.socket(name);
     const config = { cniVersion: '1.0.0', name: 'routed', type: 'routed', agentSocket: socket, ipam: { type: 'cluster-ipam', agentSocket: socket } };
     const r = expectSuccess(await this.h.runCniPlugin({ node: a.node, plugin: 'routed', command: 'ADD', containerId: id, netns: pod, ifname: 'eth0', config }), `ADD ${id} on ${name}`);
-    return { ...pod, ip: (r.json.ips[0].address as string).split('/')[0]!, node: a.node };
+    const addresses = (r.json.ips as Array<{ address: string }>).map((x) => x.address.split('/')[0]!);
+    const ip6 = addresses.find((x) => x.includes(':'));
+    return { ...pod, ip: addresses[0]!, ...(ip6 ? { ip6 } : {}), node: a.node };
   }
 
   /** Routes of the main table with a given protocol ("bird", "75"), as [dst, gateway or type]. */
