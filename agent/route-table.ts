@@ -19,9 +19,13 @@ export type DesiredRoute =
   | { dst: string; gw?: string; dev: number; onlink?: boolean; blackhole?: undefined }
   | { dst: string; blackhole: true; gw?: undefined; dev?: undefined; onlink?: undefined };
 
-const same = (have: Route, want: DesiredRoute): boolean =>
-  (want.blackhole ? have.type === 'blackhole' : have.type === 'unicast')
-  && have.gw === want.gw && have.dev === want.dev && have.onlink === (want.onlink ?? false) && have.metric === undefined;
+/** The kernel gives every IPv6 route a metric, 1024 (IP6_RT_PRIO_USER) when the request named none, as ours do. */
+const defaultMetric = (r: Route): boolean => r.metric === undefined || (r.dst.includes(':') && r.metric === 1024);
+
+// An IPv6 blackhole comes back from the kernel on `lo`: a blackhole is compared by its type alone.
+const same = (have: Route, want: DesiredRoute): boolean => defaultMetric(have) && (want.blackhole
+  ? have.type === 'blackhole'
+  : have.type === 'unicast' && have.gw === want.gw && have.dev === want.dev && have.onlink === (want.onlink ?? false));
 
 const describe = (r: { dst: string; gw?: string; dev?: number; onlink?: boolean; blackhole?: boolean; type?: Route['type'] }): string =>
   r.blackhole || r.type === 'blackhole' ? `blackhole ${r.dst}` : `${r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;

@@ -47,6 +47,15 @@ describe('tscni-agent routed with an IPv6 pool beside the IPv4 one', () => {
     }
   });
 
+  it('keeps each IPv6 blackhole across syncs: neither the metric the kernel gives IPv6 routes nor their dev lo is a difference', async () => {
+    // Every pod ADD wrote its block, so every agent has synced several times since.
+    for (const name of NAMES) {
+      const log = lab.agents.get(name)!.log;
+      expect(log.filter((l) => /route deleted/.test(l)), name).toEqual([]);
+      expect(log.filter((l) => /route added blackhole fd00:244:/.test(l)), name).toHaveLength(1);
+    }
+  });
+
   it('the other node holds the IPv6 block as proto bird via the owner\'s IPv6 address, over the one IPv4 session', async () => {
     for (const [name, other] of [['d0', 'd1'], ['d1', 'd0']] as const) {
       const [block] = await v6Blocks(name);
