@@ -9,6 +9,7 @@ import { EtcdClient } from '../../lib/datastore/etcd';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { listPeers, peersOfNode } from '../../lib/datastore/bgp-peers';
 import { decodeNode, listNodes, nodeKey, registerNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
+import type { Block } from '../../lib/ipam/cluster/block';
 import type { Pool } from '../../lib/ipam/cluster/pool';
 import { vtepMac } from '../vxlan/vtep-mac';
 import { ClusterIpamStore } from '../../lib/ipam/cluster/store';
@@ -23,9 +24,10 @@ import { reconcileFdb, reconcileNeighbors } from '../vxlan/entries';
 import { ensureVtep } from '../vxlan/vtep';
 import { untilTerminated } from '../signals';
 import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
-import { blockUse, writeStatus } from './status-file';
+import { blockUse, writeStatus, type AgentStatus } from './status-file';
 import { freeOwnLeaks, LeakTracker, unroutedAllocations } from './leaks';
 import { routedUnderlay, routedUnderlay6 } from './underlay';
+import { impactOf } from './watch-events';
 import { tunnelHandle, tunnelRoutes, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
 
 const logger = createLogger();
@@ -96,6 +98,7 @@ export async function routedMain(args: string[]): Promise<number> {
   log('ipam-serving', { socket: opts.socketPath });
 
   let birdDown = true;
+  let status: AgentStatus | undefined;
   let lastConfig: string | undefined;
   let lastInput: BirdInput | undefined;
   const bird = new BirdProcess(birdPaths(opts.runDir), (why) => {
@@ -135,10 +138,11 @@ export async function routedMain(args: string[]): Promise<number> {
     const blocks = await store.listBlocks();
     const mine = blocks.filter((b) => b.node === opts.node);
     const ownBlocks = mine.map((b) => formatCidr(b.cidr));
-    writeStatus(opts.runDir, {
+    status = {
       node: opts.node, pid: process.pid, ip: underlay.publicIp, ...(opts.ip6 ? { ip6: opts.ip6 } : {}), asn: opts.asn, routeReflector: opts.routeReflector,
       updated: new Date().toISOString(), blocks: mine.map(blockUse),
-    });
+    };
+    writeStatus(opts.runDir, status);
     const tunnelled = vtep === undefined ? [] : tunnelRoutes(opts.node, underlay, nodes, blocks, pools);
     const self = nodes.find((n) => n.name === opts.node);
     // A node removed from etcd while its agent runs withdraws from every session.
@@ -221,12 +225,30 @@ export async function routedMain(args: string[]): Promise<number> {
     });
   };
 
+  /**
+   * An allocation in a block of this node: the status file counts it. A sync
+   * under way may have read the block before the change, so one more runs.
+   */
+  const allocationsChanged = (blocks: Block[]) => {
+    const mine = blocks.filter((b) => b.node === opts.node);
+    if (mine.length === 0) return;
+    if (running || !status) {
+      schedule();
+      return;
+    }
+    const changed = new Map(mine.map((b) => [formatCidr(b.cidr), blockUse(b)]));
+    status = { ...status, updated: new Date().toISOString(), blocks: status.blocks.map((u) => changed.get(u.cidr) ?? u) };
+    writeStatus(opts.runDir, status);
+  };
+
   let watch: Watch | undefined;
   const startWatch = () => {
     watch = watchPrefix(client, `${prefix}/`, {
       onEvents: (events) => {
         if (events.some((e) => e.type === 'delete' && e.kv.key === nodeKey(prefix, opts.node))) log('own-record-deleted', { node: opts.node });
-        schedule();
+        const impacts = events.map((e) => impactOf(prefix, e));
+        if (impacts.some((i) => i.kind === 'sync')) schedule();
+        else allocationsChanged(impacts.flatMap((i) => (i.kind === 'allocations' ? [i.block] : [])));
       },
       onCompacted: () => {
         startWatch();
