@@ -117,7 +117,7 @@ export async function routedMain(args: string[]): Promise<number> {
     if (!self || encapsulating.length === 0) return undefined;
     let tunnel = self.tunnelAddress;
     if (tunnel === undefined) {
-      const [a] = await store.assign(tunnelHandle(opts.node), encapsulating.map((p) => p.name));
+      const { ips: [a] } = await store.assign(tunnelHandle(opts.node), encapsulating.map((p) => p.name));
       tunnel = a!.address.split('/')[0]!;
       await registerNode(client, prefix, { ...self, tunnelAddress: tunnel });
       log('tunnel-address', { address: tunnel });

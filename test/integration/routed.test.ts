@@ -5,6 +5,7 @@
 // DEL is idempotent and leaves foreign devices alone, bad config and a
 // failing ADD leave nothing; nat-outgoing from a cluster-ipam pool.
 import { writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseIp } from '../../lib/ip/address';
@@ -197,8 +198,19 @@ describe('routed refuses bad input and rolls back', () => {
   });
 });
 
+/** A socket in front of the agent's that passes each request on and notes its op: what the plugins asked. */
+async function requestLog(agentSocket: string, path: string): Promise<{ ops: string[]; close(): Promise<void> }> {
+  const ops: string[] = [];
+  const server = createServer((plugin) => {
+    plugin.once('data', (b: Buffer) => ops.push(String(JSON.parse(b.toString().split('\n')[0]!).op)));
+    plugin.pipe(connect(agentSocket)).pipe(plugin);
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return { ops, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 describe('routed with cluster-ipam', () => {
-  it('a natOutgoing pool: the external host sees the node\'s address, a pod of the pool sees the pod\'s', async () => {
+  it('a natOutgoing pool: the external host sees the node\'s address, a pod of the pool sees the pod\'s; ADD asks the agent once', async () => {
     const cluster = await createCluster(h, { nodesPerSegment: [1], etcd: true });
     const node = cluster.nodes[0]!;
     const prefix = '/tscni-test/routed';
@@ -207,9 +219,13 @@ describe('routed with cluster-ipam', () => {
     expect(pool.exitCode, pool.stderr).toBe(0);
     const agent = await startIpamAgent(h, node, 'node-a', { 'etcd-endpoints': cluster.etcd!.endpoints[0]!, 'etcd-prefix': prefix });
     const ext = await h.createExternal(node);
-    const config = { cniVersion: '1.0.0', name: 'routed-nat', type: 'routed', agentSocket: agent.socket, ipam: { type: 'cluster-ipam', agentSocket: agent.socket } };
+    const socket = join(await h.tempDir('relay'), 'agent.sock');
+    const requests = await requestLog(agent.socket, socket);
+    const config = { cniVersion: '1.0.0', name: 'routed-nat', type: 'routed', agentSocket: socket, ipam: { type: 'cluster-ipam', agentSocket: socket } };
     const [a, b] = [await h.createPod(), await h.createPod()];
     const ra = expectSuccess(await run(node, 'ADD', config, a, 'nat-a')).json;
+    // the assignment's answer names the pools: masquerade is planned without a second request
+    expect(requests.ops).toEqual(['assign']);
     const rb = expectSuccess(await run(node, 'ADD', config, b, 'nat-b')).json;
     expect(ra.ips[0].address).toBe('10.244.64.1/32');
 
@@ -234,6 +250,7 @@ describe('routed with cluster-ipam', () => {
     for (const [ns, id] of [[a, 'nat-a'], [b, 'nat-b']] as const) expectSuccess(await run(node, 'DEL', config, ns, id));
     expect(await masq4()).toEqual([]);
     expect(askAgent(agent.socket, { op: 'held', handle: 'routed-nat/nat-b/eth0' }).ips).toEqual([]);
+    await requests.close();
     await agent.stop();
   });
 });

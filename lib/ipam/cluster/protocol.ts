@@ -38,7 +38,8 @@ export interface PoolInfo {
 }
 
 export interface IpamAnswers {
-  assign: { ips: Assignment[] };
+  /** `pools`: every pool, as the assignment read them (an older agent sends none) */
+  assign: { ips: Assignment[]; pools?: PoolInfo[] };
   release: { released: string[] };
   held: { ips: Assignment[] };
   gc: { released: string[] };
@@ -76,7 +77,23 @@ export function askAgent<R extends IpamRequest>(socketPath: string, request: R, 
   }
   const answer = JSON.parse(line) as Answer<R['op']> | ErrorAnswer;
   if (!answer.ok) throw new CniError(answer.code, answer.msg, answer.details);
+  if (request.op === 'assign' || request.op === 'pools') {
+    const { pools } = answer as Partial<IpamAnswers['pools']>;
+    if (Array.isArray(pools)) poolsFromAgent.set(socketPath, pools);
+  }
   return answer;
+}
+
+/** The pools each agent named in its last answer to this process, by socket. */
+const poolsFromAgent = new Map<string, PoolInfo[]>();
+
+/**
+ * The agent's pools: as its assign answer in this process named them (routed
+ * with cluster-ipam in its own process: one request per ADD, not two), or
+ * asked for.
+ */
+export function agentPools(socketPath: string): PoolInfo[] {
+  return poolsFromAgent.get(socketPath) ?? askAgent(socketPath, { op: 'pools' }).pools;
 }
 
 function readAnswerLine(fd: number): string {

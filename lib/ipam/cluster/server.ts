@@ -7,8 +7,8 @@ import { asCniError, CniError, ErrorCode } from '../../cni/errors';
 import { EtcdError, EtcdUnreachableError } from '../../datastore/etcd-http';
 import { formatCidr } from '../../ip/address';
 import { attachmentOfHandle } from './block';
-import { poolValue } from './pool';
-import { MAX_MESSAGE_BYTES, type ErrorAnswer, type IpamRequest } from './protocol';
+import { poolValue, type Pool } from './pool';
+import { MAX_MESSAGE_BYTES, type ErrorAnswer, type IpamRequest, type PoolInfo } from './protocol';
 import type { ClusterIpamStore } from './store';
 
 export interface IpamServer {
@@ -66,10 +66,14 @@ export function parseRequest(line: string): IpamRequest | string {
   }
 }
 
+const poolInfo = (p: Pool): PoolInfo => ({ name: p.name, ...poolValue(p) });
+
 async function answer(store: ClusterIpamStore, req: IpamRequest): Promise<object> {
   switch (req.op) {
-    case 'assign':
-      return { ips: await store.assign(req.handle, req.pools) };
+    case 'assign': {
+      const { ips, pools } = await store.assign(req.handle, req.pools);
+      return { ips, pools: pools.map(poolInfo) };
+    }
     case 'release':
       return { released: await store.release(req.handle) };
     case 'held':
@@ -80,7 +84,7 @@ async function answer(store: ClusterIpamStore, req: IpamRequest): Promise<object
       return { released };
     }
     case 'pools':
-      return { pools: (await store.listPools()).map((p) => ({ name: p.name, ...poolValue(p) })) };
+      return { pools: (await store.listPools()).map(poolInfo) };
     case 'status': {
       const room = await store.room(req.pools);
       for (const family of [4, 6]) {

@@ -91,10 +91,13 @@ export class ClusterIpamStore {
    * pools when none are named) of that family with room. A handle that holds
    * addresses already gets those back: a retried ADD takes nothing more.
    * When a family fails, what this call took in another family is released.
+   * Also the pools as this call read them, every one: what the caller's
+   * plugin needs to know of them comes with the answer.
    */
-  assign(handle: string, poolNames?: string[]): Promise<Assignment[]> {
+  assign(handle: string, poolNames?: string[]): Promise<{ ips: Assignment[]; pools: Pool[] }> {
     return this.serial(async () => {
-      const pools = await this.choosePools(poolNames);
+      const all = await this.listPools();
+      const pools = this.choose(all, poolNames);
       const blocks = await this.listBlocks();
       const held = this.held(blocks, handle);
       const out: Assignment[] = [];
@@ -110,12 +113,11 @@ export class ClusterIpamStore {
         for (const a of out) if (!held.includes(a)) await this.releaseAddress(a, handle);
         throw e;
       }
-      return out;
+      return { ips: out, pools: all };
     });
   }
 
-  private async choosePools(names: string[] | undefined): Promise<Pool[]> {
-    const all = await this.listPools();
+  private choose(all: Pool[], names: string[] | undefined): Pool[] {
     if (all.length === 0) throw new CniError(ErrorCode.TryAgainLater, 'no IP pool exists yet (tscni pool create)');
     if (names === undefined || names.length === 0) return all;
     return names.map((n) => {
@@ -237,7 +239,7 @@ export class ClusterIpamStore {
 
   /** Room left for this node in each pool (STATUS, node status). */
   async room(poolNames?: string[]): Promise<PoolRoom[]> {
-    const pools = await this.choosePools(poolNames);
+    const pools = this.choose(await this.listPools(), poolNames);
     const blocks = await this.listBlocks();
     return pools.map((pool) => {
       const ofPool = blocks.filter((b) => b.pool === pool.name);
