@@ -11,7 +11,7 @@ import { createCluster, useHarness, type Cluster } from './harness';
 import { eventually, RoutedLab } from './routed-lab';
 
 const NAMES = ['n0', 'n1', 'n2'];
-const ALLOCATIONS = 10;
+const ALLOCATIONS = 20;
 
 describe('tscni-agent routed: allocations inside a block', () => {
   const h = useHarness();
@@ -56,14 +56,14 @@ describe('tscni-agent routed: allocations inside a block', () => {
     await eventually('n0 counts its first address again', async () => allocated() === 1 || `allocated ${allocated()}`, 10_000);
     const served = (await rangesServed()) - before;
 
-    // The requests' own reads: an assign reads the pools and the blocks,
-    // lab.assign's readiness probe the pools, a release the blocks. etcd
-    // reads on their behalf too: each write's compare, and the previous value
-    // for each agent's watch. The leak scan reads a node's blocks every few
-    // seconds. A sync on each change, on three nodes, would be four reads
-    // more per agent and change.
+    // The requests' own reads: an assign reads the pools and the blocks in
+    // one request, lab.assign's readiness probe the pools, a release the
+    // blocks. etcd reads on their behalf too: each write's compare, and the
+    // previous value for each agent's watch. The leak scan reads a node's
+    // blocks every few seconds. A sync on each change, on three nodes, would
+    // be four reads more per agent and change.
     const etcdOwn = 1 + NAMES.length;
-    const own = ALLOCATIONS * (3 + etcdOwn) + ALLOCATIONS * (1 + etcdOwn);
+    const own = ALLOCATIONS * (2 + etcdOwn) + ALLOCATIONS * (1 + etcdOwn);
     expect(served, `etcd range reads during ${2 * ALLOCATIONS} allocation changes`).toBeLessThanOrEqual(own + 12);
     for (const name of NAMES) expect(lab.agents.get(name)!.log.filter((l) => /sync-failed/.test(l))).toEqual([]);
   }, 120_000);

@@ -34,6 +34,8 @@ export interface PoolRoom {
 const MAX_CAS_ATTEMPTS = 50;
 
 export const poolsDir = (prefix: string) => `${prefix}/ipam/pools/`;
+/** Pools and blocks both (and the agents' leak reports): what an assignment reads, in one request. */
+const ipamDir = (prefix: string) => `${prefix}/ipam/`;
 
 export class ClusterIpamStore {
   private queue: Promise<unknown> = Promise.resolve();
@@ -48,8 +50,18 @@ export class ClusterIpamStore {
   }
 
   async listPools(): Promise<Pool[]> {
-    const { kvs } = await this.client.getPrefix(poolsDir(this.prefix));
-    return kvs.map((kv) => decodePool(kv.key.slice(poolsDir(this.prefix).length), kv.value));
+    return this.decodePools((await this.client.getPrefix(poolsDir(this.prefix))).kvs);
+  }
+
+  private decodePools(kvs: KeyValue[]): Pool[] {
+    const dir = poolsDir(this.prefix);
+    return kvs.filter((kv) => kv.key.startsWith(dir)).map((kv) => decodePool(kv.key.slice(dir.length), kv.value));
+  }
+
+  /** Every pool and every block, as one read saw them. */
+  private async readPoolsAndBlocks(): Promise<{ pools: Pool[]; blocks: StoredBlock[] }> {
+    const { kvs } = await this.client.getPrefix(ipamDir(this.prefix));
+    return { pools: this.decodePools(kvs), blocks: this.decodeBlocks(kvs) };
   }
 
   /**
@@ -76,9 +88,12 @@ export class ClusterIpamStore {
 
   /** Every block of every pool, or of one node. */
   async listBlocks(node?: string): Promise<StoredBlock[]> {
-    const { kvs } = await this.client.getPrefix(blocksDir(this.prefix));
-    const blocks = kvs.map((kv) => this.decode(kv)).filter((b): b is StoredBlock => b !== undefined);
+    const blocks = this.decodeBlocks((await this.client.getPrefix(blocksDir(this.prefix))).kvs);
     return node === undefined ? blocks : blocks.filter((b) => b.node === node);
+  }
+
+  private decodeBlocks(kvs: KeyValue[]): StoredBlock[] {
+    return kvs.map((kv) => this.decode(kv)).filter((b): b is StoredBlock => b !== undefined);
   }
 
   private decode(kv: KeyValue): StoredBlock | undefined {
@@ -96,9 +111,8 @@ export class ClusterIpamStore {
    */
   assign(handle: string, poolNames?: string[]): Promise<{ ips: Assignment[]; pools: Pool[] }> {
     return this.serial(async () => {
-      const all = await this.listPools();
+      const { pools: all, blocks } = await this.readPoolsAndBlocks();
       const pools = this.choose(all, poolNames);
-      const blocks = await this.listBlocks();
       const held = this.held(blocks, handle);
       const out: Assignment[] = [];
       try {
@@ -239,8 +253,8 @@ export class ClusterIpamStore {
 
   /** Room left for this node in each pool (STATUS, node status). */
   async room(poolNames?: string[]): Promise<PoolRoom[]> {
-    const pools = this.choose(await this.listPools(), poolNames);
-    const blocks = await this.listBlocks();
+    const { pools: all, blocks } = await this.readPoolsAndBlocks();
+    const pools = this.choose(all, poolNames);
     return pools.map((pool) => {
       const ofPool = blocks.filter((b) => b.pool === pool.name);
       const capacity = blockCapacity(pool.blockSize, pool.cidr.ip.family);
