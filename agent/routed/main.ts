@@ -14,7 +14,7 @@ import type { Pool } from '../../lib/ipam/cluster/pool';
 import { vtepMac } from '../vxlan/vtep-mac';
 import { ClusterIpamStore } from '../../lib/ipam/cluster/store';
 import { serveClusterIpam } from '../../lib/ipam/cluster/server';
-import { formatCidr, parseIp } from '../../lib/ip/address';
+import { formatCidr, ipFamily, parseIp } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
 import { meshSessions, reloadsAfterConfigure, renderBirdConfig, type BirdInput, type Session } from './bird-config';
 import { BirdProcess, birdPaths } from './bird-process';
@@ -28,7 +28,7 @@ import { blockUse, writeStatus, type AgentStatus } from './status-file';
 import { freeOwnLeaks, LeakTracker, unroutedAllocations } from './leaks';
 import { routedUnderlay, routedUnderlay6 } from './underlay';
 import { impactOf } from './watch-events';
-import { tunnelHandle, tunnelRoutes, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
+import { tunnelHandle, tunnelRoutes, vtepLinkLocal, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
 
 const logger = createLogger();
 const log = logger.event;
@@ -184,8 +184,8 @@ export async function routedMain(args: string[]): Promise<number> {
     // (and BIRD does not always re-read the kernel when the filter changes).
     for (const family of [4, 6] as const) {
       const want: DesiredRoute[] = ownBlocks.filter((b) => (b.includes(':') ? 6 : 4) === family).map((dst) => ({ dst, blackhole: true as const }));
-      if (family === 4 && vtep !== undefined) {
-        want.push(...tunnelled.map((t) => ({ dst: t.block, gw: t.node.tunnelAddress!, dev: vtep, onlink: true })));
+      if (vtep !== undefined) {
+        want.push(...tunnelled.filter((t) => ipFamily(t.block) === family).map((t) => ({ dst: t.block, gw: t.gw, dev: vtep, onlink: true })));
       }
       const routes = await reconcileRoutes(nl, ROUTE_PROTOCOL.routed, want, family);
       for (const change of routes.changes) log('route', { change });
@@ -193,8 +193,11 @@ export async function routedMain(args: string[]): Promise<number> {
     }
     if (vtep !== undefined) {
       const remote = nodes.filter((n) => n.name !== opts.node && n.tunnelAddress && n.vtepMAC);
+      // IPv6 neighbours (each VTEP's link-local) only while an IPv6 pool encapsulates.
+      const remote6 = pools.some((p) => p.vxlan !== 'never' && p.cidr.ip.family === 6) ? remote : [];
       const changes = [
         ...(await reconcileNeighbors(nl, vtep, new Map(remote.map((n) => [n.tunnelAddress!, n.vtepMAC!])))),
+        ...(await reconcileNeighbors(nl, vtep, new Map(remote6.map((n) => [vtepLinkLocal(n), n.vtepMAC!])), 6)),
         ...(await reconcileFdb(nl, vtep, new Map(remote.map((n) => [n.vtepMAC!, n.ip])))),
       ];
       for (const change of changes) log('vxlan', { change });

@@ -5,8 +5,16 @@
 // with a tunnel address per node taken from the pool, and per remote block a
 // route via the remote tunnel address, onlink, with a permanent neighbour
 // (tunnel address → VTEP MAC) and FDB entry (VTEP MAC → underlay address).
+//
+// IPv6 pools ride the same device: VXLAN carries Ethernet frames, so an
+// IPv6 packet crosses the IPv4 underlay as an IPv4 one does. A remote IPv6
+// block is routed via the remote VTEP's link-local address (its MAC's
+// EUI-64, which the FDB already maps to its underlay address), so IPv6 needs
+// no tunnel address, no IPv6 underlay between segments and no second device
+// (Calico's vxlan-v6.calico is for an IPv6 underlay). The device exists when
+// an IPv4 pool encapsulates, as it takes its tunnel address from one.
 import type { RoutedNode } from '../../lib/datastore/routed-nodes';
-import { formatCidr } from '../../lib/ip/address';
+import { formatCidr, linkLocalOfMac } from '../../lib/ip/address';
 import type { Pool } from '../../lib/ipam/cluster/pool';
 import type { Block } from '../../lib/ipam/cluster/block';
 import { onSegment, type Underlay } from '../underlay';
@@ -24,7 +32,12 @@ export const vxlanPools = (pools: Pool[]) => pools.filter((p) => p.vxlan !== 'ne
 export interface TunnelRoute {
   block: string;
   node: RoutedNode;
+  /** the remote VTEP: its tunnel address (IPv4 blocks) or link-local address (IPv6 blocks) */
+  gw: string;
 }
+
+/** The neighbour address of a remote VTEP for IPv6 blocks. */
+export const vtepLinkLocal = (n: RoutedNode) => linkLocalOfMac(n.vtepMAC!);
 
 /** The remote blocks this node reaches through the VXLAN device. */
 export function tunnelRoutes(self: string, underlay: Underlay, nodes: RoutedNode[], blocks: Block[], pools: Pool[]): TunnelRoute[] {
@@ -33,9 +46,10 @@ export function tunnelRoutes(self: string, underlay: Underlay, nodes: RoutedNode
   const out: TunnelRoute[] = [];
   for (const b of blocks) {
     const node = byName.get(b.node);
-    if (!node || node.name === self || b.cidr.ip.family !== 4 || !node.tunnelAddress || !node.vtepMAC) continue;
+    if (!node || node.name === self || !node.tunnelAddress || !node.vtepMAC) continue;
     const m = mode.get(b.pool);
-    if (m === 'always' || (m === 'cross-subnet' && !onSegment(underlay, node.ip))) out.push({ block: formatCidr(b.cidr), node });
+    const gw = b.cidr.ip.family === 4 ? node.tunnelAddress : vtepLinkLocal(node);
+    if (m === 'always' || (m === 'cross-subnet' && !onSegment(underlay, node.ip))) out.push({ block: formatCidr(b.cidr), node, gw });
   }
   return out;
 }

@@ -5,11 +5,11 @@
 // stale and goes. Shared by both agents.
 import type { Rtnl } from '../../lib/netlink';
 
-/** `want`: peer network address -> VtepMAC. */
-export async function reconcileNeighbors(nl: Rtnl, dev: number, want: Map<string, string>): Promise<string[]> {
+/** `want`: peer network address -> VtepMAC; the entries of one family (IPv4 unless given). */
+export async function reconcileNeighbors(nl: Rtnl, dev: number, want: Map<string, string>, family: 4 | 6 = 4): Promise<string[]> {
   const changes: string[] = [];
   const ok = new Set<string>();
-  for (const n of await nl.neighbors.list({ dev, family: 4 })) {
+  for (const n of await nl.neighbors.list({ dev, family })) {
     const mac = want.get(n.ip);
     if (mac !== undefined && n.mac === mac && n.permanent) {
       ok.add(n.ip);

@@ -227,3 +227,10 @@ export function toMacBytes(text: string): Buffer {
 export function macBytesToString(bytes: Uint8Array): string {
   return Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join(':');
 }
+
+/** The link-local address the kernel gives an interface with this MAC (EUI-64: U/L bit flipped, ff:fe in the middle). */
+export function linkLocalOfMac(mac: string): string {
+  const b = toMacBytes(mac);
+  const id = Buffer.from([b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!]);
+  return formatIp(ipFromBytes(Buffer.concat([Buffer.from([0xfe, 0x80, 0, 0, 0, 0, 0, 0]), id])));
+}

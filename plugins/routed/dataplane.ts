@@ -5,12 +5,12 @@
 // end's link-local address, which that MAC makes fe80::ecee:eeff:feee:eeee.
 // On the node, each pod is one route, `podIP dev <hostveth> scope link`: no
 // bridge, no subnet on any interface.
-import { formatIp, parseCidr, type Cidr } from '../../lib/ip/address';
+import { formatIp, linkLocalOfMac, parseCidr, type Cidr } from '../../lib/ip/address';
 import { hostVethName } from '../../lib/netlink/pod-veth';
 
 export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 export const GATEWAY4 = '169.254.1.1';
-export const GATEWAY6 = 'fe80::ecee:eeff:feee:eeee';
+export const GATEWAY6 = linkLocalOfMac(HOST_VETH_MAC);
 
 /** "tsr" and 12 hex digits: 15 bytes, the kernel's limit, told apart from bridge's "veth". */
 export function routedHostVeth(containerId: string, ifname: string): string {

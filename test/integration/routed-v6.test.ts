@@ -1,14 +1,18 @@
-// Routed mode dual-stack: a dual-stack underlay (lib/lab's `ipv6`), an IPv4
-// and an IPv6 pool, the agents started with --ip6. IPv6 blocks ride the
-// IPv4 sessions (an ipv6 channel on each): a node holds the other node's
-// IPv6 block as a `proto bird` route via that node's IPv6 underlay address,
-// still one session per peer, and pods on two nodes talk IPv6 over it.
+// Routed mode dual-stack: a dual-stack underlay (lib/lab's `ipv6`), two
+// nodes on segment 0 and one behind the router, an IPv4 and an IPv6 pool
+// with `vxlan: cross-subnet`, the agents started with --ip6. IPv6 blocks
+// ride the IPv4 sessions (an ipv6 channel on each): a node holds its
+// segment neighbour's IPv6 block as a `proto bird` route via that node's
+// IPv6 underlay address, still one session per peer; the node across the
+// router is reached through the VXLAN device, via its VTEP's link-local
+// address. Pods talk IPv6 both ways.
 import { join } from 'node:path';
+import { linkLocalOfMac } from '../../lib/ip/address';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, DIST_BIN, ipJson, useHarness, type Cluster, type ClusterNode } from './harness';
 import { eventually, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
 
-const NAMES = ['d0', 'd1'];
+const NAMES = ['d0', 'd1', 'e0'];
 const POOL6_CIDR = 'fd00:244::/48';
 
 describe('tscni-agent routed with an IPv6 pool beside the IPv4 one', () => {
@@ -23,11 +27,11 @@ describe('tscni-agent routed with an IPv6 pool beside the IPv4 one', () => {
     .map((r: any) => [r.dst, r.gateway ?? r.type, r.dev]);
 
   beforeAll(async () => {
-    cluster = await createCluster(h, { nodesPerSegment: [2], etcd: true, ipv6: true });
+    cluster = await createCluster(h, { nodesPerSegment: [2, 1], etcd: true, ipv6: true });
     lab = new RoutedLab(h, cluster, await h.tempDir('run'));
     await lab.defaultRoutes();
-    await lab.createPool('default', POOL_CIDR, 26);
-    await lab.createPool('default-ipv6', POOL6_CIDR, 122);
+    await lab.createPool('default', POOL_CIDR, 26, 'cross-subnet');
+    await lab.createPool('default-ipv6', POOL6_CIDR, 122, 'cross-subnet');
     for (let i = 0; i < NAMES.length; i++) lab.startAgent(cluster.nodes[i]!, NAMES[i]!);
     for (const name of NAMES) pods.push(await lab.pod(name));
   }, 60_000);
@@ -43,7 +47,8 @@ describe('tscni-agent routed with an IPv6 pool beside the IPv4 one', () => {
       const own = await v6Blocks(name);
       expect(own).toHaveLength(1);
       expect(own[0]).toMatch(/^fd00:244:/);
-      await eventually(`${name}'s IPv6 blackhole`, async () => JSON.stringify(await routes6(nodeOf(name), '75')) === JSON.stringify([[own[0], 'blackhole', 'lo']]) || JSON.stringify(await routes6(nodeOf(name), '75')));
+      const blackholes = async () => (await routes6(nodeOf(name), '75')).filter(([, how]) => how === 'blackhole');
+      await eventually(`${name}'s IPv6 blackhole`, async () => JSON.stringify(await blackholes()) === JSON.stringify([[own[0], 'blackhole', 'lo']]) || JSON.stringify(await blackholes()));
     }
   });
 
@@ -56,7 +61,7 @@ describe('tscni-agent routed with an IPv6 pool beside the IPv4 one', () => {
     }
   });
 
-  it('the other node holds the IPv6 block as proto bird via the owner\'s IPv6 address, over the one IPv4 session', async () => {
+  it('the node on the same segment holds the IPv6 block as proto bird via the owner\'s IPv6 address, over the one IPv4 session', async () => {
     for (const [name, other] of [['d0', 'd1'], ['d1', 'd0']] as const) {
       const [block] = await v6Blocks(name);
       await eventually(`${other} learns ${block}`, async () => {
@@ -66,27 +71,67 @@ describe('tscni-agent routed with an IPv6 pool beside the IPv4 one', () => {
       // The IPv4 blocks still arrive as before, via the IPv4 address.
       const [block4] = (await lab.blocksOf(name)).filter((b) => !b.includes(':'));
       expect(await lab.routes(nodeOf(other), 'bird')).toEqual([[block4, nodeOf(name).ip]]);
+      // One session per peer, both families on it.
       const sessions = (await lab.protocols(other)).filter((p) => p.proto === 'BGP');
-      expect(sessions.map((p) => [p.name, p.info])).toEqual([[`mesh_${nodeOf(name).ip.replace(/\./g, '_')}`, 'Established']]);
-      const detail = await h.execIn(nodeOf(other), 'birdc', ['-s', join(lab.agents.get(other)!.runDir, 'bird.ctl'), 'show', 'protocols', 'all', sessions[0]!.name]);
+      expect(sessions.map((p) => p.info)).toEqual(['Established', 'Established']);
+      const session = `mesh_${nodeOf(name).ip.replace(/\./g, '_')}`;
+      expect(sessions.map((p) => p.name)).toContain(session);
+      const detail = await h.execIn(nodeOf(other), 'birdc', ['-s', join(lab.agents.get(other)!.runDir, 'bird.ctl'), 'show', 'protocols', 'all', session]);
       expect(detail.stdout).toMatch(/Channel ipv4\n\s+State:\s+UP/);
       expect(detail.stdout).toMatch(/Channel ipv6\n\s+State:\s+UP/);
     }
   });
 
-  it('pods on the two nodes reach each other over IPv6 and keep their source address', async () => {
-    const [a, b] = pods as [Pod, Pod];
-    expect(a.ip6).toMatch(/^fd00:244:/);
-    expect(b.ip6).toMatch(/^fd00:244:/);
-    expect((await h.ping(a, b.ip6!, 2)).ok).toBe(true);
-    const server = await h.startTcpServer(b);
-    try {
-      expect(await h.tcpRequest(a, b.ip6!, server.port)).toBe(a.ip6);
-      expect(await h.tcpRequest(a, b.ip, server.port)).toBe(a.ip);
-    } finally {
-      server.stop();
+  it('the node across the router is reached through VXLAN: its IPv6 block via its VTEP\'s link-local, onlink, with a neighbour', async () => {
+    const far = await record('e0');
+    const [farBlock] = await v6Blocks('e0');
+    const farLinkLocal = linkLocalOfMac(far.vtepMAC);
+    for (const name of ['d0', 'd1']) {
+      await eventually(`${name} routes ${farBlock} through VXLAN`, async () => {
+        const have = (await ipJson(nodeOf(name), ['-6', 'route', 'show', 'proto', '75'])).filter((r: any) => r.type !== 'blackhole');
+        return JSON.stringify(have.map((r: any) => [r.dst, r.gateway, r.dev, r.flags])) === JSON.stringify([[farBlock, farLinkLocal, 'vxlan.tscni', ['onlink']]]) || JSON.stringify(have);
+      });
+      expect((await routes6(nodeOf(name), 'bird')).map(([dst]) => dst)).not.toContain(farBlock);
+      const neigh = await ipJson(nodeOf(name), ['-6', 'neigh', 'show', 'dev', 'vxlan.tscni']);
+      expect(neigh).toContainEqual(expect.objectContaining({ dst: farLinkLocal, lladdr: far.vtepMAC, state: ['PERMANENT'] }));
+    }
+    // And back: e0 reaches both blocks of segment 0 the same way.
+    for (const name of ['d0', 'd1']) {
+      const [block] = await v6Blocks(name);
+      const near = await record(name);
+      await eventually(`e0 routes ${block} through VXLAN`, async () => {
+        const have = await routes6(nodeOf('e0'), '75');
+        return have.some(([dst, gw, dev]) => dst === block && gw === linkLocalOfMac(near.vtepMAC) && dev === 'vxlan.tscni') || JSON.stringify(have);
+      });
     }
   });
+
+  it('pods reach each other over IPv6, on one segment in plain IPv6 and across the router in VXLAN, keeping their source address', async () => {
+    const [a, b, c] = pods as [Pod, Pod, Pod];
+    for (const p of pods) expect(p.ip6).toMatch(/^fd00:244:/);
+    for (const from of pods) {
+      for (const to of pods) if (from !== to) expect((await h.ping(from, to.ip6!, 1)).ok, `${from.ip6} -> ${to.ip6}`).toBe(true);
+    }
+    for (const to of [b, c]) {
+      const server = await h.startTcpServer(to);
+      try {
+        expect(await h.tcpRequest(a, to.ip6!, server.port)).toBe(a.ip6);
+        expect(await h.tcpRequest(a, to.ip, server.port)).toBe(a.ip);
+      } finally {
+        server.stop();
+      }
+    }
+    const fabric = (filter: string) => h.execIn(cluster.fabric, 'timeout', ['4', 'tcpdump', '-n', '-l', '-i', 'br0', '-c', '1', filter], { reject: false, timeout: 10_000 });
+    const tunnelled = fabric('udp dst port 4789');
+    await new Promise((r) => setTimeout(r, 700));
+    await h.ping(a, c.ip6!, 2);
+    const esc = (s: string) => s.replace(/[.:]/g, (x) => `\\${x}`);
+    expect((await tunnelled).stdout).toMatch(new RegExp(`${esc(cluster.nodes[0]!.ip)}\\.\\d+ > ${esc(cluster.nodes[2]!.ip)}\\.4789: VXLAN, flags \\[I\\] \\(0x08\\), vni 4096\\n.*IP6 ${esc(a.ip6!)} > ${esc(c.ip6!)}: ICMP6, echo request`));
+    const plain = fabric('icmp6 and ip6[40] == 128');
+    await new Promise((r) => setTimeout(r, 700));
+    await h.ping(a, b.ip6!, 1);
+    expect((await plain).stdout).toContain(`IP6 ${a.ip6} > ${b.ip6}: ICMP6, echo request`);
+  }, 30_000);
 
   it('tscni node status: the IPv6 address, both blocks, the IPv6 blackhole, pod route and learned route', async () => {
     const runDir = lab.agents.get('d0')!.runDir;
@@ -100,7 +145,9 @@ describe('tscni-agent routed with an IPv6 pool beside the IPv4 one', () => {
     expect(out).toMatch(new RegExp(`\\n${esc(own6!)} +default-ipv6 +1 of 63 \\(2%\\)\\n`));
     expect(out).toContain(`  blackhole ${own6}  (this node's block)`);
     expect(out).toMatch(new RegExp(`\\n  ${esc(pods[0]!.ip6!)}/128 dev tsr[0-9a-f]+  \\(pod on this node\\)\\n`));
-    const [far6] = await v6Blocks('d1');
-    expect(out).toContain(`  ${far6} via ${nodeOf('d1').ip6} dev eth0  (learned by BGP)`);
+    const [near6] = await v6Blocks('d1');
+    expect(out).toContain(`  ${near6} via ${nodeOf('d1').ip6} dev eth0  (learned by BGP)`);
+    const [far6] = await v6Blocks('e0');
+    expect(out).toContain(`  ${far6} via ${linkLocalOfMac((await record('e0')).vtepMAC)} dev vxlan.tscni onlink  (through VXLAN)`);
   });
 });

@@ -4,7 +4,7 @@ import { Address6 } from 'ip-address';
 import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
-  formatCidr, formatIp, ipBytesToString, ipFamily, ipFromBytes, ipToBytes, isMac, macBytesToString, networkOf, parseCidr,
+  formatCidr, formatIp, ipBytesToString, ipFamily, ipFromBytes, ipToBytes, isMac, linkLocalOfMac, macBytesToString, networkOf, parseCidr,
   parseIp, toCidrBytes, toIpBytes, toMacBytes, toNetworkBytes, type Cidr,
 } from '../../lib/ip/address';
 
@@ -85,5 +85,11 @@ describe('lib/ip/address: the kernel byte forms', () => {
     expect(['0a:58:0a:f4:01', '0a-58-0a-f4-01-02', '0a:58:0a:f4:01:0g', '0a:58:0a:f4:01:02:03', ''].some(isMac)).toBe(false);
     expect(macBytesToString(toMacBytes('0A:58:0a:f4:01:02'))).toBe('0a:58:0a:f4:01:02');
     expect(() => toMacBytes('0a:58')).toThrow(/not a MAC address/);
+  });
+
+  it('a MAC\'s link-local address, as the kernel derives it (EUI-64)', () => {
+    expect(linkLocalOfMac('ee:ee:ee:ee:ee:ee')).toBe('fe80::ecee:eeff:feee:eeee');
+    expect(linkLocalOfMac('66:0A:0b:0c:0d:0e')).toBe('fe80::640a:bff:fe0c:d0e');
+    expect(linkLocalOfMac('00:00:00:00:00:01')).toBe('fe80::200:ff:fe00:1');
   });
 });

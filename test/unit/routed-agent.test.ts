@@ -10,7 +10,9 @@ import { kindOfProtocol, meshSessions, reloadsAfterConfigure, renderBirdConfig, 
 import { OptionsError, parseRoutedOptions } from '../../agent/routed/options';
 import { parseProtocols } from '../../lib/bird/control';
 import { BgpPeerError, decodePeer, makePeer, peersOfNode } from '../../lib/datastore/bgp-peers';
-import { decodeNode, encodeNode } from '../../lib/datastore/routed-nodes';
+import { decodeNode, encodeNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
+import { tunnelRoutes } from '../../agent/routed/vxlan';
+import { parseCidr, type Cidr } from '../../lib/ip/address';
 
 const node = (name: string, ip: string, routeReflector = false): NodeView => ({ name, ip, asn: 64512, routeReflector });
 const nodes = [node('a', '10.250.0.11'), node('b', '10.250.0.12'), node('c', '10.250.0.13'), node('d', '10.250.0.14')];
@@ -126,6 +128,29 @@ describe('BIRD configuration', () => {
     expect(() => renderBirdConfig({ ...input, ownBlocks: ['10.244.0.0/26; } protocol static {'] })).toThrow(/block/);
     expect(() => renderBirdConfig({ ...input, sessions: [{ kind: 'external', ip: '1.2.3.4;', asn: 1, peer: 'x' }] })).toThrow(/peer x/);
     expect(() => renderBirdConfig({ ...input, underlayDev: 'eth0"; x' })).toThrow(/interface/);
+  });
+});
+
+describe('VXLAN across segments', () => {
+  const cidr = (t: string) => parseCidr(t) as Cidr;
+  const underlay = { name: 'eth0', index: 2, mtu: 1500, publicIp: '10.250.0.11', segment: cidr('10.250.0.0/24') };
+  const far: RoutedNode = { name: 'far', ip: '10.250.1.11', asn: 64512, routeReflector: false, tunnelAddress: '10.244.3.0', vtepMAC: '66:0a:0b:0c:0d:0e' };
+  const near: RoutedNode = { ...far, name: 'near', ip: '10.250.0.12', tunnelAddress: '10.244.4.0', vtepMAC: '66:0a:0b:0c:0d:0f' };
+  const pools = [
+    { name: 'v4', cidr: cidr('10.244.0.0/16'), blockSize: 26, vxlan: 'cross-subnet' as const, natOutgoing: false },
+    { name: 'v6', cidr: cidr('fd00:244::/48'), blockSize: 122, vxlan: 'cross-subnet' as const, natOutgoing: false },
+    { name: 'v6-plain', cidr: cidr('fd00:245::/48'), blockSize: 122, vxlan: 'never' as const, natOutgoing: false },
+  ];
+  const block = (pool: string, c: string, node: string) => ({ pool, cidr: cidr(c), node, allocations: {} });
+
+  it('routes the off-segment node\'s blocks through the device: IPv4 via its tunnel address, IPv6 via its VTEP\'s link-local', () => {
+    const blocks = [
+      block('v4', '10.244.3.0/26', 'far'), block('v6', 'fd00:244::40/122', 'far'), block('v6-plain', 'fd00:245::/122', 'far'),
+      block('v4', '10.244.4.0/26', 'near'), block('v6', 'fd00:244::80/122', 'near'), block('v6', 'fd00:244::/122', 'self'),
+    ];
+    expect(tunnelRoutes('self', underlay, [far, near], blocks, pools).map((t) => [t.block, t.node.name, t.gw])).toEqual([
+      ['10.244.3.0/26', 'far', '10.244.3.0'], ['fd00:244::40/122', 'far', 'fe80::640a:bff:fe0c:d0e'],
+    ]);
   });
 });
 
