@@ -51,7 +51,20 @@ export function parseResult(raw: unknown, fallbackVersion?: string, field = 'res
   if (!isSupportedVersion(version)) {
     throw new CniError(ErrorCode.IncompatibleVersion, `${field}: unsupported CNI result version ${JSON.stringify(version ?? '')}`);
   }
-  const parsed = parseOrThrow(resultSchemaFor(version), { ...(raw as Json), cniVersion: version }, field);
+  return internalForm(parseOrThrow(resultSchemaFor(version), { ...(raw as Json), cniVersion: version }, field));
+}
+
+/**
+ * A result this process made and checked, as it reaches a caller through a
+ * plugin of spec version `to`: what formatting it and parsing it back would
+ * give, without either.
+ */
+export function resultAsVersion(result: Result, to: SpecVersion): Result {
+  return internalForm(resultToVersion(result, to) as Parameters<typeof internalForm>[0]);
+}
+
+/** A result of any version, valid already, in the internal 1.1.0 form. */
+function internalForm(parsed: ReturnType<ReturnType<typeof resultSchemaFor>['parse']>): Result {
   const out: Result = { cniVersion: LATEST_VERSION };
   if (parsed.interfaces) out.interfaces = parsed.interfaces.map((i) => ({ ...i }) as Interface);
   if (parsed.ips) {

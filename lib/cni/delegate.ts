@@ -5,11 +5,11 @@
 // the exec path's semantics: same env checks, same version conversions, same
 // error JSON turned back into a CniError. Anything else is exec'd from CNI_PATH.
 
-import { parseResult } from './convert';
+import { parseResult, resultAsVersion } from './convert';
 import { CniError, ErrorCode, UNKNOWN_ERROR_CODE } from './errors';
 import { execPlugin, failureToError, findInPath, parseStdoutJson, type ExecOutput } from './exec';
 import { dispatch, type Command, type Env, type Plugin } from './skel';
-import { LATEST_VERSION, type Result } from './types';
+import { LATEST_VERSION, type Result, type SpecVersion } from './types';
 import { validatePluginType } from './validate';
 
 const inProcess = new Map<string, Plugin<any>>();
@@ -29,22 +29,22 @@ export async function invokePlugin(command: Command, type: string, netconf: NetC
   const childEnv: Env = { ...env, CNI_COMMAND: command };
   const stdin = JSON.stringify(netconf);
   const registered = inProcess.get(type);
-  let stdout: string;
+  const cniVersion = typeof netconf.cniVersion === 'string' ? netconf.cniVersion : undefined;
   if (registered) {
     const out = await dispatch(registered, childEnv, stdin);
     if (out.exitCode !== 0) throw errorFromJson(out.stdout);
-    stdout = out.stdout;
-  } else {
-    const binary = findInPath(type, (env.CNI_PATH ?? '').split(':').filter(Boolean), field);
-    const out = await execPlugin(binary, childEnv, stdin);
-    if (out.exitCode !== 0) throw failureToError(out);
-    if (out.stderr) process.stderr.write(out.stderr);
-    stdout = out.stdout;
+    // Checked by the plugin's dispatch already, which also knew cniVersion
+    // to be a supported one: of the exec path's work on a result, only the
+    // version conversion is left.
+    return command === 'ADD' ? resultAsVersion(out.result!, cniVersion as SpecVersion) : undefined;
   }
+  const binary = findInPath(type, (env.CNI_PATH ?? '').split(':').filter(Boolean), field);
+  const out = await execPlugin(binary, childEnv, stdin);
+  if (out.exitCode !== 0) throw failureToError(out);
+  if (out.stderr) process.stderr.write(out.stderr);
   if (command !== 'ADD') return undefined;
-  const cniVersion = typeof netconf.cniVersion === 'string' ? netconf.cniVersion : undefined;
   // A result without its own cniVersion is taken to be in the config's version, as libcni does.
-  return parseResult(parseStdoutJson(stdout, type), cniVersion, `result of plugin "${type}"`);
+  return parseResult(parseStdoutJson(out.stdout, type), cniVersion, `result of plugin "${type}"`);
 }
 
 function errorFromJson(stdout: string): CniError {

@@ -64,6 +64,8 @@ export interface DispatchOutput {
   exitCode: number;
   /** Only the about text (no CNI_COMMAND); plugins log elsewhere. */
   stderr?: string;
+  /** ADD: the result as checked, before formatting (for a caller in this process). */
+  result?: Result;
 }
 
 function errorOutput(e: unknown, cniVersion: string): DispatchOutput {
@@ -121,7 +123,7 @@ export async function dispatch<C>(p: Plugin<C>, env: Env, stdin: string): Promis
         log.endStep();
         if (log.enabled('info')) log.info('ADD ok', { took: log.took(), ips: result.ips?.map((ip) => ip.address) });
         if (log.enabled('debug')) log.debug('ADD result', { result: JSON.stringify(JSON.parse(stdout)) });
-        return { stdout, exitCode: 0 };
+        return { stdout, exitCode: 0, result };
       }
       case 'DEL':
         await p.del(a);
