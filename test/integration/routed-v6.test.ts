@@ -166,3 +166,40 @@ describe('tscni-agent routed with an IPv6 pool beside the IPv4 one', () => {
     }
   });
 });
+
+describe('tscni-agent routed: IPv6 blocks through a route reflector', () => {
+  const h = useHarness();
+  let cluster: Cluster;
+  let lab: RoutedLab;
+  const names = ['r0', 'c1', 'c2'];
+  const nodeOf = (name: string) => cluster.nodes[names.indexOf(name)]!;
+
+  beforeAll(async () => {
+    cluster = await createCluster(h, { nodesPerSegment: [3], etcd: true, ipv6: true });
+    lab = new RoutedLab(h, cluster, await h.tempDir('run'));
+    await lab.defaultRoutes();
+    await lab.createPool('default', POOL_CIDR, 26);
+    await lab.createPool('default-ipv6', POOL6_CIDR, 122);
+    lab.startAgent(nodeOf('r0'), 'r0', ['--route-reflector', '--cluster-id', '224.0.0.1']);
+    for (const name of ['c1', 'c2']) lab.startAgent(nodeOf(name), name);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const name of [...lab.agents.keys()]) await lab.stopAgent(name);
+    lab.killBirds(names);
+  });
+
+  it('a client holds the other client\'s IPv6 block via that client\'s IPv6 address, not the reflector\'s, and the pods talk', async () => {
+    const [a, b] = [await lab.pod('c1'), await lab.pod('c2')];
+    for (const [name, other] of [['c1', 'c2'], ['c2', 'c1']] as const) {
+      const [block] = (await lab.blocksOf(name)).filter((x) => x.includes(':'));
+      await eventually(`${other} learns ${block} through the reflector`, async () => {
+        const have = (await ipJson(nodeOf(other), ['-6', 'route', 'show', 'proto', 'bird'])).map((r: any) => [r.dst, r.gateway]);
+        return JSON.stringify(have) === JSON.stringify([[block, nodeOf(name).ip6]]) || JSON.stringify(have);
+      });
+      const sessions = (await lab.protocols(other)).filter((p) => p.proto === 'BGP');
+      expect(sessions.map((p) => [p.name, p.info])).toEqual([[`rr_${nodeOf('r0').ip.replace(/\./g, '_')}`, 'Established']]);
+    }
+    expect((await h.ping(a, b.ip6!, 2)).ok).toBe(true);
+  });
+});
