@@ -22,7 +22,7 @@ export function podToPod(h: Harness, from: DemoPod, to: DemoPod): PathCheck {
   return {
     kind: 'pod ↔ pod',
     from: from.name,
-    to: `${to.name} ${to.ip}:${POD_PORT}`,
+    to: `${to.name} ${to.ip.includes(':') ? `[${to.ip}]` : to.ip}:${POD_PORT}`,
     async run() {
       const seen = await h.tcpRequest(from.ns, to.ip, POD_PORT, TCP_TIMEOUT_MS);
       return seen === from.ip

@@ -6,6 +6,9 @@
 // (routed with cluster-ipam, then portmap). The matrix shows pods reaching
 // each other with their own addresses: on one node through host routes, on
 // one segment over the routes BGP learned, across segments through VXLAN.
+// The underlay and the pods are dual-stack (an IPv6 pool beside the IPv4
+// one, each agent given its node's IPv6 address): two IPv6 rows, one over
+// BGP and one through VXLAN, show IPv6 taking the same ways.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfList } from '../../lib/cni/conflist';
@@ -23,12 +26,15 @@ const CONFLIST = '20-routed.conflist';
 const NODES_PER_SEGMENT = [2, 2];
 const PODS_PER_NODE = 2;
 const POOL = { name: 'demo', cidr: '10.244.0.0/16', blockSize: 26, vxlan: 'cross-subnet' } as const;
+const POOL6 = { name: 'demo-v6', cidr: 'fd00:244::/48', blockSize: 122, vxlan: 'cross-subnet' } as const;
 const SERVER_LIFETIME_MS = 180_000;
 const CONVERGE_MS = 15_000;
 /** The MAC every host veth has (Calico's): the node's answer to a pod's ARP for its gateway. */
 const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 
 interface RoutedPod extends DemoPod {
+  /** its address from the IPv6 pool */
+  ip6?: string;
   node: number;
   /** 1..PODS_PER_NODE on its node */
   rank: number;
@@ -79,6 +85,7 @@ function podGatewayArp(h: Harness, pod: DemoPod): PathCheck {
 }
 
 const address = (r: Result) => r.ips?.[0]?.address ?? '';
+const address6 = (r: Result) => r.ips?.find((x) => x.address.includes(':'))?.address.split('/')[0];
 const hostVeth = (r: Result) => r.interfaces?.filter((i) => !i.sandbox).at(-1)?.name ?? '?';
 
 async function setUp(env: DemoEnv): Promise<Scenario> {
@@ -91,7 +98,7 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
   const list = loadConfList(confFile);
 
   env.log(`underlay: ${NODES_PER_SEGMENT.join(' + ')} nodes on two segments joined by a router, etcd in the infra netns ...`);
-  const cluster = await createCluster(h, { nodesPerSegment: NODES_PER_SEGMENT, etcd: true });
+  const cluster = await createCluster(h, { nodesPerSegment: NODES_PER_SEGMENT, etcd: true, ipv6: true });
   // A node has a default route, as every real one does: proxy ARP answers a pod's ARP for
   // 169.254.1.1 only when the node routes that address out another interface. The router
   // routes nothing beyond the underlay, so nothing leaves the machine.
@@ -99,6 +106,8 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
   const etcdUrl = cluster.etcd!.endpoints[0]!;
   const poolRow = await createPool(cluster.infra, join(env.binDir, 'tscni'), etcdUrl, POOL.name,
     ['--cidr', POOL.cidr, '--block-size', String(POOL.blockSize), '--vxlan', POOL.vxlan]);
+  const pool6Row = await createPool(cluster.infra, join(env.binDir, 'tscni'), etcdUrl, POOL6.name,
+    ['--cidr', POOL6.cidr, '--block-size', String(POOL6.blockSize), '--vxlan', POOL6.vxlan]);
   const dir = await h.tempDir('routed');
 
   env.log('tscni-agent routed on every node (cluster IPAM on its socket, BIRD, a full iBGP mesh) ...');
@@ -116,13 +125,17 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
       const name = `n${i + 1}-pod${k}`;
       const attachment: PodAttachment = { containerId: `tscni-demo-${name}`, pod: await h.createPod(), ifname: 'eth0' };
       const { result, durationMs } = await node.runtime.add(attachment);
-      pods.push({ name, node: i, rank: k, ns: attachment.pod, ip: address(result).split('/')[0]!, gateway: result.ips?.[0]?.gateway, attachment, result, addMs: durationMs });
+      const ip6 = address6(result);
+      pods.push({
+        name, node: i, rank: k, ns: attachment.pod, ip: address(result).split('/')[0]!, ...(ip6 ? { ip6 } : {}), gateway: result.ips?.[0]?.gateway,
+        attachment, result, addMs: durationMs,
+      });
     }
   }
 
   // Every node routes the blocks of the other nodes on its segment (BGP), and,
   // once the agent encapsulates across segments, those of the other segment too; bounded.
-  const blocks = (await listBlocks(cluster.infra, etcdUrl)).filter((b) => b.pool === POOL.name);
+  const blocks = (await listBlocks(cluster.infra, etcdUrl)).filter((b) => b.pool === POOL.name || b.pool === POOL6.name);
   const blocksOf = (n: DemoNode) => blocks.filter((b) => b.node === n.name).map((b) => b.cidr);
   const routesOf = (n: DemoNode, peers: (o: DemoNode) => boolean) => routesEvery(n.ns, nodes.filter((o) => o !== n && peers(o)).flatMap(blocksOf));
   const converged = async (across: boolean) => (await Promise.all(nodes.map((n) => routesOf(n, (o) => across || o.ns.segment === n.ns.segment)))).every(Boolean);
@@ -146,8 +159,14 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
   const tried = pairs.filter(([a, b]) => vxlanBuilt || segment(a) === segment(b));
   const untried = pairs.length - tried.length;
   const order = (k: string) => ['one node', 'one segment', 'across'].findIndex((w) => k.includes(w));
+  // IPv6: the first pod to the first pod of its segment neighbour (BGP) and of the other segment (VXLAN).
+  const asV6 = (p: RoutedPod): RoutedPod => ({ ...p, ip: p.ip6 ?? '(no IPv6 address in the result)' });
+  const firsts = pods.filter((p) => p.rank === 1);
+  const v6Pairs = [firsts.find((p) => p.node !== 0 && segment(p) === segment(firsts[0]!)), vxlanBuilt ? firsts.find((p) => segment(p) !== segment(firsts[0]!)) : undefined]
+    .filter((b): b is RoutedPod => b !== undefined).map((b) => [firsts[0]!, b] as const);
   const checks: PathCheck[] = [
     ...tried.map(([a, b]) => ({ ...podToRemotePod(h, a, b), kind: kindOf(a, b) })).sort((x, y) => order(x.kind) - order(y.kind)),
+    ...v6Pairs.map(([a, b]) => ({ ...podToRemotePod(h, asV6(a), asV6(b)), kind: `${kindOf(a, b)}, IPv6` })),
     ...pods.filter((p) => p.rank === 1).map((p) => podGatewayArp(h, p)),
   ];
 
@@ -159,16 +178,18 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
         `etcd      ${cluster.infra.name}  ${etcdUrl}`,
         `pool      (made by \`tscni pool create ${POOL.name} --cidr ${POOL.cidr} --block-size ${POOL.blockSize} --vxlan ${POOL.vxlan}\`)`,
         ...poolRow.split('\n').map((l) => `          ${l}`),
+        `pool      (made by \`tscni pool create ${POOL6.name} --cidr ${POOL6.cidr} --block-size ${POOL6.blockSize} --vxlan ${POOL6.vxlan}\`)`,
+        ...pool6Row.split('\n').map((l) => `          ${l}`),
         `conflist  ${confFile}: network "${list.name}", cniVersion ${list.cniVersion}, ${list.plugins.map((p) => p.type).join(' → ')}`,
         `          (agentSocket and ipam.agentSocket set to ${dir}/<node>/agent.sock, so nothing is written to /run)`,
         `router    ${cluster.router!.name}  joins segment 0 (10.250.0.0/24) and segment 1 (10.250.1.0/24)`,
         'nodes',
       ];
       for (const n of nodes) {
-        lines.push(`  ${n.name}  netns ${n.ns.name}  segment ${n.ns.segment}  eth0 ${n.ns.ip}  blocks ${blocksOf(n).join(' ') || 'none'}`);
+        lines.push(`  ${n.name}  netns ${n.ns.name}  segment ${n.ns.segment}  eth0 ${n.ns.ip} ${n.ns.ip6 ?? ''}  blocks ${blocksOf(n).join(' ') || 'none'}`);
         lines.push(`         agent: ${agentExe} ${n.agent.args.join(' ')}`);
         for (const p of pods.filter((q) => nodes[q.node] === n)) {
-          lines.push(`         ${p.name}  netns ${p.ns.name}  eth0 ${address(p.result)} gw ${p.gateway ?? '-'}  host veth ${hostVeth(p.result)}`
+          lines.push(`         ${p.name}  netns ${p.ns.name}  eth0 ${address(p.result)} ${p.ip6 ?? ''} gw ${p.gateway ?? '-'}  host veth ${hostVeth(p.result)}`
             + `  (ADD ${Math.round(p.addMs)} ms)`);
         }
       }
@@ -186,6 +207,9 @@ async function setUp(env: DemoEnv): Promise<Scenario> {
         lines.push(`  through ${devs.join(' ')}: ${encapsulated.length} route(s) for the ${other.flatMap(blocksOf).length} block(s) of `
           + `${other.map((n) => n.name).join(' ')} on the other segment`);
       }
+      const blockRoutes6 = (await kernelRoutes(node1.ns, 6)).filter((r) => r.protocol === 'bird' || (r.protocol === '75' && r.type !== 'blackhole'));
+      lines.push(`${node1.name}'s IPv6 block routes: over BGP via the neighbour's IPv6 address, through VXLAN via the far VTEP's link-local`);
+      lines.push(...blockRoutes6.map((r) => `  ${formatKernelRoute(r)}`));
       if (!vxlanBuilt) {
         lines.push(`  VXLAN across segments: not built yet (no VXLAN device on any node); the ${untried} paths between segments are not tried`);
       }

@@ -128,9 +128,9 @@ export interface KernelRoute {
   flags?: string[];
 }
 
-/** The main table of `node` as the kernel has it. */
-export function kernelRoutes(node: Netns): Promise<KernelRoute[]> {
-  return ipJson<KernelRoute>(node, ['route', 'show']);
+/** The main table of `node` as the kernel has it, of one family (IPv4 unless given). */
+export function kernelRoutes(node: Netns, family: 4 | 6 = 4): Promise<KernelRoute[]> {
+  return ipJson<KernelRoute>(node, [`-${family}`, 'route', 'show']);
 }
 
 export const formatKernelRoute = (r: KernelRoute): string => [
@@ -148,6 +148,6 @@ export async function vxlanDevices(node: Netns): Promise<string[]> {
 export async function routesEvery(node: Netns, blocks: string[]): Promise<boolean> {
   // the kernel names a host route by its address alone
   const cidrOf = (dst: string) => (dst.includes('/') ? dst : `${dst}/${dst.includes(':') ? 128 : 32}`);
-  const routes = (await kernelRoutes(node)).filter((r) => r.type === undefined || r.type === 'unicast').map((r) => cidrOf(r.dst));
+  const routes = [...await kernelRoutes(node, 4), ...await kernelRoutes(node, 6)].filter((r) => r.type === undefined || r.type === 'unicast').map((r) => cidrOf(r.dst));
   return blocks.every((b) => routes.includes(b));
 }

@@ -69,8 +69,12 @@ describe('tscni demo, as built', () => {
   it('--mode routed: pods reach each other on a node, over BGP and through VXLAN, and nothing of the run is left', async () => {
     const r = await demo(['--mode', 'routed']);
     expect(r.out).not.toMatch(/not built yet/);
-    expect(r.out).toMatch(/all 36 expected paths work/);
+    expect(r.out).toMatch(/all 38 expected paths work/);
     expect(r.out).toMatch(/^ {2}10\.244\.0\.\d+\/26 via 10\.250\.0\.12 dev eth0 proto bird$/m);
+    expect(r.out).toMatch(/pod ↔ pod, one segment \(BGP\), IPv6 +n1-pod1 +n2-pod1 \[fd00:244:[0-9a-f:]+\]:80 +✓ ping 2\/2, TCP seen as fd00:244:/);
+    expect(r.out).toMatch(/pod ↔ pod, across segments \(VXLAN\), IPv6 +n1-pod1 +n3-pod1 \[fd00:244:[0-9a-f:]+\]:80 +✓ ping 2\/2, TCP seen as fd00:244:/);
+    expect(r.out).toMatch(/^ {2}fd00:244:[0-9a-f:]*\/122 via fd00:250::12 dev eth0 proto bird/m);
+    expect(r.out).toMatch(/^ {2}fd00:244:[0-9a-f:]*\/122 via fe80::[0-9a-f:]+ dev vxlan\.tscni proto 75 onlink/m);
     expect(r.out).toMatch(/^ {2}10\.244\.0\.\d+\/26 via 10\.244\.0\.\d+ dev vxlan\.tscni proto 75 onlink$/m);
     expect(r.out).toMatch(/answered by ee:ee:ee:ee:ee:ee/);
     expect(r.out).toMatch(/etcd: 0 addresses still allocated to the demo's pods ✓/);
