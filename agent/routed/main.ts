@@ -19,6 +19,7 @@ import { Rtnl } from '../../lib/netlink';
 import { meshSessions, reloadsAfterConfigure, renderBirdConfig, type BirdInput, type Session } from './bird-config';
 import { BirdProcess, birdPaths } from './bird-process';
 import { createLogger } from '../log';
+import { UnderlayError, type Underlay } from '../underlay';
 import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../route-table';
 import { reconcileFdb, reconcileNeighbors } from '../vxlan/entries';
 import { ensureVtep } from '../vxlan/vtep';
@@ -78,8 +79,18 @@ export async function routedMain(args: string[]): Promise<number> {
     return s;
   });
   const nl = Rtnl.open();
-  const underlay = await routedUnderlay(nl, opts);
-  const underlay6 = opts.ip6 === undefined ? undefined : await routedUnderlay6(nl, opts.ip6);
+  let underlay: Underlay;
+  let underlay6: { address: string; dev: string } | undefined;
+  try {
+    underlay = await routedUnderlay(nl, opts);
+    underlay6 = opts.ip6 === undefined ? undefined : await routedUnderlay6(nl, opts.ip6);
+  } catch (e) {
+    if (!(e instanceof UnderlayError)) throw e;
+    // An address this node does not have is a mistake in its flags: said, and nothing made.
+    process.stderr.write(`tscni-agent routed: ${e.message}\n`);
+    nl.close();
+    return 1;
+  }
   mkdirSync(opts.runDir, { recursive: true, mode: 0o755 });
   writeFileSync(opts.nodeNameFile, `${opts.node}\n`);
 

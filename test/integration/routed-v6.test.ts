@@ -52,6 +52,23 @@ describe('tscni-agent routed with an IPv6 pool beside the IPv4 one', () => {
     }
   });
 
+  it('refuses an --ip6 that is not one or that no interface of the node has, naming it, and creates nothing', async () => {
+    const runDir = join(lab.baseDir, 'bad');
+    const cases: [string, number, string][] = [
+      ['10.250.0.11', 2, '--ip6: "10.250.0.11" is not an IPv6 address'],
+      ['fe80::1', 2, '--ip6: fe80::1 is link-local: BGP next hops need a global or ULA address'],
+      ['fd00:250::99', 1, '--ip6 fd00:250::99: no interface of this node has that address'],
+    ];
+    for (const [ip6, code, message] of cases) {
+      const r = await h.execIn(nodeOf('d0'), join(DIST_BIN, 'tscni-agent'), [
+        'routed', '--node-name', 'bad', '--ip', nodeOf('d0').ip, '--ip6', ip6, ...lab.etcdFlags(), '--run-dir', runDir,
+      ], { reject: false });
+      expect([r.exitCode, r.stderr.split('\n')[0]], ip6).toEqual([code, `tscni-agent routed: ${message}`]);
+    }
+    expect((await h.execIn(nodeOf('d0'), 'ls', [lab.baseDir], { reject: false })).stdout).not.toContain('bad');
+    expect(await lab.etcdctl(['get', '--print-value-only', '/tscni/v1/nodes/bad'])).toBe('');
+  });
+
   it('the node on the same segment holds the IPv6 block as proto bird via the owner\'s IPv6 address, over the one IPv4 session', async () => {
     for (const [name, other] of [['d0', 'd1'], ['d1', 'd0']] as const) {
       const [block] = await v6Blocks(name);
