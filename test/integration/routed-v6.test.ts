@@ -6,10 +6,11 @@
 // IPv6 underlay address, still one session per peer; the node across the
 // router is reached through the VXLAN device, via its VTEP's link-local
 // address. Pods talk IPv6 both ways.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { linkLocalOfMac } from '../../lib/ip/address';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCluster, DIST_BIN, ipJson, useHarness, type Cluster, type ClusterNode } from './harness';
+import { addAddress, addVeth, createCluster, DIST_BIN, ip, ipJson, sysctl, useHarness, type Cluster, type ClusterNode } from './harness';
 import { eventually, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
 
 const NAMES = ['d0', 'd1', 'e0'];
@@ -219,4 +220,59 @@ describe('tscni-agent routed: IPv6 blocks through a route reflector', () => {
     }
     expect((await h.ping(a, b.ip6!, 2)).ok).toBe(true);
   });
+
+  it('an external router learns every IPv6 block via its node\'s IPv6 address, and a host behind it reaches the pods without NAT', async () => {
+    // A router on the segment (AS 65001, both families on one IPv4 session, as the nodes do), a host behind it; BIRD configured by hand.
+    const TOR = { ip: '10.250.0.3', ip6: 'fd00:250::3', asn: 65001, gw6: 'fd00:252::1', hostIp6: 'fd00:252::2', hostNet6: 'fd00:252::/64' };
+    const tor = await h.createNetns('tor');
+    await addVeth(cluster.fabric, 'tor', tor, 'eth0');
+    await ip(cluster.fabric, ['link', 'set', 'dev', 'tor', 'master', 'br0']);
+    await addAddress(tor, 'eth0', `${TOR.ip}/24`);
+    await addAddress(tor, 'eth0', `${TOR.ip6}/64`);
+    await sysctl(tor, 'net.ipv6.conf.all.forwarding', 1);
+    const host = await h.createNetns('host');
+    await addVeth(tor, 'eth1', host, 'eth0');
+    await addAddress(tor, 'eth1', `${TOR.gw6}/64`);
+    await addAddress(host, 'eth0', `${TOR.hostIp6}/64`);
+    await ip(host, ['-6', 'route', 'add', 'default', 'via', TOR.gw6]);
+    const torDir = await h.tempDir('tor');
+    const peers = cluster.nodes.map((n, i) => `protocol bgp node${i} {
+  local ${TOR.ip} as ${TOR.asn};
+  neighbor ${n.ip} as 64512;
+  hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
+  ipv4 { import all; export none; };
+  ipv6 { next hop address ${TOR.ip6}; import all; export where source = RTS_DEVICE; };
+}`).join('\n');
+    writeFileSync(join(torDir, 'bird.conf'), `router id ${TOR.ip};
+protocol device { scan time 2; }
+protocol direct { ipv6; interface "eth1"; }
+protocol kernel { ipv6 { import none; export where source = RTS_BGP; }; }
+${peers}
+`);
+    const torBird = h.startDaemon(tor, '/usr/sbin/bird', ['-f', '-c', join(torDir, 'bird.conf'), '-s', join(torDir, 'bird.ctl'), '-P', join(torDir, 'bird.pid')]);
+    try {
+      const add = await lab.tscni(nodeOf('c1'), ['bgp', 'peer', 'add', '--peer-ip', TOR.ip, '--as', String(TOR.asn)]);
+      expect([add.exitCode, add.stderr]).toEqual([0, '']);
+      const pods = [await lab.pod('r0'), await lab.pod('c1')];
+      await eventually('the router holds every IPv6 block via its node\'s IPv6 address', async () => {
+        const have = (await ipJson(tor, ['-6', 'route', 'show', 'proto', 'bird'])).map((r: any) => [r.dst, r.gateway]);
+        for (const name of names) {
+          for (const b of (await lab.blocksOf(name)).filter((x) => x.includes(':'))) {
+            if (!have.some(([dst, gw]) => dst === b && gw === nodeOf(name).ip6)) return `router lacks ${b} via ${nodeOf(name).ip6}: ${JSON.stringify(have)}`;
+          }
+        }
+        return true;
+      });
+      for (const name of names) {
+        await eventually(`${name} routes the host's network via the router`, async () => {
+          const have = (await ipJson(nodeOf(name), ['-6', 'route', 'show', 'proto', 'bird'])).map((r: any) => [r.dst, r.gateway]);
+          return have.some(([dst, gw]) => dst === TOR.hostNet6 && gw === TOR.ip6) || JSON.stringify(have);
+        });
+      }
+      // The pods' replies go back by the nodes' own routes: no masquerade on the way.
+      for (const pod of pods) expect((await h.ping(host, pod.ip6!, 1)).ok, `host -> ${pod.ip6}`).toBe(true);
+    } finally {
+      torBird.kill('SIGKILL');
+    }
+  }, 60_000);
 });
