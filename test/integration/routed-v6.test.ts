@@ -79,12 +79,16 @@ describe('tscni-agent routed with an IPv6 pool beside the IPv4 one', () => {
       });
       // The IPv4 blocks still arrive as before, via the IPv4 address.
       const [block4] = (await lab.blocksOf(name)).filter((b) => !b.includes(':'));
-      expect(await lab.routes(nodeOf(other), 'bird')).toEqual([[block4, nodeOf(name).ip]]);
-      // One session per peer, both families on it.
-      const sessions = (await lab.protocols(other)).filter((p) => p.proto === 'BGP');
-      expect(sessions.map((p) => p.info)).toEqual(['Established', 'Established']);
+      await eventually(`${other} learns ${block4}`, async () => {
+        const have = await lab.routes(nodeOf(other), 'bird');
+        return JSON.stringify(have) === JSON.stringify([[block4, nodeOf(name).ip]]) || JSON.stringify(have);
+      });
+      // One session per peer (this one and the node across the router), both families on it.
       const session = `mesh_${nodeOf(name).ip.replace(/\./g, '_')}`;
-      expect(sessions.map((p) => p.name)).toContain(session);
+      await eventually(`${other}'s sessions`, async () => {
+        const sessions = (await lab.protocols(other)).filter((p) => p.proto === 'BGP').map((p) => [p.name, p.info]);
+        return JSON.stringify(sessions.map(([, info]) => info)) === JSON.stringify(['Established', 'Established']) && sessions.some(([n]) => n === session) || JSON.stringify(sessions);
+      });
       const detail = await h.execIn(nodeOf(other), 'birdc', ['-s', join(lab.agents.get(other)!.runDir, 'bird.ctl'), 'show', 'protocols', 'all', session]);
       expect(detail.stdout).toMatch(/Channel ipv4\n\s+State:\s+UP/);
       expect(detail.stdout).toMatch(/Channel ipv6\n\s+State:\s+UP/);
