@@ -2,8 +2,9 @@
 // built tscni-agent routed with BIRD on each): TCP throughput pod to pod on
 // one node through routed against two pods on our bridge on the same node,
 // and pod to pod across two nodes against the bare underlay between them,
-// each pair back to back so machine noise hits both; block route
-// convergence, a new block claimed on node1 → its route on every other node;
+// each pair back to back so machine noise hits both, which one goes first
+// alternating by round; block route convergence, a new block claimed on
+// node1 → its route on every other node;
 // routed ADD/DEL (with cluster-ipam) against the reference ptp with
 // host-local, interleaved, each call the plugin process alone, env -i.
 // A part the build does not have yet is reported as such.
@@ -180,13 +181,17 @@ async function measure(o: RoutedBenchOptions): Promise<Figures> {
     };
     const [b1, b2] = [await attach(h, n1, o.binDir, bridgeConfig), await attach(h, n1, o.binDir, bridgeConfig)];
     await poll('routed pod to pod across nodes', async () => (await h.ping(r1, r3.ip, 1)).ok, 10_000);
-    console.log(`routed: ${o.rounds} x (iperf3 ${o.seconds} s: routed pod → pod on node1, bridge pod → pod on node1, `
-      + 'node1 → node2 over the underlay, routed pod node1 → node2)');
+    console.log(`routed: ${o.rounds} x (iperf3 ${o.seconds} s: routed pod → pod on node1 and bridge pod → pod on node1, `
+      + 'routed pod node1 → node2 and node1 → node2 over the underlay; each pair in turns ours first, baseline first)');
+    // Each pair back to back, and which of the two goes first alternates by
+    // round: a fixed order would hand one side whatever the machine does
+    // right after the other's run.
+    const pairs: [() => Promise<void>, () => Promise<void>][] = [
+      [async () => void f.routedSameBps.push(await iperf(h, r2, r1, r2.ip, o.seconds)), async () => void f.bridgeSameBps.push(await iperf(h, b2, b1, b2.ip, o.seconds))],
+      [async () => void f.routedCrossBps.push(await iperf(h, r3, r1, r3.ip, o.seconds)), async () => void f.underlayBps.push(await iperf(h, n2, n1, n2.ip, o.seconds))],
+    ];
     for (let i = 0; i < o.rounds; i++) {
-      f.routedSameBps.push(await iperf(h, r2, r1, r2.ip, o.seconds));
-      f.bridgeSameBps.push(await iperf(h, b2, b1, b2.ip, o.seconds));
-      f.underlayBps.push(await iperf(h, n2, n1, n2.ip, o.seconds));
-      f.routedCrossBps.push(await iperf(h, r3, r1, r3.ip, o.seconds));
+      for (const [ours, baseline] of pairs) for (const run of i % 2 === 0 ? [ours, baseline] : [baseline, ours]) await run();
     }
     return f;
   } finally {
