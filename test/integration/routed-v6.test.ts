@@ -279,4 +279,34 @@ ${peers}
       torBird.kill('SIGKILL');
     }
   }, 60_000);
+
+  it('an agent restart withdraws no IPv6 route of a running pod from the other nodes', async () => {
+    const [block] = (await lab.blocksOf('c1')).filter((x) => x.includes(':'));
+    const missing: string[] = [];
+    let sampling = true;
+    const sample = (async () => {
+      while (sampling) {
+        for (const other of ['r0', 'c2']) {
+          const have = (await ipJson(nodeOf(other), ['-6', 'route', 'show', 'proto', 'bird'])).map((r: any) => [r.dst, r.gateway]);
+          if (!have.some(([dst, gw]) => dst === block && gw === nodeOf('c1').ip6)) missing.push(`${other} lacked ${block}: ${JSON.stringify(have)}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      expect(await lab.stopAgent('c1')).toBe(0);
+      lab.startAgent(nodeOf('c1'), 'c1');
+      await eventually('c1 back in session with the reflector', async () => {
+        const s = (await lab.protocols('c1')).filter((p) => p.proto === 'BGP' && p.name.startsWith('rr_'));
+        return s.length === 1 && s[0]!.info === 'Established' ? true : JSON.stringify(s);
+      });
+      // Past the graceful restart: the restarted BIRD has sent all it has and the stale routes are refreshed.
+      await new Promise((r) => setTimeout(r, 3_000));
+    } finally {
+      sampling = false;
+      await sample;
+    }
+    expect(missing).toEqual([]);
+    expect((await ipJson(nodeOf('c1'), ['-6', 'route', 'show', 'proto', '75'])).map((r: any) => [r.dst, r.type])).toEqual([[block, 'blackhole']]);
+  }, 60_000);
 });
