@@ -155,6 +155,10 @@ export async function routedMain(args: string[]): Promise<number> {
     };
     writeStatus(opts.runDir, status);
     const tunnelled = vtep === undefined ? [] : tunnelRoutes(opts.node, underlay, nodes, blocks, pools);
+    const lonely6 = vtep === undefined ? pools.filter((p) => p.vxlan !== 'never' && p.cidr.ip.family === 6) : [];
+    for (const p of lonely6) {
+      logger.once(`vxlan6:${p.name}`, 'vxlan-unavailable', { pool: p.name, why: 'IPv6 blocks ride the VXLAN device an IPv4 pool with vxlan builds; no IPv4 pool encapsulates, so they are not encapsulated' });
+    }
     const self = nodes.find((n) => n.name === opts.node);
     // A node removed from etcd while its agent runs withdraws from every session.
     if (!self) log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed' });
