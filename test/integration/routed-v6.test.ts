@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { linkLocalOfMac } from '../../lib/ip/address';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addAddress, addVeth, createCluster, DIST_BIN, ip, ipJson, sysctl, useHarness, type Cluster, type ClusterNode } from './harness';
+import { addAddress, addVeth, createCluster, DIST_BIN, ip, ipJson, listBlocks, sysctl, useHarness, type Cluster, type ClusterNode } from './harness';
 import { eventually, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
 
 const NAMES = ['d0', 'd1', 'e0'];
@@ -211,8 +211,11 @@ describe('tscni-agent routed: IPv6 blocks through a route reflector', () => {
     lab.killBirds(names);
   });
 
+  let a: Pod;
+  let b: Pod;
+
   it('a client holds the other client\'s IPv6 block via that client\'s IPv6 address, not the reflector\'s, and the pods talk', async () => {
-    const [a, b] = [await lab.pod('c1'), await lab.pod('c2')];
+    [a, b] = [await lab.pod('c1'), await lab.pod('c2')];
     for (const [name, other] of [['c1', 'c2'], ['c2', 'c1']] as const) {
       const [block] = (await lab.blocksOf(name)).filter((x) => x.includes(':'));
       await eventually(`${other} learns ${block} through the reflector`, async () => {
@@ -308,5 +311,21 @@ ${peers}
     }
     expect(missing).toEqual([]);
     expect((await ipJson(nodeOf('c1'), ['-6', 'route', 'show', 'proto', '75'])).map((r: any) => [r.dst, r.type])).toEqual([[block, 'blackhole']]);
+    // The restarted agent found the running pod's IPv6 address routed to its veth: no leak, nothing freed.
+    expect(lab.agents.get('c1')!.log.filter((l) => / leaks-freed /.test(l))).toEqual([]);
+    const held = (await listBlocks(cluster.infra, lab.endpoint)).filter((b) => b.node === 'c1').flatMap((b) => Object.keys(b.allocations));
+    expect(held).toEqual(expect.arrayContaining([a.ip, a.ip6]));
   }, 60_000);
+
+  it('says so when an IPv6 pool asks for VXLAN but no IPv4 pool builds the device it would ride', async () => {
+    await lab.createPool('v6-vxlan', 'fd00:245::/48', 122, 'cross-subnet');
+    try {
+      for (const name of names) {
+        await eventually(`${name} names the pool`, async () => lab.agents.get(name)!.log.some((l) => / vxlan-unavailable pool=v6-vxlan /.test(l)));
+      }
+      expect(await Promise.all(names.map(async (n) => (await ipJson(nodeOf(n), ['link', 'show', 'type', 'vxlan'])).length))).toEqual([0, 0, 0]);
+    } finally {
+      await lab.etcdctl(['del', '/tscni/v1/ipam/pools/v6-vxlan']);
+    }
+  });
 });
