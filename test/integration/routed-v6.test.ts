@@ -195,6 +195,7 @@ describe('tscni-agent routed: IPv6 blocks through a route reflector', () => {
   let lab: RoutedLab;
   const names = ['r0', 'c1', 'c2'];
   const nodeOf = (name: string) => cluster.nodes[names.indexOf(name)]!;
+  const record = async (name: string) => JSON.parse(await lab.etcdctl(['get', '--print-value-only', `/tscni/v1/nodes/${name}`]));
 
   beforeAll(async () => {
     cluster = await createCluster(h, { nodesPerSegment: [3], etcd: true, ipv6: true });
@@ -315,6 +316,23 @@ ${peers}
     expect(lab.agents.get('c1')!.log.filter((l) => / leaks-freed /.test(l))).toEqual([]);
     const held = (await listBlocks(cluster.infra, lab.endpoint)).filter((b) => b.node === 'c1').flatMap((b) => Object.keys(b.allocations));
     expect(held).toEqual(expect.arrayContaining([a.ip, a.ip6]));
+  }, 60_000);
+
+  it('a node started without --ip6 keeps its IPv4 session and routes with the others; only its IPv6 is left out', async () => {
+    expect(await lab.stopAgent('c2')).toBe(0);
+    lab.startAgent({ ...nodeOf('c2'), ip6: undefined }, 'c2');
+    const rr = `rr_${nodeOf('r0').ip.replace(/\./g, '_')}`;
+    await eventually('c2 in session with the reflector, IPv4 only', async () => {
+      // (the router of the test before is gone; its session stays down)
+      const s = (await lab.protocols('c2')).filter((p) => p.proto === 'BGP' && !p.name.startsWith('ext_'));
+      if (s.length !== 1 || s[0]!.name !== rr || s[0]!.info !== 'Established') return JSON.stringify(s);
+      const detail = (await h.execIn(nodeOf('c2'), 'birdc', ['-s', join(lab.agents.get('c2')!.runDir, 'bird.ctl'), 'show', 'protocols', 'all', rr])).stdout;
+      return (/Channel ipv4\n\s+State:\s+UP/.test(detail) && !/Channel ipv6/.test(detail)) || detail;
+    });
+    expect(await record('c2')).toMatchObject({ ip: nodeOf('c2').ip, ip6: null });
+    const [c1Block4] = (await lab.blocksOf('c1')).filter((x) => !x.includes(':'));
+    await eventually('c2 still learns c1\'s IPv4 block', async () => (await lab.routes(nodeOf('c2'), 'bird')).some(([dst, gw]) => dst === c1Block4 && gw === nodeOf('c1').ip));
+    expect((await h.ping(a, b.ip, 1)).ok).toBe(true);
   }, 60_000);
 
   it('says so when an IPv6 pool asks for VXLAN but no IPv4 pool builds the device it would ride', async () => {
