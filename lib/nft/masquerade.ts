@@ -97,8 +97,9 @@ export function addMasqueradeCommands(t: MasqueradeTarget): NftCommand[] {
   ];
 }
 
-export function addMasquerade(t: MasqueradeTarget): Promise<Applied> {
-  return applyRuleset(addMasqueradeCommands(t));
+/** ADD: the ruleset if it is not in place at this version, and the pod's elements. */
+export function addMasquerade(t: MasqueradeTarget, channel?: NfnlChannel): Promise<Applied> {
+  return applyRuleset(addMasqueradeCommands(t), channel);
 }
 
 /** DEL: removes this attachment's elements only; a missing table or element is success. */

@@ -12,7 +12,7 @@ import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { createPodVeth, hostVethName, waitForOperUp } from '../../lib/netlink/pod-veth';
 import { openNetns, writeSysctl, type NetnsHandle } from '../../lib/netns';
 import { applyRuleset } from '../../lib/nft/add-elements';
-import { addMasqueradeCommands, removeMasquerade } from '../../lib/nft/masquerade';
+import { addMasquerade, removeMasquerade } from '../../lib/nft/masquerade';
 import { addSpoofCheckCommands, removeSpoofCheck } from '../../lib/nft/spoofcheck';
 import { ensureBridge, ensureBridgeAddress, enableForwarding } from './bridge-device';
 import { containerMac, type BridgeConfig } from './config';
@@ -48,7 +48,7 @@ async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: R
       Object.assign(result, { ips: plan.ips, routes: plan.routes, ...(ipamResult.dns ? { dns: ipamResult.dns } : {}) });
       if (c.ipMasq) {
         a.log.step('nftables masquerade');
-        a.log.debug('nftables', { ...(await applyRuleset(addMasqueradeCommands({ ...attachment, addresses: plan.ips.map((ip) => ip.address) }), nf)) });
+        a.log.debug('nftables', { ...(await addMasquerade({ ...attachment, addresses: plan.ips.map((ip) => ip.address) }, nf)) });
         rb.push('masquerade elements', () => removeMasquerade(attachment));
       }
     }

@@ -1,5 +1,5 @@
-// ADD: veth, IPAM, the pod's addresses and its one gateway, the node's host
-// route per address, masquerade when the pool asks for it; one transaction:
+// ADD: IPAM, masquerade when the pool asks for it, veth, the pod's addresses
+// and its one gateway, the node's host route per address; one transaction:
 // every step that creates something registers its undo.
 import { delegateAdd, delegateDel } from '../../lib/cni/delegate';
 import { CniError, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
@@ -8,6 +8,7 @@ import { withRollback } from '../../lib/cni/transaction';
 import type { IpConfig, Result } from '../../lib/cni/types';
 import { ipFamily } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
+import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { createPodVeth, waitForOperUp } from '../../lib/netlink/pod-veth';
 import { openNetns, writeSysctl, type NetnsHandle } from '../../lib/netns';
 import { addMasquerade, removeMasquerade } from '../../lib/nft/masquerade';
@@ -18,26 +19,39 @@ import { planNat } from './nat';
 export async function cmdAdd(a: CmdArgs<RoutedConfig>): Promise<Result> {
   const pod = openNetns(a.netns);
   try {
-    return await Rtnl.use(undefined, (node) => Rtnl.use(pod, (inPod) => addAttachment(a, pod, node, inPod)));
+    // A netfilter socket only when the pod masquerades; it stays open until
+    // the end, so that closing it finds the kernel done with the transaction.
+    return await Rtnl.use(undefined, (node) => Rtnl.use(pod, (inPod) =>
+      NfnlChannel.useOnDemand((nf) => addAttachment(a, pod, node, inPod, nf))));
   } finally {
     pod.close();
   }
 }
 
-async function addAttachment(a: CmdArgs<RoutedConfig>, pod: NetnsHandle, node: Rtnl, inPod: Rtnl): Promise<Result> {
+async function addAttachment(a: CmdArgs<RoutedConfig>, pod: NetnsHandle, node: Rtnl, inPod: Rtnl, nf: () => NfnlChannel): Promise<Result> {
   const c = a.config;
   const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
   return withRollback(async (rb) => {
-    a.log.step('veth');
-    const hostName = routedHostVeth(a.containerId, a.ifname);
-    await createPodVeth(node, { hostName, podIfname: a.ifname, pod, hostMac: HOST_VETH_MAC, ...(c.mtu ? { mtu: c.mtu } : {}) });
-    rb.push(`veth ${hostName}`, () => node.links.delete(hostName, { ignoreMissing: true }));
-
+    // IPAM and masquerade first, as in bridge: the kernel frees an nf_tables
+    // transaction after an RCU grace period, which then passes during the
+    // veth work instead of in the socket's close.
     a.log.step(`IPAM ${c.ipamType}`);
     const ipamResult = await delegateAdd(c.ipamType, a.raw);
     rb.push(`IPAM ${c.ipamType} reservation`, () => delegateDel(c.ipamType, a.raw));
     if (!ipamResult.ips?.length) throw new CniError(UNKNOWN_ERROR_CODE, 'IPAM plugin returned missing IP config');
     const families = [...new Set(ipamResult.ips.map((ip) => ipFamily(ip.address)))];
+
+    const nat = planNat(c, ipamResult.ips.map((ip) => ip.address));
+    if (nat.masquerade) {
+      a.log.step('nftables');
+      await addMasquerade({ ...attachment, addresses: ipamResult.ips.map((ip) => ip.address), ...(nat.keepTo ? { keepTo: nat.keepTo } : {}) }, nf());
+      rb.push('masquerade elements', () => removeMasquerade(attachment));
+    }
+
+    a.log.step('veth');
+    const hostName = routedHostVeth(a.containerId, a.ifname);
+    await createPodVeth(node, { hostName, podIfname: a.ifname, pod, hostMac: HOST_VETH_MAC, ...(c.mtu ? { mtu: c.mtu } : {}) });
+    rb.push(`veth ${hostName}`, () => node.links.delete(hostName, { ignoreMissing: true }));
 
     a.log.step('host veth');
     for (const f of families) for (const [key, value] of hostVethSysctls(hostName, f)) writeSysctl(undefined, key, value);
@@ -60,13 +74,6 @@ async function addAttachment(a: CmdArgs<RoutedConfig>, pod: NetnsHandle, node: R
 
     a.log.step('host routes');
     for (const ip of ips) await node.routes.replace({ dst: ip.address, dev: hostName, scope: 'link' });
-
-    const nat = planNat(c, ipamResult.ips.map((ip) => ip.address));
-    if (nat.masquerade) {
-      a.log.step('nftables');
-      await addMasquerade({ ...attachment, addresses: ipamResult.ips.map((ip) => ip.address), ...(nat.keepTo ? { keepTo: nat.keepTo } : {}) });
-      rb.push('masquerade elements', () => removeMasquerade(attachment));
-    }
 
     a.log.step('link state');
     const hostVeth = await waitForOperUp(node, hostName);

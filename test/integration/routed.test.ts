@@ -182,19 +182,24 @@ describe('routed refuses bad input and rolls back', () => {
     expect(files.filter((f) => parseIp(f) !== undefined)).toEqual([]);
   });
 
-  it('an ADD that fails after the veth step (IPAM exhausted) leaves no veth, route or reservation', async () => {
+  it('an ADD that fails after IPAM and masquerade (the pod has an eth0 already) leaves no veth, element or reservation', async () => {
     const node = await h.createNode();
     const dataDir = await h.tempDir('routed-fail');
-    // a /30 has one address besides its gateway: the second ADD fails in IPAM
-    const config = { ...routedConfig(dataDir), ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.244.9.0/30' }]] } };
-    for (let i = 0; i < 1; i++) expectSuccess(await run(node, 'ADD', config, await h.createPod(), `fill-${i}`));
+    const config = routedConfig(dataDir, { natOutgoing: true });
+    expectSuccess(await run(node, 'ADD', config, await h.createPod(), 'kept'));
     const before = (await nodeLinks(node)).map((l) => l.ifname).sort();
     const pod = await h.createPod();
+    await ip(pod, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'taken0']);
     const r = await run(node, 'ADD', config, pod, 'one-too-many');
-    expect(r.json.msg).toContain('no IP addresses available');
+    expect(r.exitCode).toBe(1);
+    expect(r.json.msg).toContain('eth0');
     expect((await nodeLinks(node)).map((l) => l.ifname).sort()).toEqual(before);
-    expect((await ipJson(pod, ['link', 'show'])).map((l: any) => l.ifname)).toEqual(['lo']);
     expect(await ipJson(node, ['-4', 'route', 'show', 'dev', routedHostVeth('one-too-many', 'eth0')]).catch(() => [])).toEqual([]);
+    const nft = JSON.parse((await execIn(node, 'nft', ['-j', 'list', 'table', 'inet', 'tscni'])).stdout).nftables as any[];
+    const owners = nft.flatMap((o) => o.map?.elem ?? []).map((e: any) => String(e[0].elem.comment).split(' ').pop());
+    expect(owners.sort()).toEqual(['id=kept', 'id=kept']);
+    const reserved = (await execIn(node, 'ls', [join(dataDir, 'routed-test')])).stdout.split('\n').filter((f) => parseIp(f) !== undefined);
+    expect(reserved).toHaveLength(2);
   });
 });
 
