@@ -22,7 +22,8 @@ import { createLogger } from '../log';
 import { UnderlayError, type Underlay } from '../underlay';
 import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../route-table';
 import { reconcileFdb, reconcileNeighbors } from '../vxlan/entries';
-import { ensureVtep } from '../vxlan/vtep';
+import { ensureVtep, VXLAN_OVERHEAD } from '../vxlan/vtep';
+import { writePodMtu } from '../../lib/routed/pod-mtu';
 import { untilTerminated } from '../signals';
 import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
 import { blockUse, writeStatus, type AgentStatus } from './status-file';
@@ -105,6 +106,9 @@ export async function routedMain(args: string[]): Promise<number> {
   } catch (e) {
     log('leak-scan-failed', { error: (e as Error).message });
   }
+  // The pod MTU is in place before the first plugin can ask for an address.
+  let podMtu = vethMtu(underlay, await store.listPools());
+  writePodMtu(opts.runDir, podMtu);
   const server = await serveClusterIpam(opts.socketPath, store);
   log('ipam-serving', { socket: opts.socketPath });
 
@@ -146,6 +150,11 @@ export async function routedMain(args: string[]): Promise<number> {
     ]);
     for (const p of [...problems, ...peerProblems]) logger.once(`record:${p}`, 'ignored-record', { problem: p });
     const vtep = await ensureTunnel(nodes.find((n) => n.name === opts.node), pools);
+    if (vethMtu(underlay, pools) !== podMtu) {
+      podMtu = vethMtu(underlay, pools);
+      writePodMtu(opts.runDir, podMtu);
+      log('pod-mtu', { mtu: String(podMtu), why: 'for pods attached from now on' });
+    }
     const blocks = await store.listBlocks();
     const mine = blocks.filter((b) => b.node === opts.node);
     const ownBlocks = mine.map((b) => formatCidr(b.cidr));
@@ -304,4 +313,9 @@ export async function routedMain(args: string[]): Promise<number> {
   nl.close();
   log('stopped', { node: opts.node });
   return 0;
+}
+
+/** The pods' MTU: the VXLAN device's when a pool may encapsulate (the device exists then), else the underlay's. */
+function vethMtu(underlay: Underlay, pools: Pool[]): number {
+  return vxlanPools(pools).length > 0 ? underlay.mtu - VXLAN_OVERHEAD : underlay.mtu;
 }

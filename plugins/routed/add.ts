@@ -12,6 +12,7 @@ import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { createPodVeth, waitForOperUp } from '../../lib/netlink/pod-veth';
 import { openNetns, writeSysctl, type NetnsHandle } from '../../lib/netns';
 import { addMasquerade, removeMasquerade } from '../../lib/nft/masquerade';
+import { readPodMtu } from '../../lib/routed/pod-mtu';
 import type { RoutedConfig } from './config';
 import { GATEWAY4, GATEWAY6, HOST_VETH_MAC, hostCidrText, hostVethSysctls, routedHostVeth } from './dataplane';
 import { planNat } from './nat';
@@ -50,7 +51,9 @@ async function addAttachment(a: CmdArgs<RoutedConfig>, pod: NetnsHandle, node: R
 
     a.log.step('veth');
     const hostName = routedHostVeth(a.containerId, a.ifname);
-    await createPodVeth(node, { hostName, podIfname: a.ifname, pod, hostMac: HOST_VETH_MAC, ...(c.mtu ? { mtu: c.mtu } : {}) });
+    // The config's mtu, else the agent's (the VXLAN tunnel's when the node has one).
+    const mtu = c.mtu ?? readPodMtu(c.agentSocket);
+    await createPodVeth(node, { hostName, podIfname: a.ifname, pod, hostMac: HOST_VETH_MAC, ...(mtu ? { mtu } : {}) });
     rb.push(`veth ${hostName}`, () => node.links.delete(hostName, { ignoreMissing: true }));
 
     a.log.step('host veth');

@@ -3,10 +3,10 @@
 // One cluster is shared by the cases, in order: full mesh, aggregation, an
 // external BGP router (a hand-configured BIRD with its own AS and a host
 // behind it), one route reflector, an agent restart, and a node removed.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addAddress, addVeth, createCluster, DIST_BIN, ip, sysctl, useHarness, type Cluster, type Netns } from './harness';
+import { addAddress, addVeth, createCluster, DIST_BIN, ip, ipJson, sysctl, useHarness, type Cluster, type Netns } from './harness';
 import { eventually, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
 
 const NAMES = ['n0', 'n1', 'n2', 'n3'];
@@ -44,6 +44,9 @@ describe('tscni-agent routed', () => {
 
   it('full mesh: each node holds every other node\'s blocks as proto bird routes via that node, its own as blackholes', async () => {
     for (const name of NAMES) pods.push(await lab.pod(name));
+    // no pool encapsulates: the pods get the underlay's MTU, as the agent writes it
+    for (const p of pods) expect((await ipJson(p, ['link', 'show', 'eth0']))[0].mtu).toBe(1500);
+    expect(readFileSync(join(lab.agents.get(NAMES[0]!)!.runDir, 'mtu'), 'utf8')).toBe('1500\n');
     for (const name of NAMES) {
       const own = await lab.blocksOf(name);
       expect(own.length).toBe(1);

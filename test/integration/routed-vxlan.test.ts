@@ -4,6 +4,8 @@
 // VXLAN device (Calico's VNI 4096, port 4789, MTU − 50), its blocks routed
 // via its tunnel address onlink with a neighbour and an FDB entry, and the
 // packets are seen as VXLAN on the fabric.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCluster, ipJson, useHarness, type Cluster } from './harness';
 import { eventually, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
@@ -68,6 +70,15 @@ describe('tscni-agent routed across segments (vxlan cross-subnet)', () => {
       expect(bridgeFdb).toContainEqual(expect.objectContaining({ mac: far.vtepMAC, dst: s1a.ip }));
     }
   }, 60_000);
+
+  it('pods take the tunnel MTU the agent writes beside its socket, on both veth ends', async () => {
+    for (const [i, name] of NAMES.entries()) {
+      expect(readFileSync(join(lab.agents.get(name)!.runDir, 'mtu'), 'utf8')).toBe('1450\n');
+      const hostVeths = (await ipJson(cluster.nodes[i]!, ['link', 'show', 'type', 'veth'])).filter((l: any) => l.ifname !== 'eth0');
+      expect(hostVeths.map((l: any) => l.mtu)).toEqual([1450]);
+    }
+    for (const p of pods) expect((await ipJson(p, ['link', 'show', 'eth0']))[0].mtu).toBe(1450);
+  });
 
   it('pods across segments reach each other in VXLAN (seen on the fabric), same-segment pods in plain IP', async () => {
     for (const a of pods) {
