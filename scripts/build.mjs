@@ -21,15 +21,17 @@ const require = createRequire(import.meta.url);
 /** The file every program is a link to; `make uninstall` looks for MARKER in it. */
 export const MULTICALL = 'tscni';
 const MARKER = 'tscni multi-call executable';
+/** How much later than normal the JIT compiles, for the short-lived plugin processes. */
+const JIT_POLICY = 1000;
 
 function entryPoints() {
   const entries = [];
   for (const name of readdirSync(join(root, 'plugins')).sort()) {
     const main = join(root, 'plugins', name, 'main.ts');
-    if (existsSync(main)) entries.push({ name, main });
+    if (existsSync(main)) entries.push({ name, main, longRunning: false });
   }
   for (const [name, main] of [['tscni', 'cli/main.ts'], ['tscni-agent', 'agent/main.ts']]) {
-    if (existsSync(join(root, main))) entries.push({ name, main: join(root, main) });
+    if (existsSync(join(root, main))) entries.push({ name, main: join(root, main), longRunning: true });
   }
   return entries;
 }
@@ -40,11 +42,16 @@ function entryPoints() {
 // main runs when it is imported, so each is imported only when chosen.
 // argv[0] is the name a runtime exec'd; /proc/self/exe names the link for a
 // hard link too, which covers a caller that passes some other argv[0].
+// The executable starts with JIT tier-up JIT_POLICY times more reluctant
+// than normal: a plugin call is a few tens of milliseconds of code that runs
+// once, and compiling it costs more CPU than interpreting it (measured:
+// README, Performance). The agent and the CLI, which run long, go back to
+// the normal policy before their code starts.
 const entrySource = (entries) => `import { basename, dirname } from 'node:path';
 globalThis.__tscniLoadNative = () => require(${JSON.stringify(addon)});
 globalThis.__TSCNI_BIN_DIR = dirname(process.execPath);
 const programs = {
-${entries.map((e) => `  ${JSON.stringify(e.name)}: () => import(${JSON.stringify(e.main)}),`).join('\n')}
+${entries.map((e) => `  ${JSON.stringify(e.name)}: () => (${e.longRunning ? 'Bun.unsafe.setJITPolicy(1), ' : ''}import(${JSON.stringify(e.main)})),`).join('\n')}
 };
 const run = programs[basename(process.argv0)] ?? programs[basename(process.execPath)];
 if (run) {
@@ -74,7 +81,7 @@ const out = join(binDir, MULTICALL);
 // A plugin runs in whatever directory its runtime has as cwd: it must never
 // read a .env (environment) or bunfig.toml (e.g. a preload script) from it.
 const compile = ['build', '--compile', '--bytecode', '--minify', '--format=cjs',
-  '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', '--outfile', out, entry];
+  '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', `--compile-jit-policy=${JIT_POLICY}`, '--outfile', out, entry];
 const r = spawnSync(bunPath(), compile, {
   cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_EXTRA_CA_CERTS: '' },
 });
