@@ -106,9 +106,15 @@ export async function routedMain(args: string[]): Promise<number> {
   } catch (e) {
     log('leak-scan-failed', { error: (e as Error).message });
   }
-  // The pod MTU is in place before the first plugin can ask for an address.
-  let podMtu = vethMtu(underlay, await store.listPools());
-  writePodMtu(opts.runDir, podMtu);
+  // The pod MTU is in place before the first plugin can ask for an address;
+  // when etcd does not answer now, the first sync writes it.
+  let podMtu: number | undefined;
+  try {
+    podMtu = vethMtu(underlay, await store.listPools());
+    writePodMtu(opts.runDir, podMtu);
+  } catch (e) {
+    log('pod-mtu-unknown', { error: (e as Error).message, why: 'the pools could not be read; the first sync writes it' });
+  }
   const server = await serveClusterIpam(opts.socketPath, store);
   log('ipam-serving', { socket: opts.socketPath });
 
