@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAddress, addVeth, createCluster, DIST_BIN, ip, ipJson, sysctl, useHarness, type Cluster, type Netns } from './harness';
-import { eventually, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
+import { eventually, externalRouterConfig, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
 
 const NAMES = ['n0', 'n1', 'n2', 'n3'];
 const TOR = { ip: '10.250.0.3', asn: 65001, hostNet: '10.252.0.0/24', hostIp: '10.252.0.2', gw: '10.252.0.1' };
@@ -107,18 +107,7 @@ describe('tscni-agent routed', () => {
       await addAddress(host, 'eth0', `${TOR.hostIp}/24`);
       await ip(host, ['route', 'add', 'default', 'via', TOR.gw]);
       torDir = await h.tempDir('tor');
-      const peers = cluster.nodes.map((n, i) => `protocol bgp node${i} {
-  local ${TOR.ip} as ${TOR.asn};
-  neighbor ${n.ip} as 64512;
-  hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
-  ipv4 { import all; export where source = RTS_DEVICE; };
-}`).join('\n');
-      writeFileSync(join(torDir, 'bird.conf'), `router id ${TOR.ip};
-protocol device { scan time 2; }
-protocol direct { ipv4; interface "eth1"; }
-protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }
-${peers}
-`);
+      writeFileSync(join(torDir, 'bird.conf'), externalRouterConfig(TOR, cluster.nodes, 4));
       h.startDaemon(tor, '/usr/sbin/bird', ['-f', '-c', join(torDir, 'bird.conf'), '-s', join(torDir, 'bird.ctl'), '-P', join(torDir, 'bird.pid')]);
     }, 30_000);
 

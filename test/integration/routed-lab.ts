@@ -36,6 +36,31 @@ export async function eventually(what: string, probe: () => Promise<boolean | st
   }, timeoutMs, () => String(last));
 }
 
+/**
+ * The configuration of a BGP router that is not tscni, written by hand as an
+ * operator would: its own AS, one IPv4 session to every node (AS 64512), and
+ * the network behind it (on eth1) announced in `family`: over IPv4, or, for
+ * 6, on an ipv6 channel of those sessions with the router's IPv6 address as
+ * next hop. What it learns goes into its kernel.
+ */
+export function externalRouterConfig(router: { ip: string; asn: number; ip6?: string }, nodes: { ip: string }[], family: 4 | 6): string {
+  const channels = family === 4
+    ? 'ipv4 { import all; export where source = RTS_DEVICE; };'
+    : `ipv4 { import all; export none; };\n  ipv6 { next hop address ${router.ip6}; import all; export where source = RTS_DEVICE; };`;
+  const sessions = nodes.map((n, i) => `protocol bgp node${i} {
+  local ${router.ip} as ${router.asn};
+  neighbor ${n.ip} as 64512;
+  hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
+  ${channels}
+}`);
+  return `router id ${router.ip};
+protocol device { scan time 2; }
+protocol direct { ipv${family}; interface "eth1"; }
+protocol kernel { ipv${family} { import none; export where source = RTS_BGP; }; }
+${sessions.join('\n')}
+`;
+}
+
 export class RoutedLab {
   readonly agents = new Map<string, Agent>();
   private pods = 0;

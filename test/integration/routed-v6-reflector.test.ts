@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAddress, addVeth, createCluster, ip, ipJson, listBlocks, sysctl, useHarness, type Cluster } from './harness';
-import { eventually, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
+import { eventually, externalRouterConfig, POOL_CIDR, RoutedLab, type Pod } from './routed-lab';
 
 const POOL6_CIDR = 'fd00:244::/48';
 
@@ -67,19 +67,7 @@ describe('tscni-agent routed: IPv6 blocks through a route reflector', () => {
     await addAddress(host, 'eth0', `${TOR.hostIp6}/64`);
     await ip(host, ['-6', 'route', 'add', 'default', 'via', TOR.gw6]);
     const torDir = await h.tempDir('tor');
-    const peers = cluster.nodes.map((n, i) => `protocol bgp node${i} {
-  local ${TOR.ip} as ${TOR.asn};
-  neighbor ${n.ip} as 64512;
-  hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
-  ipv4 { import all; export none; };
-  ipv6 { next hop address ${TOR.ip6}; import all; export where source = RTS_DEVICE; };
-}`).join('\n');
-    writeFileSync(join(torDir, 'bird.conf'), `router id ${TOR.ip};
-protocol device { scan time 2; }
-protocol direct { ipv6; interface "eth1"; }
-protocol kernel { ipv6 { import none; export where source = RTS_BGP; }; }
-${peers}
-`);
+    writeFileSync(join(torDir, 'bird.conf'), externalRouterConfig(TOR, cluster.nodes, 6));
     const torBird = h.startDaemon(tor, '/usr/sbin/bird', ['-f', '-c', join(torDir, 'bird.conf'), '-s', join(torDir, 'bird.ctl'), '-P', join(torDir, 'bird.pid')]);
     try {
       const add = await lab.tscni(nodeOf('c1'), ['bgp', 'peer', 'add', '--peer-ip', TOR.ip, '--as', String(TOR.asn)]);
