@@ -22,14 +22,16 @@ export async function cmdAdd(a: CmdArgs<BridgeConfig>): Promise<Result> {
   const pod = openNetns(a.netns);
   try {
     // Each socket is closed by the use() that opened it, also when a later one fails to open.
+    // The netfilter one only when an nft step needs it: closing one waits for
+    // the kernel's cleanup of recent transactions, another pod's included.
     return await Rtnl.use(undefined, (node) =>
-      Rtnl.use(pod, (inPod) => NfnlChannel.use((nf) => addAttachment(a, pod, node, inPod, nf))));
+      Rtnl.use(pod, (inPod) => NfnlChannel.useOnDemand((nf) => addAttachment(a, pod, node, inPod, nf))));
   } finally {
     pod.close();
   }
 }
 
-async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: Rtnl, inPod: Rtnl, nf: NfnlChannel): Promise<Result> {
+async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: Rtnl, inPod: Rtnl, nf: () => NfnlChannel): Promise<Result> {
   const c = a.config;
   const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };
   return withRollback(async (rb) => {
@@ -48,7 +50,7 @@ async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: R
       Object.assign(result, { ips: plan.ips, routes: plan.routes, ...(ipamResult.dns ? { dns: ipamResult.dns } : {}) });
       if (c.ipMasq) {
         a.log.step('nftables masquerade');
-        a.log.debug('nftables', { ...(await addMasquerade({ ...attachment, addresses: plan.ips.map((ip) => ip.address) }, nf)) });
+        a.log.debug('nftables', { ...(await addMasquerade({ ...attachment, addresses: plan.ips.map((ip) => ip.address) }, nf())) });
         rb.push('masquerade elements', () => removeMasquerade(attachment));
       }
     }
@@ -79,7 +81,7 @@ async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: R
     if (c.macSpoofCheck) {
       a.log.step('nftables MAC spoof check');
       const podMac = (await inPod.links.require(a.ifname)).mac!;
-      a.log.debug('nftables', { ...(await applyRuleset(addSpoofCheckCommands({ ...attachment, hostVeth: hostName, mac: podMac }), nf)) });
+      a.log.debug('nftables', { ...(await applyRuleset(addSpoofCheckCommands({ ...attachment, hostVeth: hostName, mac: podMac }), nf())) });
       rb.push('MAC spoof check elements', () => removeSpoofCheck(attachment));
     }
 
