@@ -12,7 +12,7 @@
 // peer table and the reflector topology stay as they are, and the kernel
 // gets plain IPv6 routes via an IPv6 neighbour. A node without an IPv6
 // underlay address has no ipv6 channel: its peers negotiate IPv4 only.
-import { formatIp, parseIp, type Family } from '../../lib/ip/address';
+import { familyBits, formatIp, parseIp, type Family } from '../../lib/ip/address';
 
 export type SessionKind = 'mesh' | 'reflector' | 'client' | 'external';
 
@@ -88,7 +88,7 @@ function checked(input: BirdInput): BirdInput {
     const [addr, len] = b.split('/');
     const family = parseIp(addr ?? '')?.family;
     if (family === undefined) throw new Error(`BIRD config: block "${b}" is not a prefix`);
-    if (!/^\d{1,3}$/.test(len ?? '') || Number(len) > (family === 4 ? 32 : 128)) throw new Error(`BIRD config: block "${b}" has no IPv${family} prefix length`);
+    if (!/^\d{1,3}$/.test(len ?? '') || Number(len) > familyBits(family)) throw new Error(`BIRD config: block "${b}" has no IPv${family} prefix length`);
   }
   const device = (name: string) => {
     if (!/^[A-Za-z0-9_.:-]+$/.test(name)) throw new Error(`BIRD config: interface name "${name}"`);

@@ -9,7 +9,7 @@
 import type { EtcdClient } from '../../lib/datastore/etcd';
 import type { Rtnl } from '../../lib/netlink';
 import type { ClusterIpamStore, StoredBlock } from '../../lib/ipam/cluster/store';
-import { formatCidr, parseIp } from '../../lib/ip/address';
+import { familyBits, formatCidr, parseIp } from '../../lib/ip/address';
 
 export const leaksDir = (prefix: string) => `${prefix}/ipam/leaks/`;
 export const leaksKey = (prefix: string, node: string) => `${leaksDir(prefix)}${node}`;
@@ -29,13 +29,13 @@ export async function unroutedAllocations(nl: Rtnl, blocks: StoredBlock[], keep:
   const routed = new Set<string>();
   for (const family of [4, 6] as const) {
     for (const r of await nl.routes.list({ family })) if (r.type === 'unicast') routed.add(r.dst);
-    for (const a of await nl.addrs.list({ family })) routed.add(`${a.ip}/${family === 4 ? 32 : 128}`);
+    for (const a of await nl.addrs.list({ family })) routed.add(`${a.ip}/${familyBits(family)}`);
   }
   const out = new Map<string, { ips: string[]; block: StoredBlock }>();
   for (const b of blocks) {
     for (const [ip, handle] of Object.entries(b.allocations)) {
       const family = parseIp(ip)?.family ?? 4;
-      if (keep(handle) || routed.has(`${ip}/${family === 4 ? 32 : 128}`)) continue;
+      if (keep(handle) || routed.has(`${ip}/${familyBits(family)}`)) continue;
       const entry = out.get(handle) ?? { ips: [], block: b };
       entry.ips.push(ip);
       out.set(handle, entry);

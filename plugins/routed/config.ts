@@ -3,7 +3,7 @@
 // agent when it runs (nat.ts); "natOutgoing" here overrides the pool's say.
 import * as z from 'zod/mini';
 import { invalidConfig } from '../../lib/cni/errors';
-import { parseOrThrow } from '../../lib/cni/schemas';
+import { absolutePath, parseOrThrow } from '../../lib/cni/schemas';
 import { DEFAULT_AGENT_SOCKET } from '../../lib/ipam/cluster/protocol';
 
 const schema = z.looseObject({
@@ -11,9 +11,7 @@ const schema = z.looseObject({
   name: z.string(),
   mtu: z.optional(z.int().check(z.gte(68), z.lte(65535))),
   natOutgoing: z.optional(z.boolean()),
-  agentSocket: z._default(z.string().check(
-    z.refine((v) => v.startsWith('/') && !v.includes('\0'), 'must be an absolute path'),
-  ), DEFAULT_AGENT_SOCKET),
+  agentSocket: z._default(absolutePath(), DEFAULT_AGENT_SOCKET),
   ipam: z._default(z.looseObject({ type: z.optional(z.string()) }), {}),
 });
 

@@ -5,7 +5,7 @@
 // end's link-local address, which that MAC makes fe80::ecee:eeff:feee:eeee.
 // On the node, each pod is one route, `podIP dev <hostveth> scope link`: no
 // bridge, no subnet on any interface.
-import { formatIp, linkLocalOfMac, parseCidr, type Cidr } from '../../lib/ip/address';
+import { familyBits, formatCidr, linkLocalOfMac, parseCidr, type Cidr } from '../../lib/ip/address';
 import { hostVethName } from '../../lib/netlink/pod-veth';
 
 export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
@@ -20,13 +20,10 @@ export function routedHostVeth(containerId: string, ifname: string): string {
 /** The pod's address as the pod holds it: the whole prefix, /32 or /128. */
 export function hostCidr(address: string): Cidr {
   const c = parseCidr(address) as Cidr;
-  return { ip: c.ip, prefix: c.ip.family === 4 ? 32 : 128 };
+  return { ip: c.ip, prefix: familyBits(c.ip.family) };
 }
 
-export const hostCidrText = (address: string) => {
-  const c = hostCidr(address);
-  return `${formatIp(c.ip)}/${c.prefix}`;
-};
+export const hostCidrText = (address: string) => formatCidr(hostCidr(address));
 
 /** The sysctls of the host end, as Calico's plugin and felix set them. */
 export function hostVethSysctls(hostVeth: string, family: 4 | 6): [string, string][] {

@@ -4,7 +4,7 @@
 //                absent: every pool, one address per family that has one
 //   routes       routes the result carries, as host-local's
 import * as z from 'zod/mini';
-import { parseOrThrow } from '../../cni/schemas';
+import { absolutePath, parseOrThrow } from '../../cni/schemas';
 import type { Route } from '../../cni/types';
 import { canonicalRoute, routeSchema } from '../host-local/config';
 import { DEFAULT_AGENT_SOCKET } from './protocol';
@@ -22,10 +22,7 @@ const schema = z.object({
   name: z.string(),
   ipam: z.object({
     type: z.string(),
-    agentSocket: z._default(z.string().check(
-      z.refine((v) => v.startsWith('/'), 'must be an absolute path'),
-      z.refine((v) => !v.includes('\0'), 'must not contain NUL'),
-    ), DEFAULT_AGENT_SOCKET),
+    agentSocket: z._default(absolutePath(), DEFAULT_AGENT_SOCKET),
     pools: z.optional(z.array(z.string().check(z.refine((v) => /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/.test(v), 'is not a pool name')))),
     routes: z._default(z.array(routeSchema), []),
   }),

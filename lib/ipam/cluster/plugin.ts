@@ -8,7 +8,7 @@ import { CniError, UNKNOWN_ERROR_CODE } from '../../cni/errors';
 import type { CmdArgs, GcArgs, Plugin } from '../../cni/skel';
 import type { Result } from '../../cni/types';
 import { handleOf } from './block';
-import { askAgent } from './protocol';
+import { askAgent, assignFromAgent } from './protocol';
 import { parseClusterIpamConfig, type ClusterIpamConfig } from './config';
 
 type Args = CmdArgs<ClusterIpamConfig>;
@@ -16,7 +16,7 @@ type Args = CmdArgs<ClusterIpamConfig>;
 const handle = (a: Args) => handleOf({ network: a.config.name, containerId: a.containerId, ifname: a.ifname });
 
 async function add(a: Args): Promise<Result> {
-  const { ips } = await askAgent(a.config.agentSocket, { op: 'assign', handle: handle(a), ...(a.config.pools ? { pools: a.config.pools } : {}) });
+  const { ips } = assignFromAgent(a.config.agentSocket, { op: 'assign', handle: handle(a), ...(a.config.pools ? { pools: a.config.pools } : {}) });
   return {
     cniVersion: a.cniVersion,
     ips: ips.map((ip) => ({ address: ip.address, gateway: ip.gateway })),

@@ -77,15 +77,18 @@ export function askAgent<R extends IpamRequest>(socketPath: string, request: R, 
   }
   const answer = JSON.parse(line) as Answer<R['op']> | ErrorAnswer;
   if (!answer.ok) throw new CniError(answer.code, answer.msg, answer.details);
-  if (request.op === 'assign' || request.op === 'pools') {
-    const { pools } = answer as Partial<IpamAnswers['pools']>;
-    if (Array.isArray(pools)) poolsFromAgent.set(socketPath, pools);
-  }
   return answer;
 }
 
-/** The pools each agent named in its last answer to this process, by socket. */
+/** The pools each agent's assign answer named in this process, by socket. */
 const poolsFromAgent = new Map<string, PoolInfo[]>();
+
+/** An address from the agent; the pools its answer names are kept for agentPools. */
+export function assignFromAgent(socketPath: string, request: Extract<IpamRequest, { op: 'assign' }>): Answer<'assign'> {
+  const answer = askAgent(socketPath, request);
+  if (Array.isArray(answer.pools)) poolsFromAgent.set(socketPath, answer.pools);
+  return answer;
+}
 
 /**
  * The agent's pools: as its assign answer in this process named them (routed
