@@ -11,7 +11,7 @@ import type { EtcdClient, LeaseId } from '../../lib/datastore/etcd';
 import { claimSubnet, listSubnetLeases, type StoredLease } from '../../lib/datastore/flannel';
 import type { FlannelConfig } from '../../lib/datastore/flannel-config';
 import { encodeSubnetLease, firstFreeSubnet, subnetFits, subnetKey, type SubnetLease } from '../../lib/datastore/flannel-subnets';
-import { formatCidr, type Cidr } from '../../lib/ip/address';
+import { formatCidr, sameCidr, type Cidr } from '../../lib/ip/address';
 import type { Logger } from '../log';
 
 export interface LeaseManagerOptions {
@@ -28,8 +28,6 @@ export interface LeaseManagerOptions {
 
 /** Lost races on a free subnet before acquire gives up: each loss means another node took one. */
 const MAX_CLAIM_ATTEMPTS = 20;
-
-const sameCidr = (a: Cidr, b: Cidr) => a.prefix === b.prefix && a.ip.value === b.ip.value;
 
 export class LeaseManager {
   private leaseId: LeaseId = '0';

@@ -12,7 +12,7 @@
 // peer table and the reflector topology stay as they are, and the kernel
 // gets plain IPv6 routes via an IPv6 neighbour. A node without an IPv6
 // underlay address has no ipv6 channel: its peers negotiate IPv4 only.
-import { familyBits, formatIp, parseIp, type Family } from '../../lib/ip/address';
+import { familyBits, formatIp, ipFamily, parseIp, type Family } from '../../lib/ip/address';
 
 export type SessionKind = 'mesh' | 'reflector' | 'client' | 'external';
 
@@ -135,7 +135,7 @@ const sessionTimers = (input: BirdInput) => `  local ${input.routerId} as ${inpu
  * exports (the tunnelled blocks). `before` undefined: what the running
  * BIRD last read is unknown, so both.
  */
-const ofFamily = (cidrs: string[], family: Family) => cidrs.filter((c) => (c.includes(':') ? 6 : 4) === family);
+const ofFamily = (cidrs: string[], family: Family) => cidrs.filter((c) => ipFamily(c) === family);
 
 /** A filter's test for "one of these prefixes"; BIRD's prefix sets hold one family each. */
 const netIn = (cidrs: string[]) => (cidrs.length > 0 ? `net ~ ${prefixSet(cidrs)}` : 'false');

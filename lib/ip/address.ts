@@ -150,6 +150,19 @@ export function prefixBounds(c: Cidr): { first: bigint; last: bigint } {
 }
 
 /** The prefix with its host bits cleared: "10.244.1.77/24" → 10.244.1.0/24. */
+/** The same prefix: family, address and length. */
+export function sameCidr(a: Cidr, b: Cidr): boolean {
+  return a.ip.family === b.ip.family && a.prefix === b.prefix && a.ip.value === b.ip.value;
+}
+
+/** Whether two prefixes share an address (prefixes of different families never do). */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.ip.family !== b.ip.family) return false;
+  const x = prefixBounds(a);
+  const y = prefixBounds(b);
+  return x.first <= y.last && y.first <= x.last;
+}
+
 export function networkOf(c: Cidr): Cidr {
   return { ip: withValue(c.ip, prefixBounds(c).first), prefix: c.prefix };
 }

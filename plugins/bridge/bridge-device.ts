@@ -1,7 +1,7 @@
 // The node's bridge: created on first use, shared by every pod of the network,
 // never removed by a pod's DEL.
 import { CniError, UNKNOWN_ERROR_CODE } from '../../lib/cni/errors';
-import { ipFamily, parseCidr, prefixBounds } from '../../lib/ip/address';
+import { cidrsOverlap, ipFamily, parseCidr } from '../../lib/ip/address';
 import type { Link, Rtnl } from '../../lib/netlink';
 import { isExists } from '../../lib/netlink';
 import { writeSysctl } from '../../lib/netns';
@@ -59,10 +59,8 @@ export async function ensureBridgeAddress(node: Rtnl, bridge: Link, cidr: string
 function overlaps(a: string, b: string): boolean {
   const ca = parseCidr(a);
   const cb = parseCidr(b);
-  if (typeof ca === 'string' || typeof cb === 'string' || ca.ip.family !== cb.ip.family) return false;
-  const ra = prefixBounds(ca);
-  const rb = prefixBounds(cb);
-  return ra.first <= rb.last && rb.first <= ra.last;
+  if (typeof ca === 'string' || typeof cb === 'string') return false;
+  return cidrsOverlap(ca, cb);
 }
 
 export function enableForwarding(families: (4 | 6)[]): void {

@@ -7,8 +7,7 @@
 // destinations outside the pod's own subnet. An agent socket that exists but
 // does not answer is error 11: guessing would make NAT depend on timing.
 import { existsSync } from 'node:fs';
-import { parseCidr, type Cidr } from '../../lib/ip/address';
-import { cidrsOverlap } from '../../lib/ipam/cluster/pool';
+import { cidrsOverlap, parseCidr, type Cidr } from '../../lib/ip/address';
 import { agentPools, type PoolInfo } from '../../lib/ipam/cluster/protocol';
 import type { RoutedConfig } from './config';
 import { hostCidr } from './dataplane';

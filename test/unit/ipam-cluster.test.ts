@@ -1,11 +1,11 @@
 // The cluster store's pure parts: pool rules, block keys and arithmetic,
 // handles, and the agent protocol's request checks.
 import { describe, expect, it } from 'vitest';
-import { formatCidr, formatIp, parseCidr, type Cidr } from '../../lib/ip/address';
+import { cidrsOverlap, formatCidr, formatIp, parseCidr, type Cidr } from '../../lib/ip/address';
 import {
   attachmentOfHandle, blockCapacity, blockGateway, blockKey, blockOfKey, decodeBlock, encodeBlock, freeAddress, handleOf,
 } from '../../lib/ipam/cluster/block';
-import { blockCount, cidrsOverlap, decodePool, makePool, nthBlock, poolValue, PoolError } from '../../lib/ipam/cluster/pool';
+import { blockCount, decodePool, makePool, nthBlock, poolValue, PoolError } from '../../lib/ipam/cluster/pool';
 import { parseRequest } from '../../lib/ipam/cluster/server';
 
 const cidr = (s: string) => parseCidr(s) as Cidr;

@@ -3,7 +3,7 @@
 // node (encapsulation, masquerade). Stored at <prefix>/ipam/pools/<name>.
 // Everything here is pure: `tscni pool create` checks a pool completely
 // before it connects to etcd, so bad input writes nothing.
-import { familyBits, formatCidr, networkOf, parseCidr, prefixBounds, type Cidr, type Family } from '../../ip/address';
+import { familyBits, formatCidr, networkOf, parseCidr, type Cidr, type Family } from '../../ip/address';
 
 export const VXLAN_MODES = ['never', 'cross-subnet', 'always'] as const;
 export type VxlanMode = (typeof VXLAN_MODES)[number];
@@ -87,13 +87,6 @@ export function decodePool(name: string, text: string): Pool {
   if (typeof raw !== 'object' || raw === null || typeof raw.cidr !== 'string') throw new PoolError('cidr', `pool ${name}: the stored value has no cidr`);
   if (raw.natOutgoing !== undefined && typeof raw.natOutgoing !== 'boolean') throw new PoolError('natOutgoing', `pool ${name}: natOutgoing must be true or false`);
   return makePool({ name, cidr: raw.cidr, blockSize: raw.blockSize, vxlan: raw.vxlan, natOutgoing: raw.natOutgoing });
-}
-
-export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
-  if (a.ip.family !== b.ip.family) return false;
-  const x = prefixBounds(a);
-  const y = prefixBounds(b);
-  return x.first <= y.last && y.first <= x.last;
 }
 
 /** How many blocks the pool holds. */

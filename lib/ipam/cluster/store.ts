@@ -9,12 +9,12 @@
 // time, which keeps those retries for the rare cross-process race.
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { EtcdClient, KeyValue } from '../../datastore/etcd';
-import { formatCidr, formatIp, type Family } from '../../ip/address';
+import { cidrsOverlap, formatCidr, formatIp, type Family } from '../../ip/address';
 import {
   blockCapacity, blockGateway, blockKey, blockOfKey, blocksDir, decodeBlock, encodeBlock, freeAddress, heldByHandle, type Block,
 } from './block';
 import type { Assignment } from './protocol';
-import { blockCount, cidrsOverlap, decodePool, nthBlock, poolValue, type Pool } from './pool';
+import { blockCount, decodePool, nthBlock, poolValue, type Pool } from './pool';
 
 export const DEFAULT_ROUTED_PREFIX = '/tscni/v1';
 
