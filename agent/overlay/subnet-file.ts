@@ -3,7 +3,8 @@
 // same directory and renamed over the old one, so a plugin never reads half a
 // file. The agent reads its own previous file at start to ask for the same
 // subnet again.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../lib/fs-atomic';
 import { dirname } from 'node:path';
 import { formatSubnetEnv, parseSubnetEnv } from '../../lib/flannel/subnet-env';
 import { networkOf, withValue, type Cidr } from '../../lib/ip/address';
@@ -23,9 +24,7 @@ export function formatSubnetFile(f: SubnetFile): string {
 
 export function writeSubnetFile(path: string, f: SubnetFile): void {
   mkdirSync(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, formatSubnetFile(f), { mode: 0o644 });
-  renameSync(temp, path);
+  writeFileAtomic(path, formatSubnetFile(f));
 }
 
 /** The subnet a previous run wrote, or undefined when there is no readable file (a garbled one is written anew). */

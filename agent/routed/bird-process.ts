@@ -8,7 +8,8 @@
 // (-R) and refreshes them. A BIRD left running by an agent that died is
 // adopted, not replaced.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../lib/fs-atomic';
 import { join } from 'node:path';
 import { birdAnswers, gracefulShutdown, reconfigure, reloadRoutes } from '../../lib/bird/control';
 
@@ -58,9 +59,7 @@ export class BirdProcess {
 
   /** Writes the configuration BIRD reads next, atomically (BIRD may read it at any reconfigure). */
   writeConfig(text: string): void {
-    const tmp = `${this.paths.config}.new`;
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, this.paths.config);
+    writeFileAtomic(this.paths.config, text, 0o600);
   }
 
   /** Adopts a BIRD that answers on the socket, or starts one; resolves once it answers. */

@@ -1,8 +1,9 @@
 // What the agent last saw of its node, in <run-dir>/status.json, so that
 // `tscni node status` can show the node's blocks and how full they are
 // without etcd credentials of its own: rewritten after every sync.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../lib/fs-atomic';
 import { blockCapacity, type Block } from '../../lib/ipam/cluster/block';
 import { formatCidr } from '../../lib/ip/address';
 
@@ -34,9 +35,7 @@ export function blockUse(b: Block): BlockUse {
 }
 
 export function writeStatus(runDir: string, s: AgentStatus): void {
-  const tmp = `${statusFile(runDir)}.new`;
-  writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n');
-  renameSync(tmp, statusFile(runDir));
+  writeFileAtomic(statusFile(runDir), JSON.stringify(s, null, 2) + '\n');
 }
 
 export function readStatus(runDir: string): AgentStatus | undefined {

@@ -6,8 +6,9 @@
 // discovery, which fails wherever ICMP is filtered. Without VXLAN, the
 // underlay's. The file sits beside the agent's socket, where the plugin
 // looks for the agent anyway.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../fs-atomic';
 
 const MIN_MTU = 68;
 const MAX_MTU = 65535;
@@ -16,9 +17,7 @@ export const podMtuFile = (agentDir: string) => join(agentDir, 'mtu');
 
 /** Written whole or not at all: a plugin reading meanwhile sees the old value. */
 export function writePodMtu(agentDir: string, mtu: number): void {
-  const tmp = `${podMtuFile(agentDir)}.new`;
-  writeFileSync(tmp, `${mtu}\n`);
-  renameSync(tmp, podMtuFile(agentDir));
+  writeFileAtomic(podMtuFile(agentDir), `${mtu}\n`);
 }
 
 /** The agent's word on the pod MTU, or undefined when there is none (no agent, or a value that is no MTU). */
