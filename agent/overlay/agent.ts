@@ -13,7 +13,7 @@ import { EtcdClient } from '../../lib/datastore/etcd';
 import { listSubnetLeases, readFlannelConfig, configKey, subnetsPrefix, type StoredLease } from '../../lib/datastore/flannel';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { subnetOfKey, decodeSubnetLease } from '../../lib/datastore/flannel-subnets';
-import { formatCidr, type Cidr } from '../../lib/ip/address';
+import { formatCidr, sameCidr } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
 import { ensureOverlayMasq, removeOverlayMasq } from '../../lib/nft/overlay-masquerade';
 import type { Logger } from '../log';
@@ -23,26 +23,20 @@ import { createBackend } from './backends';
 import { LeaseManager } from './lease-manager';
 import type { OverlayOptions } from './options';
 import { previousSubnet, writeSubnetFile } from './subnet-file';
+import { SerialRunner } from '../serial-runner';
 import { findUnderlay } from '../underlay';
 
 /** Healing: how often the kernel is compared with the desired state when nothing in etcd changed. */
 const RECONCILE_INTERVAL_MS = 1000;
-
-/** An error the operator must fix (config, etcd unreachable at start); exit 1 with its message. */
-export class StartupError extends Error {}
 
 export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<void> {
   const nl = Rtnl.open();
   // A short per-request timeout: renewals of a few-second lease must not hang on a dead member.
   const client = new EtcdClient({ ...o.etcd.connection, timeoutMs: Math.min(5000, Math.max(500, (o.leaseTtl * 1000) / 3)) });
   try {
-    const underlay = await findUnderlay(nl, o).catch((e) => {
-      throw new StartupError((e as Error).message);
-    });
-    const stored = await readFlannelConfig(client, o.etcd.prefix).catch((e) => {
-      throw new StartupError((e as Error).message);
-    });
-    if (!stored) throw new StartupError(`no network config at ${configKey(o.etcd.prefix)} (write it with: tscni overlay config set)`);
+    const underlay = await findUnderlay(nl, o);
+    const stored = await readFlannelConfig(client, o.etcd.prefix);
+    if (!stored) throw new Error(`no network config at ${configKey(o.etcd.prefix)} (write it with: tscni overlay config set)`);
     const config = stored.config;
     const backend = await createBackend({ nl, underlay, config, nodeName: o.nodeName, log });
     log.event('starting', {
@@ -83,8 +77,7 @@ export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<v
 class OverlayNode {
   private readonly table = new Map<string, StoredLease>();
   private watch?: Watch;
-  private running?: Promise<void>;
-  private again = false;
+  private readonly reconciles = new SerialRunner(() => this.reconcile());
   private stopped = false;
   private etcdDown = false;
   private renewing = false;
@@ -136,24 +129,13 @@ class OverlayNode {
 
   /** Asks for a reconcile; one runs at a time, and a request during a run makes one more run after it. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.reconcile().finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    this.reconciles.request();
   }
 
   private async reconcile(): Promise<void> {
     const own = this.leases.subnet;
     const peers: Peer[] = [...this.table.values()]
-      .filter((l) => !sameSubnet(l.subnet, own))
+      .filter((l) => !sameCidr(l.subnet, own))
       .map((l) => ({ subnet: l.subnet, lease: l.lease }));
     try {
       for (const change of await this.backend.reconcile(own, peers)) this.log.event(change);
@@ -190,8 +172,6 @@ class OverlayNode {
   async stop(): Promise<void> {
     this.stopped = true;
     this.watch?.close();
-    await this.running;
+    await this.reconciles.stop();
   }
 }
-
-const sameSubnet = (a: Cidr, b: Cidr) => a.prefix === b.prefix && a.ip.value === b.ip.value;

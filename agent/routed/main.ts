@@ -24,6 +24,7 @@ import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../route-tab
 import { reconcileFdb, reconcileNeighbors } from '../vxlan/entries';
 import { ensureVtep, VXLAN_OVERHEAD } from '../vxlan/vtep';
 import { writePodMtu } from '../../lib/routed/pod-mtu';
+import { SerialRunner } from '../serial-runner';
 import { untilTerminated } from '../signals';
 import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
 import { blockUse, writeStatus, type AgentStatus } from './status-file';
@@ -213,7 +214,7 @@ export async function routedMain(args: string[]): Promise<number> {
     // kernel's announcement of it, which the old filter would have refused
     // (and BIRD does not always re-read the kernel when the filter changes).
     for (const family of [4, 6] as const) {
-      const want: DesiredRoute[] = ownBlocks.filter((b) => (b.includes(':') ? 6 : 4) === family).map((dst) => ({ dst, blackhole: true as const }));
+      const want: DesiredRoute[] = ownBlocks.filter((b) => ipFamily(b) === family).map((dst) => ({ dst, blackhole: true as const }));
       if (vtep !== undefined) {
         want.push(...tunnelled.filter((t) => ipFamily(t.block) === family).map((t) => ({ dst: t.block, gw: t.gw, dev: vtep, onlink: true })));
       }
@@ -234,28 +235,17 @@ export async function routedMain(args: string[]): Promise<number> {
     }
   };
 
-  let running: Promise<void> | undefined;
-  let again = false;
-  const schedule = () => {
-    if (terminated) return;
-    if (running) {
-      again = true;
-      return;
+  const syncs = new SerialRunner(async () => {
+    try {
+      await sync();
+    } catch (e) {
+      log('sync-failed', { error: (e as Error).message });
+      await sleep(1_000);
+      syncs.request();
     }
-    running = (async () => {
-      do {
-        again = false;
-        try {
-          await sync();
-        } catch (e) {
-          log('sync-failed', { error: (e as Error).message });
-          await sleep(1_000);
-          again = true;
-        }
-      } while (again && !terminated);
-    })().finally(() => {
-      running = undefined;
-    });
+  });
+  const schedule = () => {
+    if (!terminated) syncs.request();
   };
 
   /**
@@ -265,7 +255,7 @@ export async function routedMain(args: string[]): Promise<number> {
   const allocationsChanged = (blocks: Block[]) => {
     const mine = blocks.filter((b) => b.node === opts.node);
     if (mine.length === 0) return;
-    if (running || !status) {
+    if (syncs.busy || !status) {
       schedule();
       return;
     }
@@ -312,7 +302,7 @@ export async function routedMain(args: string[]): Promise<number> {
   clearInterval(resync);
   clearInterval(leakScan);
   watch?.close();
-  await running;
+  await syncs.stop();
   await server.close();
   await bird.stop();
   client.close();
