@@ -5,14 +5,14 @@
 // readers of what came of it: the blocks in etcd, the routes on a node.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatCidr } from '../ip/address';
+import { blockOfKey, blocksDir, decodeBlock } from '../ipam/cluster/block';
+import { DEFAULT_ROUTED_PREFIX } from '../ipam/cluster/store';
 import { AgentDaemon } from './agent';
 import type { ClusterNode } from './cluster';
 import type { Harness } from './harness';
 import { execIn, ipJson, type Netns } from './netns';
 import { NotBuiltError } from './plugin';
-
-/** Routed mode's keys in etcd (lib/ipam/cluster/store.ts). */
-export const ROUTED_PREFIX = '/tscni/v1';
 
 /** `tscni pool create NAME --cidr CIDR ...` in `infra`; returns what it printed (the pool as a table row). */
 export async function createPool(infra: Netns, tscni: string, etcdUrl: string, name: string, flags: string[]): Promise<string> {
@@ -105,15 +105,14 @@ export interface EtcdBlock {
 
 /** Every block of every pool, read with etcdctl in `infra`. */
 export async function listBlocks(infra: Netns, etcdUrl: string): Promise<EtcdBlock[]> {
-  const dir = `${ROUTED_PREFIX}/ipam/blocks/`;
-  const out = await execIn(infra, 'etcdctl', ['--endpoints', etcdUrl, 'get', '--prefix', dir], { env: { ETCDCTL_API: '3' }, timeout: 10_000 });
+  const out = await execIn(infra, 'etcdctl', ['--endpoints', etcdUrl, 'get', '--prefix', blocksDir(DEFAULT_ROUTED_PREFIX)], { env: { ETCDCTL_API: '3' }, timeout: 10_000 });
   const kv = out.stdout.trim().split('\n').filter((l) => l !== '');
   const blocks: EtcdBlock[] = [];
   for (let i = 0; i + 1 < kv.length; i += 2) {
-    // <dir><pool>/<address>-<prefix>
-    const [pool, id] = kv[i]!.slice(dir.length).split('/') as [string, string];
-    const value = JSON.parse(kv[i + 1]!) as { node: string; allocations?: Record<string, string> };
-    blocks.push({ pool, cidr: id.replace(/-(\d+)$/, '/$1'), node: value.node, allocations: value.allocations ?? {} });
+    const key = blockOfKey(DEFAULT_ROUTED_PREFIX, kv[i]!);
+    if (!key) continue;
+    const b = decodeBlock(key.pool, key.cidr, kv[i + 1]!);
+    blocks.push({ pool: b.pool, cidr: formatCidr(b.cidr), node: b.node, allocations: b.allocations });
   }
   return blocks;
 }
