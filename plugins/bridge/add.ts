@@ -51,7 +51,7 @@ async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: R
       if (c.ipMasq) {
         a.log.step('nftables masquerade');
         a.log.debug('nftables', { ...(await addMasquerade({ ...attachment, addresses: plan.ips.map((ip) => ip.address) }, nf())) });
-        rb.push('masquerade elements', () => removeMasquerade(attachment));
+        rb.push('masquerade elements', () => removeMasquerade(attachment, nf()));
       }
     }
 
@@ -82,7 +82,7 @@ async function addAttachment(a: CmdArgs<BridgeConfig>, pod: NetnsHandle, node: R
       a.log.step('nftables MAC spoof check');
       const podMac = (await inPod.links.require(a.ifname)).mac!;
       a.log.debug('nftables', { ...(await applyRuleset(addSpoofCheckCommands({ ...attachment, hostVeth: hostName, mac: podMac }), nf())) });
-      rb.push('MAC spoof check elements', () => removeSpoofCheck(attachment));
+      rb.push('MAC spoof check elements', () => removeSpoofCheck(attachment, nf()));
     }
 
     if (plan) {

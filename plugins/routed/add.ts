@@ -46,7 +46,7 @@ async function addAttachment(a: CmdArgs<RoutedConfig>, pod: NetnsHandle, node: R
     if (nat.masquerade) {
       a.log.step('nftables');
       await addMasquerade({ ...attachment, addresses: ipamResult.ips.map((ip) => ip.address), ...(nat.keepTo ? { keepTo: nat.keepTo } : {}) }, nf());
-      rb.push('masquerade elements', () => removeMasquerade(attachment));
+      rb.push('masquerade elements', () => removeMasquerade(attachment, nf()));
     }
 
     a.log.step('veth');
