@@ -5,7 +5,8 @@
 //      last time if it lives), the subnet file written;
 //   3. the lease table is read and watched; every change, and a tick once a
 //      second, runs one reconcile: the backend's devices, routes, neighbours
-//      and FDB, and the masquerade chain, against what they should be;
+//      and FDB against what they should be, and the masquerade chain when
+//      the subnet changed or MASQ_CHECK_INTERVAL_MS passed;
 //   4. the lease is renewed a third of its TTL apart, through etcd outages;
 //   5. SIGTERM stops the loops and leaves everything in place: the lease
 //      (it lives its TTL), the kernel state, the masquerade chain.
@@ -13,7 +14,7 @@ import { EtcdClient } from '../../lib/datastore/etcd';
 import { listSubnetLeases, readFlannelConfig, configKey, subnetsPrefix, type StoredLease } from '../../lib/datastore/flannel';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { subnetOfKey, decodeSubnetLease } from '../../lib/datastore/flannel-subnets';
-import { formatCidr, sameCidr } from '../../lib/ip/address';
+import { formatCidr, sameCidr, type Cidr } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
 import { ensureOverlayMasq, removeOverlayMasq } from '../../lib/nft/overlay-masquerade';
 import type { Logger } from '../log';
@@ -28,6 +29,12 @@ import { findUnderlay } from '../underlay';
 
 /** Healing: how often the kernel is compared with the desired state when nothing in etcd changed. */
 const RECONCILE_INTERVAL_MS = 1000;
+/**
+ * The masquerade chain is read by running nft, which blocks the agent's
+ * thread for the whole run (leases, the watch): not once a second, but
+ * on a change of the node's subnet and at this interval.
+ */
+const MASQ_CHECK_INTERVAL_MS = 3000;
 
 export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<void> {
   const nl = Rtnl.open();
@@ -78,6 +85,8 @@ class OverlayNode {
   private readonly table = new Map<string, StoredLease>();
   private watch?: Watch;
   private readonly reconciles = new SerialRunner(() => this.reconcile());
+  /** When the masquerade chain was last read, and for which subnet. */
+  private masqChecked?: { subnet: Cidr; at: number };
   private stopped = false;
   private etcdDown = false;
   private renewing = false;
@@ -132,6 +141,11 @@ class OverlayNode {
     this.reconciles.request();
   }
 
+  private masqCheckDue(own: Cidr): boolean {
+    const last = this.masqChecked;
+    return !last || !sameCidr(last.subnet, own) || Date.now() - last.at >= MASQ_CHECK_INTERVAL_MS;
+  }
+
   private async reconcile(): Promise<void> {
     const own = this.leases.subnet;
     const peers: Peer[] = [...this.table.values()]
@@ -139,8 +153,11 @@ class OverlayNode {
       .map((l) => ({ subnet: l.subnet, lease: l.lease }));
     try {
       for (const change of await this.backend.reconcile(own, peers)) this.log.event(change);
-      if (this.o.ipMasq && (await ensureOverlayMasq({ network: this.network, subnet: formatCidr(own) }))) {
-        this.log.event('masquerade chain written', { network: this.network });
+      if (this.o.ipMasq && this.masqCheckDue(own)) {
+        if (await ensureOverlayMasq({ network: this.network, subnet: formatCidr(own) })) {
+          this.log.event('masquerade chain written', { network: this.network });
+        }
+        this.masqChecked = { subnet: own, at: Date.now() };
       }
       this.log.clear('reconcile');
     } catch (e) {
