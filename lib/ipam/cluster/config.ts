@@ -7,6 +7,7 @@ import * as z from 'zod/mini';
 import { absolutePath, parseOrThrow } from '../../cni/schemas';
 import type { Route } from '../../cni/types';
 import { canonicalRoute, routeSchema } from '../host-local/config';
+import { isPoolName } from './pool';
 import { DEFAULT_AGENT_SOCKET } from './protocol';
 
 export interface ClusterIpamConfig {
@@ -23,7 +24,7 @@ const schema = z.object({
   ipam: z.object({
     type: z.string(),
     agentSocket: z._default(absolutePath(), DEFAULT_AGENT_SOCKET),
-    pools: z.optional(z.array(z.string().check(z.refine((v) => /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/.test(v), 'is not a pool name')))),
+    pools: z.optional(z.array(z.string().check(z.refine(isPoolName, 'is not a pool name')))),
     routes: z._default(z.array(routeSchema), []),
   }),
 });

@@ -37,6 +37,7 @@ export class PoolError extends Error {
 
 /** DNS-label-like, as Kubernetes object names are: it becomes part of etcd keys. */
 const NAME_RE = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
+export const isPoolName = (name: string): boolean => NAME_RE.test(name);
 
 export interface PoolInput {
   name: string;
@@ -48,7 +49,7 @@ export interface PoolInput {
 
 /** The pool, or a PoolError naming the field that is wrong. */
 export function makePool(input: PoolInput): Pool {
-  if (!NAME_RE.test(input.name)) {
+  if (!isPoolName(input.name)) {
     throw new PoolError('name', `"${input.name}" must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit, at most 63 characters`);
   }
   const parsed = parseCidr(input.cidr);
