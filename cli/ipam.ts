@@ -6,7 +6,7 @@
 // gives the address to that handle, a block only while its node is still gone
 // and nobody changed the block since the report. Nothing in use is freed.
 import { readFileSync } from 'node:fs';
-import { leaksDir, leaksKey, type Leak } from '../agent/routed/leaks';
+import { decodeLeaks, leaksDir, leaksKey, type Leak } from '../agent/routed/leaks';
 import { EtcdClient } from '../lib/datastore/etcd';
 import { EtcdError, EtcdUnreachableError } from '../lib/datastore/etcd-http';
 import { EtcdSettingsError } from '../lib/datastore/etcd-options';
@@ -49,7 +49,7 @@ async function check(client: EtcdClient, prefix: string): Promise<LeakReport> {
     const node = kv.key.slice(leaksDir(prefix).length);
     if (!known.has(node)) continue; // its blocks are reported whole
     const held = new Map(blocks.filter((b) => b.node === node).flatMap((b) => Object.entries(b.allocations)));
-    for (const leak of (JSON.parse(kv.value).leaks ?? []) as Leak[]) {
+    for (const leak of decodeLeaks(kv.value)) {
       // Only what the block still gives to that handle: a report older than a DEL lists nothing freed since.
       const ips = leak.ips.filter((ip) => held.get(ip) === leak.handle);
       if (ips.length > 0) report.allocations.push({ ...leak, ips, node });
@@ -62,7 +62,7 @@ async function release(client: EtcdClient, prefix: string, report: LeakReport): 
   const lines: string[] = [];
   for (const a of report.allocations) {
     const current = await client.get(leaksKey(prefix, a.node));
-    const stillLeaked = current !== undefined && ((JSON.parse(current.value).leaks ?? []) as Leak[]).some((l) => l.handle === a.handle);
+    const stillLeaked = current !== undefined && decodeLeaks(current.value).some((l) => l.handle === a.handle);
     if (!stillLeaked) {
       lines.push(`kept ${a.ips.join(', ')} (${a.handle}): node ${a.node}'s agent no longer reports it unattached`);
       continue;

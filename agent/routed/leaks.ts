@@ -24,6 +24,20 @@ export interface Leak {
   evidence: string;
 }
 
+/**
+ * A node's stored report, as publish() writes it. A record that is not one
+ * reads as reporting nothing: no address is ever freed on its say.
+ */
+export function decodeLeaks(text: string): Leak[] {
+  try {
+    const leaks = (JSON.parse(text) as { leaks?: unknown }).leaks;
+    if (!Array.isArray(leaks)) return [];
+    return leaks.filter((l): l is Leak => typeof l?.handle === 'string' && Array.isArray(l.ips) && l.ips.every((ip: unknown) => typeof ip === 'string'));
+  } catch {
+    return [];
+  }
+}
+
 /** The allocations of `blocks` whose address the node routes nowhere (handle → addresses), skipping `keep` handles. */
 export async function unroutedAllocations(nl: Rtnl, blocks: StoredBlock[], keep: (handle: string) => boolean): Promise<Map<string, { ips: string[]; block: StoredBlock }>> {
   const routed = new Set<string>();
