@@ -28,6 +28,22 @@ export class AgentDaemon {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /**
+   * Until each of `events` has matched a line of its log (bounded). An agent
+   * that exits first fails it with `exitError` of its last lines.
+   */
+  protected async untilLogged(events: RegExp[], timeoutMs: number, exitError: (lastLines: string) => Error): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!events.every((re) => this.lines.some((l) => re.test(l)))) {
+      if (!this.running) {
+        await this.exited;
+        throw exitError(this.lines.slice(-3).join('\n'));
+      }
+      if (Date.now() > deadline) throw new Error(`tscni-agent not ready after ${timeoutMs} ms:\n${this.lines.slice(-10).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** SIGTERM (SIGKILL if it lingers); the exit code. */
   protected async terminate(): Promise<number | null> {
     if (!this.running) return this.child?.exitCode ?? null;

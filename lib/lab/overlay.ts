@@ -63,17 +63,10 @@ export class OverlayAgent extends AgentDaemon {
    * first fails this with its last words.
    */
   async ready(timeoutMs = 20_000): Promise<SubnetEnv> {
-    const deadline = Date.now() + timeoutMs;
-    const seen = (re: RegExp) => this.lines.some((l) => re.test(l));
-    while (!(seen(/ subnet file written/) && seen(/ lease watch connected/))) {
-      if (!this.running) {
-        const why = this.lines.slice(-3).join('\n');
-        if (/not built into this agent/.test(why)) throw new BackendNotBuiltError(why.split('\n').at(-1)!);
-        throw new Error(`tscni-agent on ${this.o.nodeName} exited ${this.child?.exitCode ?? '?'}:\n${why}`);
-      }
-      if (Date.now() > deadline) throw new Error(`tscni-agent on ${this.o.nodeName} not ready after ${timeoutMs} ms:\n${this.lines.join('\n')}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await this.untilLogged([/ subnet file written/, / lease watch connected/], timeoutMs, (why) =>
+      /not built into this agent/.test(why)
+        ? new BackendNotBuiltError(why.split('\n').at(-1)!)
+        : new Error(`tscni-agent on ${this.o.nodeName} exited ${this.child?.exitCode ?? '?'}:\n${why}`));
     return parseSubnetEnv(readFileSync(this.subnetFile, 'utf8'), this.subnetFile);
   }
 

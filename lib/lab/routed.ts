@@ -55,18 +55,10 @@ export class RoutedAgent extends AgentDaemon {
    * (bounded). An agent without the routed mode is NotBuiltError.
    */
   async ready(timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const seen = (re: RegExp) => this.lines.some((l) => re.test(l));
-    while (!(seen(/ ipam-serving /) && seen(/ bird-configured /))) {
-      if (!this.running) {
-        await this.exited;
-        const why = this.lines.slice(-3).join('\n');
-        if (/unknown mode "routed"/.test(why)) throw new NotBuiltError('this tscni-agent has no routed mode');
-        throw new Error(`tscni-agent routed on ${this.o.nodeName} exited ${this.child?.exitCode ?? '?'}:\n${why}`);
-      }
-      if (Date.now() > deadline) throw new Error(`tscni-agent routed on ${this.o.nodeName} not ready after ${timeoutMs} ms:\n${this.lines.slice(-10).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await this.untilLogged([/ ipam-serving /, / bird-configured /], timeoutMs, (why) =>
+      /unknown mode "routed"/.test(why)
+        ? new NotBuiltError('this tscni-agent has no routed mode')
+        : new Error(`tscni-agent routed on ${this.o.nodeName} exited ${this.child?.exitCode ?? '?'}:\n${why}`));
   }
 
   /** The BIRD the agent runs (its pidfile), while it runs. */
