@@ -17,7 +17,7 @@ import {
   type ClusterNode, type Harness, type Netns,
 } from '../lib/lab/index';
 import { openNetns, type NetnsHandle } from '../lib/netns/netns';
-import { iperf, poll } from './overlay';
+import { iperf, pollFast } from './overlay';
 import { median, printColumns, printRatios, printTable } from './report';
 import { timedCall, type TimedResult } from './timed';
 
@@ -90,7 +90,7 @@ async function timeClaim(agent: RoutedAgent, others: ClusterNode[], seen: Set<st
     const block = formatCidr(networkOf(cidr));
     if (seen.has(block)) continue;
     seen.add(block);
-    await poll(`route to ${block} on ${others.map((o) => o.name).join(' ')}`,
+    await pollFast(`route to ${block} on ${others.map((o) => o.name).join(' ')}`,
       async () => (await Promise.all(others.map((o) => routesEvery(o, [block])))).every(Boolean), ROUTE_BOUND_MS);
     return performance.now() - t0;
   }
@@ -180,7 +180,7 @@ async function measure(o: RoutedBenchOptions): Promise<Figures> {
       ipam: { type: 'host-local', dataDir: await h.tempDir('bridge-ipam'), ranges: [[{ subnet: BRIDGE_SUBNET }]] },
     };
     const [b1, b2] = [await attach(h, n1, o.binDir, bridgeConfig), await attach(h, n1, o.binDir, bridgeConfig)];
-    await poll('routed pod to pod across nodes', async () => (await h.ping(r1, r3.ip, 1)).ok, 10_000);
+    await pollFast('routed pod to pod across nodes', async () => (await h.ping(r1, r3.ip, 1)).ok, 10_000);
     console.log(`routed: ${o.rounds} x (iperf3 ${o.seconds} s: routed pod → pod on node1 and bridge pod → pod on node1, `
       + 'routed pod node1 → node2 and node1 → node2 over the underlay; each pair in turns ours first, baseline first)');
     // Each pair back to back, and which of the two goes first alternates by

@@ -12,6 +12,7 @@ export * from './exec';
 export * from './netns';
 export * from './overlay';
 export * from './plugin';
+export * from './poll';
 export * from './routed';
 export * from './traffic';
 export * from './harness';

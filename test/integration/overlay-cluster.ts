@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import {
-  AgentDaemon, createCluster, DIST_BIN, expectSuccess, ipJson, type Cluster, type ClusterNode, type ClusterOptions, type Harness, type Netns,
+  AgentDaemon, createCluster, DIST_BIN, expectSuccess, ipJson, poll, type Cluster, type ClusterNode, type ClusterOptions, type Harness, type Netns,
 } from './harness';
 
 export const PREFIX = '/coreos.com/network';
@@ -65,7 +65,7 @@ export class Agent extends AgentDaemon {
       const line = this.lines.slice(from).find((l) => re.test(l));
       if (line === undefined && !this.running) throw new Error(`${this.name} exited:\n${this.lines.slice(from).join('\n')}`);
       return line;
-    }, timeoutMs, () => this.lines.join('\n'));
+    }, timeoutMs, { seen: () => this.lines.join('\n') });
   }
 
   /** Until the subnet file is written; returns FLANNEL_* values. */
@@ -95,17 +95,6 @@ export async function stopAgents(agents: Agent[] | undefined): Promise<void> {
 
 export function readSubnetFile(path: string): Record<string, string> {
   return Object.fromEntries(readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split('=') as [string, string]));
-}
-
-/** Polls `probe` every 50 ms until it gives a value; throws after `timeoutMs` with what it saw. */
-export async function poll<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, seen?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${seen ? `\n${seen()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Like poll(), returns how long it took (for the log; tests never assert it tightly). */

@@ -4,8 +4,8 @@
 // unreachable for host-gw and gets no route. Pod traffic crosses the fabric
 // as plain pod-addressed IP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ipJson, useHarness, type External } from './harness';
-import { Agent, attachPods, createOverlayCluster, holdTcp, NETWORK, poll, startAgents, stopAgents, type OverlayCluster, type Pod } from './overlay-cluster';
+import { ipJson, poll, useHarness, type External } from './harness';
+import { Agent, attachPods, createOverlayCluster, holdTcp, NETWORK, startAgents, stopAgents, type OverlayCluster, type Pod } from './overlay-cluster';
 
 const h = useHarness();
 let c: OverlayCluster;

@@ -8,9 +8,9 @@
 // tightly.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, INFRA_IP, ip, ipJson, startEtcd, useHarness, type ClusterNode, type External } from './harness';
+import { DIST_BIN, INFRA_IP, ip, ipJson, poll, startEtcd, useHarness, type ClusterNode, type External } from './harness';
 import {
-  Agent, attachPod, attachPods, createOverlayCluster, etcdctl, etcdGet, holdTcp, NETWORK, poll, PREFIX, startAgents, stopAgents, timed, type OverlayCluster, type Pod,
+  Agent, attachPod, attachPods, createOverlayCluster, etcdctl, etcdGet, holdTcp, NETWORK, PREFIX, startAgents, stopAgents, timed, type OverlayCluster, type Pod,
 } from './overlay-cluster';
 
 const h = useHarness();

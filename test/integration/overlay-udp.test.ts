@@ -5,8 +5,8 @@
 // across nodes moved in user space as UDP to port 8285 on the fabric.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectSuccess, ipJson, useHarness } from './harness';
-import { Agent, createOverlayCluster, etcdctl, etcdGet, expectPodsConnected, NETWORK, poll, PREFIX, startAgents, stopAgents, timed, type OverlayCluster, type Pod } from './overlay-cluster';
+import { expectSuccess, ipJson, poll, useHarness } from './harness';
+import { Agent, createOverlayCluster, etcdctl, etcdGet, expectPodsConnected, NETWORK, PREFIX, startAgents, stopAgents, timed, type OverlayCluster, type Pod } from './overlay-cluster';
 
 const h = useHarness();
 let c: OverlayCluster;

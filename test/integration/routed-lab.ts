@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { askAgent } from '../../lib/ipam/cluster/protocol';
 import { parseProtocols, type BirdProtocol } from '../../lib/bird/control';
-import { poll } from './overlay-cluster';
-import { DIST_BIN, expectSuccess, ip, ipJson, listBlocks, routerIp, type Harness, type Netns, type Cluster, type ClusterNode } from './harness';
+import { DIST_BIN, expectSuccess, ip, ipJson, listBlocks, poll, routerIp, type Harness, type Netns, type Cluster, type ClusterNode } from './harness';
 
 export const POOL_CIDR = '10.244.0.0/16';
 
@@ -33,7 +32,7 @@ export async function eventually(what: string, probe: () => Promise<boolean | st
   await poll(what, async () => {
     last = await probe().catch((e: Error) => e.message);
     return last === true || undefined;
-  }, timeoutMs, () => String(last));
+  }, timeoutMs, { seen: () => String(last) });
 }
 
 /**

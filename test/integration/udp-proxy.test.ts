@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../lib/native';
 import { withNetns } from '../../lib/netns';
 import { encodeRoutes } from '../../agent/overlay/udp/proxy';
-import { addAddress, ip, ipJson, useHarness, type Netns } from './harness';
-import { poll } from './overlay-cluster';
+import { addAddress, ip, ipJson, poll, useHarness, type Netns } from './harness';
 
 const h = useHarness();
 const PORT = 8285;
