@@ -20,12 +20,9 @@ export function impactOf(prefix: string, e: WatchEvent): Impact {
   if (e.kv.key.startsWith(leaksDir(prefix))) return { kind: 'none' };
   const id = blockOfKey(prefix, e.kv.key);
   if (!id || e.type !== 'put' || !e.prevKv) return { kind: 'sync' };
-  try {
-    const before = decodeBlock(id.pool, id.cidr, e.prevKv.value);
-    const after = decodeBlock(id.pool, id.cidr, e.kv.value);
-    return before.node === after.node ? { kind: 'allocations', block: after } : { kind: 'sync' };
-  } catch {
-    // a value the sync cannot read either: let it report the record
-    return { kind: 'sync' };
-  }
+  const before = decodeBlock(id.pool, id.cidr, e.prevKv.value);
+  const after = decodeBlock(id.pool, id.cidr, e.kv.value);
+  // a value that does not read (before or after): the sync reports it, or stops reporting it
+  if (typeof before === 'string' || typeof after === 'string') return { kind: 'sync' };
+  return before.node === after.node ? { kind: 'allocations', block: after } : { kind: 'sync' };
 }

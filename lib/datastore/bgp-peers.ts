@@ -45,17 +45,22 @@ export function encodePeer(p: BgpPeer): string {
   return JSON.stringify({ peerIP: p.peerIP, asNumber: p.asNumber, ...(p.node !== undefined ? { node: p.node } : {}) });
 }
 
+/** A stored peer, or a string naming what is wrong with it (checked as `tscni bgp peer add` checks its flags). */
 export function decodePeer(name: string, text: string): BgpPeer | string {
+  const what = `BGP peer ${nodeNameProblem(name) ? JSON.stringify(name) : name}`;
   let raw: any;
   try {
     raw = JSON.parse(text);
   } catch {
-    return `BGP peer ${name}: the stored value is not JSON`;
+    return `${what}: the stored value is not JSON`;
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `${what}: the stored value is not an object`;
+  if (typeof raw.asNumber !== 'number') return `${what}: asNumber must be a number`;
+  if (raw.node !== undefined && typeof raw.node !== 'string') return `${what}: node must be a node's name`;
   try {
-    return makePeer({ name, peerIP: String(raw?.peerIP), asNumber: String(raw?.asNumber), ...(typeof raw?.node === 'string' ? { node: raw.node } : {}) });
+    return makePeer({ name, peerIP: String(raw.peerIP), asNumber: String(raw.asNumber), ...(raw.node !== undefined ? { node: raw.node } : {}) });
   } catch (e) {
-    return `BGP peer ${name}: ${(e as Error).message}`;
+    return `${what}: ${(e as BgpPeerError).field}: ${(e as Error).message}`;
   }
 }
 

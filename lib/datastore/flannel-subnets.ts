@@ -38,7 +38,7 @@ export interface SubnetLease {
 
 const leaseSchema = z.looseObject({
   PublicIP: z.string().check(z.refine((v) => parseIp(v)?.family === 4, 'must be an IPv4 address')),
-  PublicIPv6: z.optional(z.nullable(z.string())),
+  PublicIPv6: z.optional(z.nullable(z.string().check(z.refine((v) => parseIp(v)?.family === 6, 'must be an IPv6 address')))),
   // flanneld's udp backend leaves BackendType out (its LeaseAttrs omit an empty one)
   BackendType: z._default(z.string(), ''),
   BackendData: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
@@ -71,7 +71,8 @@ export function decodeSubnetLease(text: string): SubnetLease | string {
   const { PublicIP, BackendType, BackendData } = r.data;
   if (BackendType === 'vxlan') {
     const d = BackendData ?? {};
-    if (typeof d.VNI !== 'number' || !Number.isInteger(d.VNI)) return 'BackendData.VNI: must be an integer';
+    // 24 bits, and never 0: flanneld reads a config's 0 as "unset" and takes 1, as the config check here does
+    if (typeof d.VNI !== 'number' || !Number.isInteger(d.VNI) || d.VNI < 1 || d.VNI > 2 ** 24 - 1) return 'BackendData.VNI: must be an integer from 1 to 16777215';
     if (typeof d.VtepMAC !== 'string' || !isMac(d.VtepMAC)) return 'BackendData.VtepMAC: must be a MAC address';
     return { PublicIP, BackendType, BackendData: { VNI: d.VNI, VtepMAC: d.VtepMAC.toLowerCase() } };
   }

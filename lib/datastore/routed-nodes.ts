@@ -5,6 +5,7 @@
 // not bound to a lease, as Calico's Node is not: an agent that restarts must
 // not make its peers drop its routes. A node leaves when it is removed.
 import { formatIp, isMac, parseIp } from '../ip/address';
+import { isObjectName, NAME_RULE } from '../routed/names';
 import type { EtcdClient } from './etcd';
 
 export interface RoutedNode {
@@ -25,11 +26,9 @@ export interface RoutedNode {
 export const nodesDir = (prefix: string) => `${prefix}/nodes/`;
 export const nodeKey = (prefix: string, name: string) => `${nodesDir(prefix)}${name}`;
 
-/** Node names become etcd keys, BIRD protocol names and file names: DNS-label-like, as Kubernetes node names are. */
-const NODE_NAME_RE = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
-
+/** What is wrong with a node's name (routed mode's name rule), the name quoted as JSON: it may hold a quote or a newline. */
 export function nodeNameProblem(name: string): string | undefined {
-  return NODE_NAME_RE.test(name) ? undefined : `"${name}" must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit, at most 63 characters`;
+  return isObjectName(name) ? undefined : `${JSON.stringify(name)} ${NAME_RULE}`;
 }
 
 /** A private AS number or any other in 1..4294967294 (0 and 4294967295 are reserved). */
@@ -46,24 +45,38 @@ export function encodeNode(n: RoutedNode): string {
   });
 }
 
-/** A stored node, or a string naming what is wrong with it. */
+/**
+ * A stored node, or a string naming what is wrong with it: what someone
+ * wrote by hand passes the checks the agent's flags pass, since every field
+ * ends up in BIRD's configuration, a route or a neighbour entry.
+ */
 export function decodeNode(name: string, text: string): RoutedNode | string {
+  if (!isObjectName(name)) return `node ${JSON.stringify(name)}: the name ${NAME_RULE}`;
+  const what = `node ${name}`;
   let raw: any;
   try {
     raw = JSON.parse(text);
   } catch {
-    return `node ${name}: the stored value is not JSON`;
+    return `${what}: the stored value is not JSON`;
   }
-  const ip = typeof raw?.ip === 'string' ? parseIp(raw.ip) : undefined;
-  if (!ip || ip.family !== 4) return `node ${name}: ip must be an IPv4 address`;
-  const ip6 = typeof raw.ip6 === 'string' ? parseIp(raw.ip6) : undefined;
-  if (raw.ip6 !== undefined && raw.ip6 !== null && (!ip6 || ip6.family !== 6)) return `node ${name}: ip6 must be an IPv6 address`;
-  if (typeof raw.asn !== 'number' || asnProblem(String(raw.asn)) !== undefined) return `node ${name}: asn must be an AS number`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `${what}: the stored value is not an object`;
+  const absent = (v: unknown) => v === undefined || v === null;
+  const address = (v: unknown, family: 4 | 6) => (typeof v === 'string' ? parseIp(v) : undefined)?.family === family;
+  if (!address(raw.ip, 4)) return `${what}: ip must be an IPv4 address`;
+  if (!absent(raw.ip6) && !address(raw.ip6, 6)) return `${what}: ip6 must be an IPv6 address`;
+  if (typeof raw.asn !== 'number' || asnProblem(String(raw.asn)) !== undefined) return `${what}: asn must be an AS number`;
+  if (!absent(raw.routeReflector) && typeof raw.routeReflector !== 'boolean') return `${what}: routeReflector must be true or false`;
+  const routeReflector = raw.routeReflector === true;
+  if (!absent(raw.clusterId) && !address(raw.clusterId, 4)) return `${what}: clusterId must be an IPv4-formatted ID`;
+  if (routeReflector !== !absent(raw.clusterId)) return `${what}: a route reflector, and only one, has a clusterId`;
+  if (!absent(raw.tunnelAddress) && !address(raw.tunnelAddress, 4)) return `${what}: tunnelAddress must be an IPv4 address`;
+  if (!absent(raw.vtepMAC) && !(typeof raw.vtepMAC === 'string' && isMac(raw.vtepMAC))) return `${what}: vtepMAC must be a MAC address`;
+  const ip6 = absent(raw.ip6) ? undefined : formatIp(parseIp(raw.ip6)!);
   return {
-    name, ip: formatIp(ip), ...(ip6 ? { ip6: formatIp(ip6) } : {}), asn: raw.asn, routeReflector: raw.routeReflector === true,
-    ...(typeof raw.clusterId === 'string' ? { clusterId: raw.clusterId } : {}),
-    ...(typeof raw.tunnelAddress === 'string' ? { tunnelAddress: raw.tunnelAddress } : {}),
-    ...(typeof raw.vtepMAC === 'string' && isMac(raw.vtepMAC) ? { vtepMAC: raw.vtepMAC } : {}),
+    name, ip: formatIp(parseIp(raw.ip)!), ...(ip6 ? { ip6 } : {}), asn: raw.asn, routeReflector,
+    ...(absent(raw.clusterId) ? {} : { clusterId: formatIp(parseIp(raw.clusterId)!) }),
+    ...(absent(raw.tunnelAddress) ? {} : { tunnelAddress: formatIp(parseIp(raw.tunnelAddress)!) }),
+    ...(absent(raw.vtepMAC) ? {} : { vtepMAC: (raw.vtepMAC as string).toLowerCase() }),
   };
 }
 

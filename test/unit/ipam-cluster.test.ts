@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { cidrsOverlap, formatCidr, formatIp, parseCidr, type Cidr } from '../../lib/ip/address';
 import {
-  attachmentOfHandle, blockCapacity, blockGateway, blockKey, blockOfKey, decodeBlock, encodeBlock, freeAddress, handleOf,
+  attachmentOfHandle, blockCapacity, blockGateway, blockKey, blockOfKey, decodeBlock, encodeBlock, freeAddress, handleOf, type Block,
 } from '../../lib/ipam/cluster/block';
 import { blockCount, decodePool, makePool, nthBlock, poolValue, PoolError } from '../../lib/ipam/cluster/pool';
 import { parseRequest } from '../../lib/ipam/cluster/server';
@@ -40,8 +40,23 @@ describe('pools', () => {
   it('decodes what it stores, and checks what someone wrote by hand', () => {
     const p = makePool({ name: 'a', cidr: '10.244.0.0/16', blockSize: 24, natOutgoing: true });
     expect(decodePool('a', JSON.stringify(poolValue(p)))).toEqual(p);
-    expect(() => decodePool('a', '{"cidr":"10.244.0.0/16","blockSize":8}')).toThrow('/8 does not fit');
-    expect(() => decodePool('a', 'nope')).toThrow('pool a: the stored value is not JSON');
+  });
+
+  it.each([
+    ['{"cidr":"10.244.0.0/16","blockSize":8}', 'pool a: blockSize: /8 does not fit the IPv4 pool 10.244.0.0/16: it must be from /16 to /31'],
+    ['nope', /^pool a: the stored value is not JSON/],
+    ['null', 'pool a: the stored value is not an object'],
+    ['{"blockSize":26}', 'pool a: cidr: must be a CIDR'],
+    ['{"cidr":"10.244.1.0/16"}', 'pool a: cidr: 10.244.1.0/16 has host bits set (the network is 10.244.0.0/16)'],
+    ['{"cidr":"10.244.0.0/16","blockSize":"26"}', 'pool a: blockSize: must be a prefix length'],
+    ['{"cidr":"10.244.0.0/16","vxlan":"sometimes"}', 'pool a: vxlan: "sometimes" is not one of never, cross-subnet, always'],
+    ['{"cidr":"10.244.0.0/16","natOutgoing":"yes"}', 'pool a: natOutgoing: must be true or false'],
+  ])('names what is wrong with a pool written by hand, without throwing: %s', (text, problem) => {
+    expect(decodePool('a', text)).toMatch(problem);
+  });
+
+  it('refuses a stored pool whose key is no pool name', () => {
+    expect(decodePool('A\nb', '{"cidr":"10.244.0.0/16"}')).toMatch(/^pool "A\\nb": name: /);
   });
 
   it('knows overlaps within a family only', () => {
@@ -73,13 +88,34 @@ describe('blocks', () => {
   });
 
   it('keeps its first address as the gateway and hands out the lowest free one', () => {
-    const b = decodeBlock('a', cidr('10.244.0.0/30'), encodeBlock({ node: 'n1', allocations: { '10.244.0.1': 'net/c1/eth0' } }));
+    const b = decodeBlock('a', cidr('10.244.0.0/30'), encodeBlock({ node: 'n1', allocations: { '10.244.0.1': 'net/c1/eth0' } })) as Block;
     expect(formatIp(blockGateway(b.cidr))).toBe('10.244.0.0');
     expect(blockCapacity(30, 4)).toBe(3n);
     expect(formatIp(freeAddress(b)!)).toBe('10.244.0.2');
     b.allocations['10.244.0.2'] = 'net/c2/eth0';
     b.allocations['10.244.0.3'] = 'net/c3/eth0';
     expect(freeAddress(b)).toBeUndefined();
+  });
+
+  it.each([
+    ['{"node":"n1",', 'the stored value is not JSON'],
+    ['{"allocations":{}}', 'node must be a node\'s name'],
+    ['{"node":"n1\\n","allocations":{}}', 'node must be a node\'s name'],
+    ['{"node":"n1"}', 'allocations must be an object'],
+    ['{"node":"n1","allocations":"lots"}', 'allocations must be an object'],
+    ['{"node":"n1","allocations":{"10.244.0.0":"net/c1/eth0"}}', 'allocation "10.244.0.0" is not an address the block gives out'],
+    ['{"node":"n1","allocations":{"10.244.0.9":"net/c1/eth0"}}', 'allocation "10.244.0.9" is not an address the block gives out'],
+    ['{"node":"n1","allocations":{"fd00::1":"net/c1/eth0"}}', 'allocation "fd00::1" is not an address the block gives out'],
+    ['{"node":"n1","allocations":{"10.244.0.1":42}}', 'the handle of 10.244.0.1 is not network/container/interface'],
+    ['{"node":"n1","allocations":{"10.244.0.1":"c1"}}', 'the handle of 10.244.0.1 is not network/container/interface'],
+  ])('names what is wrong with a block written by hand, without throwing: %s', (text, problem) => {
+    expect(decodeBlock('a', cidr('10.244.0.0/30'), text)).toBe(`block 10.244.0.0/30 of pool a: ${problem}`);
+  });
+
+  it('refuses a block key whose CIDR is no block, and reads an address in any spelling as the store prints it', () => {
+    expect(decodeBlock('a', cidr('10.244.0.1/30'), '{"node":"n1","allocations":{}}')).toBe('block 10.244.0.1/30 of pool a: the key\'s CIDR has host bits set');
+    expect(decodeBlock('a', cidr('fd00::/126'), '{"node":"n1","allocations":{"FD00:0::1":"net/c1/eth0"}}')).toMatchObject({ allocations: { 'fd00::1': 'net/c1/eth0' } });
+    expect(decodeBlock('a', cidr('fd00::/126'), '{"node":"n1","allocations":{"FD00:0::1":"net/c1/eth0","fd00::1":"net/c2/eth0"}}')).toBe('block fd00::/126 of pool a: fd00::1 is allocated twice');
   });
 
   it('spells a handle as network/container/ifname and reads it back', () => {

@@ -188,7 +188,7 @@ describe('records', () => {
     const peers = [makePeer({ peerIP: '10.0.0.1', asNumber: '1' }), makePeer({ peerIP: '10.0.0.2', asNumber: '1', node: 'b' })];
     expect(peersOfNode(peers, 'a').map((p) => p.peerIP)).toEqual(['10.0.0.1']);
     expect(peersOfNode(peers, 'b').map((p) => p.peerIP)).toEqual(['10.0.0.1', '10.0.0.2']);
-    expect(decodePeer('x', '{"peerIP":"10.0.0.1","asNumber":4294967295}')).toMatch(/BGP peer x: 4294967295 is out of range/);
+    expect(decodePeer('x', '{"peerIP":"10.0.0.1","asNumber":4294967295}')).toMatch(/BGP peer x: asNumber: 4294967295 is out of range/);
   });
 
   it('nodes: stored and read back; a bad address is named', () => {

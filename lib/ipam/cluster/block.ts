@@ -4,7 +4,8 @@
 // {node, allocations: {ip: handle}}. The block's first address is never given
 // to a pod: it is the gateway an IPAM result names, which point-to-point
 // plugins such as the reference ptp put on the node's end of each veth.
-import { familyBits, formatCidr, formatIp, parseCidr, parseIp, prefixBounds, type Cidr, type Ip } from '../../ip/address';
+import { familyBits, formatCidr, formatIp, networkOf, parseCidr, parseIp, prefixBounds, type Cidr, type Ip } from '../../ip/address';
+import { isObjectName } from '../../routed/names';
 
 /** What an allocation is filed under: one attachment of one network. */
 export interface Attachment {
@@ -57,12 +58,33 @@ export function encodeBlock(b: Pick<Block, 'node' | 'allocations'>): string {
   return JSON.stringify({ node: b.node, allocations: b.allocations });
 }
 
-export function decodeBlock(pool: string, cidr: Cidr, text: string): Block {
-  const raw = JSON.parse(text) as { node?: unknown; allocations?: unknown };
-  if (typeof raw.node !== 'string') throw new Error(`block ${formatCidr(cidr)} of pool ${pool}: no node`);
+/**
+ * A stored block, or a string naming what is wrong with it. A block the
+ * store did not write (a node that is no name, an address outside the
+ * block, a handle that is no attachment) is never used, so nothing is
+ * allocated from it or written over it.
+ */
+export function decodeBlock(pool: string, cidr: Cidr, text: string): Block | string {
+  const what = `block ${formatCidr(cidr)} of pool ${JSON.stringify(pool).slice(1, -1)}`;
+  if (!isObjectName(pool)) return `${what}: the pool's name in the key ${JSON.stringify(pool)} is not a pool name`;
+  if (networkOf(cidr).ip.value !== cidr.ip.value) return `${what}: the key's CIDR has host bits set`;
+  let raw: any;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return `${what}: the stored value is not JSON`;
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `${what}: the stored value is not an object`;
+  if (typeof raw.node !== 'string' || !isObjectName(raw.node)) return `${what}: node must be a node's name`;
+  if (typeof raw.allocations !== 'object' || raw.allocations === null || Array.isArray(raw.allocations)) return `${what}: allocations must be an object`;
+  const { first, last } = prefixBounds(cidr);
   const allocations: Record<string, string> = {};
-  for (const [ip, handle] of Object.entries((raw.allocations ?? {}) as Record<string, unknown>)) {
-    if (typeof handle === 'string') allocations[ip] = handle;
+  for (const [text, handle] of Object.entries(raw.allocations as Record<string, unknown>)) {
+    const ip = parseIp(text);
+    if (!ip || ip.family !== cidr.ip.family || ip.value <= first || ip.value > last) return `${what}: allocation ${JSON.stringify(text)} is not an address the block gives out`;
+    if (typeof handle !== 'string' || !attachmentOfHandle(handle)) return `${what}: the handle of ${text} is not network/container/interface`;
+    if (allocations[formatIp(ip)] !== undefined) return `${what}: ${formatIp(ip)} is allocated twice`;
+    allocations[formatIp(ip)] = handle;
   }
   return { pool, cidr, node: raw.node, allocations };
 }

@@ -4,6 +4,7 @@
 // Everything here is pure: `tscni pool create` checks a pool completely
 // before it connects to etcd, so bad input writes nothing.
 import { familyBits, formatCidr, networkOf, parseCidr, type Cidr, type Family } from '../../ip/address';
+import { isObjectName, NAME_RULE } from '../../routed/names';
 
 export const VXLAN_MODES = ['never', 'cross-subnet', 'always'] as const;
 export type VxlanMode = (typeof VXLAN_MODES)[number];
@@ -35,9 +36,8 @@ export class PoolError extends Error {
   }
 }
 
-/** DNS-label-like, as Kubernetes object names are: it becomes part of etcd keys. */
-const NAME_RE = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
-export const isPoolName = (name: string): boolean => NAME_RE.test(name);
+/** Routed mode's name rule: a pool's name becomes part of etcd keys. */
+export const isPoolName = isObjectName;
 
 export interface PoolInput {
   name: string;
@@ -50,7 +50,7 @@ export interface PoolInput {
 /** The pool, or a PoolError naming the field that is wrong. */
 export function makePool(input: PoolInput): Pool {
   if (!isPoolName(input.name)) {
-    throw new PoolError('name', `"${input.name}" must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit, at most 63 characters`);
+    throw new PoolError('name', `${JSON.stringify(input.name)} ${NAME_RULE}`);
   }
   const parsed = parseCidr(input.cidr);
   if (typeof parsed === 'string') throw new PoolError('cidr', parsed);
@@ -77,17 +77,29 @@ export function poolValue(p: Pool): PoolValue {
   return { cidr: formatCidr(p.cidr), blockSize: p.blockSize, vxlan: p.vxlan, natOutgoing: p.natOutgoing };
 }
 
-/** A stored pool; what someone wrote by hand goes through the same checks. */
-export function decodePool(name: string, text: string): Pool {
+/**
+ * A stored pool, or a string naming what is wrong with it: what someone
+ * wrote by hand goes through the checks `tscni pool create` makes.
+ */
+export function decodePool(name: string, text: string): Pool | string {
+  const what = `pool ${isPoolName(name) ? name : JSON.stringify(name)}`;
   let raw: any;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new PoolError('cidr', `pool ${name}: the stored value is not JSON: ${(e as Error).message}`);
+    return `${what}: the stored value is not JSON: ${(e as Error).message}`;
   }
-  if (typeof raw !== 'object' || raw === null || typeof raw.cidr !== 'string') throw new PoolError('cidr', `pool ${name}: the stored value has no cidr`);
-  if (raw.natOutgoing !== undefined && typeof raw.natOutgoing !== 'boolean') throw new PoolError('natOutgoing', `pool ${name}: natOutgoing must be true or false`);
-  return makePool({ name, cidr: raw.cidr, blockSize: raw.blockSize, vxlan: raw.vxlan, natOutgoing: raw.natOutgoing });
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `${what}: the stored value is not an object`;
+  if (typeof raw.cidr !== 'string') return `${what}: cidr: must be a CIDR`;
+  if (raw.blockSize !== undefined && typeof raw.blockSize !== 'number') return `${what}: blockSize: must be a prefix length`;
+  if (raw.vxlan !== undefined && typeof raw.vxlan !== 'string') return `${what}: vxlan: must be one of ${VXLAN_MODES.join(', ')}`;
+  if (raw.natOutgoing !== undefined && typeof raw.natOutgoing !== 'boolean') return `${what}: natOutgoing: must be true or false`;
+  try {
+    return makePool({ name, cidr: raw.cidr, blockSize: raw.blockSize, vxlan: raw.vxlan, natOutgoing: raw.natOutgoing });
+  } catch (e) {
+    if (!(e instanceof PoolError)) throw e;
+    return `${what}: ${e.field}: ${e.message}`;
+  }
 }
 
 /** How many blocks the pool holds. */

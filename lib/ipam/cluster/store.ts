@@ -9,7 +9,7 @@
 // time, which keeps those retries for the rare cross-process race.
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { EtcdClient, KeyValue } from '../../datastore/etcd';
-import { cidrsOverlap, formatCidr, formatIp, type Family } from '../../ip/address';
+import { cidrsOverlap, formatCidr, formatIp, type Cidr, type Family } from '../../ip/address';
 import {
   blockCapacity, blockGateway, blockKey, blockOfKey, blocksDir, decodeBlock, encodeBlock, freeAddress, heldByHandle, type Block,
 } from './block';
@@ -20,6 +20,18 @@ export const DEFAULT_ROUTED_PREFIX = '/tscni/v1';
 
 export interface StoredBlock extends Block {
   modRevision: number;
+}
+
+/** What a listing read: the records that passed the checks, and a line per record that did not (skipped, never fatal). */
+export interface Listing<T> {
+  records: T[];
+  problems: string[];
+}
+
+/** Every block's pool and CIDR by its key, readable or not: no block is claimed where a key is, whatever its value. */
+export interface Taken {
+  pool: string;
+  cidr: Cidr;
 }
 
 /** How many more addresses a node can get from a pool: free ones in its blocks, plus unclaimed blocks. */
@@ -49,19 +61,39 @@ export class ClusterIpamStore {
     return run;
   }
 
+  /** The pools that pass the checks. */
   async listPools(): Promise<Pool[]> {
+    return (await this.readPools()).records;
+  }
+
+  /** The pools, and what is wrong with the others. */
+  async readPools(): Promise<Listing<Pool>> {
     return this.decodePools((await this.client.getPrefix(poolsDir(this.prefix))).kvs);
   }
 
-  private decodePools(kvs: KeyValue[]): Pool[] {
+  /**
+   * A pool overlapping one before it (in key order) is refused as `tscni
+   * pool create` refuses it: two pools would hand out one address twice.
+   */
+  private decodePools(kvs: KeyValue[]): Listing<Pool> {
     const dir = poolsDir(this.prefix);
-    return kvs.filter((kv) => kv.key.startsWith(dir)).map((kv) => decodePool(kv.key.slice(dir.length), kv.value));
+    const records: Pool[] = [];
+    const problems: string[] = [];
+    for (const kv of kvs.filter((x) => x.key.startsWith(dir))) {
+      const p = decodePool(kv.key.slice(dir.length), kv.value);
+      const under = typeof p === 'string' ? undefined : records.find((q) => cidrsOverlap(q.cidr, p.cidr));
+      if (typeof p === 'string') problems.push(p);
+      else if (under) problems.push(`pool ${p.name}: ${formatCidr(p.cidr)} overlaps pool ${under.name} (${formatCidr(under.cidr)})`);
+      else records.push(p);
+    }
+    return { records, problems };
   }
 
-  /** Every pool and every block, as one read saw them. */
-  private async readPoolsAndBlocks(): Promise<{ pools: Pool[]; blocks: StoredBlock[] }> {
+  /** Every pool and every block, as one read saw them, and where every block key is. */
+  private async readPoolsAndBlocks(): Promise<{ pools: Pool[]; blocks: StoredBlock[]; taken: Taken[] }> {
     const { kvs } = await this.client.getPrefix(ipamDir(this.prefix));
-    return { pools: this.decodePools(kvs), blocks: this.decodeBlocks(kvs) };
+    const taken = kvs.map((kv) => blockOfKey(this.prefix, kv.key)).filter((t): t is Taken => t !== undefined);
+    return { pools: this.decodePools(kvs).records, blocks: this.decodeBlocks(kvs).records, taken };
   }
 
   /**
@@ -72,8 +104,11 @@ export class ClusterIpamStore {
   async createPool(pool: Pool): Promise<void> {
     const { kvs } = await this.client.getPrefix(poolsDir(this.prefix));
     const key = `${poolsDir(this.prefix)}${pool.name}`;
+    if (kvs.some((kv) => kv.key === key)) throw new CniError(ErrorCode.InvalidNetworkConfig, `pool ${pool.name} exists already`);
     for (const kv of kvs) {
+      // A pool that does not read has no CIDR to compare; the write still fails if it changes meanwhile.
       const other = decodePool(kv.key.slice(poolsDir(this.prefix).length), kv.value);
+      if (typeof other === 'string') continue;
       if (other.name === pool.name) throw new CniError(ErrorCode.InvalidNetworkConfig, `pool ${pool.name} exists already (${formatCidr(other.cidr)})`);
       if (cidrsOverlap(other.cidr, pool.cidr)) {
         throw new CniError(ErrorCode.InvalidNetworkConfig, `${formatCidr(pool.cidr)} overlaps pool ${other.name} (${formatCidr(other.cidr)})`);
@@ -86,19 +121,39 @@ export class ClusterIpamStore {
     if (!r.succeeded) throw new CniError(ErrorCode.TryAgainLater, `the pools changed while pool ${pool.name} was being created; try again`);
   }
 
-  /** Every block of every pool, or of one node. */
+  /** Every block of every pool, or of one node, that passes the checks. */
   async listBlocks(node?: string): Promise<StoredBlock[]> {
-    const blocks = this.decodeBlocks((await this.client.getPrefix(blocksDir(this.prefix))).kvs);
-    return node === undefined ? blocks : blocks.filter((b) => b.node === node);
+    return (await this.readBlocks(node)).records;
   }
 
-  private decodeBlocks(kvs: KeyValue[]): StoredBlock[] {
-    return kvs.map((kv) => this.decode(kv)).filter((b): b is StoredBlock => b !== undefined);
+  /** The blocks (of every node, or of one), and what is wrong with the others, whoever holds them. */
+  async readBlocks(node?: string): Promise<Listing<StoredBlock>> {
+    const { records, problems } = this.decodeBlocks((await this.client.getPrefix(blocksDir(this.prefix))).kvs);
+    return { records: node === undefined ? records : records.filter((b) => b.node === node), problems };
   }
 
-  private decode(kv: KeyValue): StoredBlock | undefined {
+  private decodeBlocks(kvs: KeyValue[]): Listing<StoredBlock> {
+    const records: StoredBlock[] = [];
+    const problems: string[] = [];
+    for (const kv of kvs.filter((x) => x.key.startsWith(blocksDir(this.prefix)))) {
+      const b = this.decodeStored(kv);
+      if (typeof b === 'string') problems.push(b);
+      else records.push(b);
+    }
+    return { records, problems };
+  }
+
+  private decodeStored(kv: KeyValue): StoredBlock | string {
     const id = blockOfKey(this.prefix, kv.key);
-    return id ? { ...decodeBlock(id.pool, id.cidr, kv.value), modRevision: kv.modRevision } : undefined;
+    if (!id) return `block key ${JSON.stringify(kv.key)}: not <pool>/<address>-<prefix length>`;
+    const b = decodeBlock(id.pool, id.cidr, kv.value);
+    return typeof b === 'string' ? b : { ...b, modRevision: kv.modRevision };
+  }
+
+  /** A block as a transaction found it; undefined when it does not read (it is then left alone). */
+  private decode(kv: KeyValue): StoredBlock | undefined {
+    const b = this.decodeStored(kv);
+    return typeof b === 'string' ? undefined : b;
   }
 
   /**
@@ -111,7 +166,7 @@ export class ClusterIpamStore {
    */
   assign(handle: string, poolNames?: string[]): Promise<{ ips: Assignment[]; pools: Pool[] }> {
     return this.serial(async () => {
-      const { pools: all, blocks } = await this.readPoolsAndBlocks();
+      const { pools: all, blocks, taken } = await this.readPoolsAndBlocks();
       const pools = this.choose(all, poolNames);
       const held = this.held(blocks, handle);
       const out: Assignment[] = [];
@@ -121,7 +176,7 @@ export class ClusterIpamStore {
           if (candidates.length === 0) continue;
           const already = held.filter((a) => candidates.some((p) => p.name === a.pool));
           if (already.length > 0) out.push(...already);
-          else out.push(await this.assignInFamily(handle, candidates, blocks));
+          else out.push(await this.assignInFamily(handle, candidates, blocks, taken));
         }
       } catch (e) {
         for (const a of out) if (!held.includes(a)) await this.releaseAddress(a, handle);
@@ -141,14 +196,14 @@ export class ClusterIpamStore {
     });
   }
 
-  private async assignInFamily(handle: string, pools: Pool[], blocks: StoredBlock[]): Promise<Assignment> {
+  private async assignInFamily(handle: string, pools: Pool[], blocks: StoredBlock[], taken: Taken[]): Promise<Assignment> {
     for (const pool of pools) {
       const ofPool = blocks.filter((b) => b.pool === pool.name);
       for (const b of ofPool.filter((x) => x.node === this.node)) {
         const a = await this.allocateIn(b, handle);
         if (a) return a;
       }
-      const a = await this.claimBlock(pool, ofPool, handle);
+      const a = await this.claimBlock(pool, ofPool, taken, handle);
       if (a) return a;
     }
     const what = pools.map((p) => `${p.name} (${formatCidr(p.cidr)}, /${p.blockSize} blocks)`).join(', ');
@@ -173,13 +228,18 @@ export class ClusterIpamStore {
     return undefined;
   }
 
-  /** Claims the pool's first unclaimed block with the handle's address in it, in one transaction. */
-  private async claimBlock(pool: Pool, ofPool: StoredBlock[], handle: string): Promise<Assignment | undefined> {
-    const claimed = new Set(ofPool.map((b) => b.cidr.ip.value));
+  /**
+   * Claims the pool's first unclaimed block with the handle's address in it,
+   * in one transaction. A block is unclaimed when no block key covers any of
+   * it, whether its value reads or not.
+   */
+  private async claimBlock(pool: Pool, ofPool: StoredBlock[], taken: Taken[], handle: string): Promise<Assignment | undefined> {
+    const claimed = new Set(taken.filter((t) => t.cidr.prefix === pool.blockSize && t.cidr.ip.family === pool.cidr.ip.family).map((t) => t.cidr.ip.value));
+    const odd = taken.filter((t) => t.cidr.prefix !== pool.blockSize && cidrsOverlap(t.cidr, pool.cidr));
     const count = blockCount(pool);
     for (let i = 0n; i < count; i++) {
       const cidr = nthBlock(pool, i);
-      if (claimed.has(cidr.ip.value)) continue;
+      if (claimed.has(cidr.ip.value) || odd.some((t) => cidrsOverlap(t.cidr, cidr))) continue;
       const first = formatIp({ family: cidr.ip.family, value: cidr.ip.value + 1n });
       const block: Block = { pool: pool.name, cidr, node: this.node, allocations: { [first]: handle } };
       const r = await this.client.createIfAbsent(blockKey(this.prefix, pool.name, cidr), encodeBlock(block));
@@ -188,6 +248,7 @@ export class ClusterIpamStore {
         return this.assignment(block, first);
       }
       // Another node was faster; if it was this node (another process), use it.
+      taken.push({ pool: pool.name, cidr });
       const theirs = r.existing ? this.decode(r.existing) : undefined;
       if (!theirs) continue;
       ofPool.push(theirs);
@@ -253,14 +314,14 @@ export class ClusterIpamStore {
 
   /** Room left for this node in each pool (STATUS, node status). */
   async room(poolNames?: string[]): Promise<PoolRoom[]> {
-    const { pools: all, blocks } = await this.readPoolsAndBlocks();
+    const { pools: all, blocks, taken } = await this.readPoolsAndBlocks();
     const pools = this.choose(all, poolNames);
     return pools.map((pool) => {
       const ofPool = blocks.filter((b) => b.pool === pool.name);
       const capacity = blockCapacity(pool.blockSize, pool.cidr.ip.family);
       const freeInNodeBlocks = ofPool.filter((b) => b.node === this.node)
         .reduce((n, b) => n + capacity - BigInt(Object.keys(b.allocations).length), 0n);
-      const unclaimedBlocks = blockCount(pool) - BigInt(ofPool.length);
+      const unclaimedBlocks = blockCount(pool) - BigInt(taken.filter((t) => t.pool === pool.name).length);
       return { pool, freeInNodeBlocks, unclaimedBlocks, free: freeInNodeBlocks + unclaimedBlocks * capacity };
     });
   }
