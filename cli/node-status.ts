@@ -1,7 +1,8 @@
 // tscni node status: this node's routed mode at a glance, as calicoctl node
 // status shows it: whether the agent and BIRD run, the BGP sessions BIRD
 // has (read from its control socket), the node's blocks and how full each
-// is (from the agent's status file), and the pod routes the kernel holds.
+// is (from the agent's status file), the records in etcd the agent left out
+// and why (from the same file), and the pod routes the kernel holds.
 // Exit 0 when the agent and BIRD both answer, 1 otherwise.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -121,6 +122,13 @@ export async function runNode(args: string[]): Promise<number> {
     out.push(table([['BLOCK', 'POOL', 'IN USE'], ...blocks.map((b) => [
       b.cidr, b.pool, `${b.allocated} of ${b.capacity} (${Math.round((100 * b.allocated) / Math.max(1, b.capacity))}%)`,
     ])]).trimEnd());
+  }
+
+  // What the agent left out of etcd's records, and why: a record that does not pass the checks never stops the others.
+  const ignored = status?.ignored ?? [];
+  if (ignored.length > 0) {
+    out.push('', 'Ignored records');
+    out.push(...ignored.map((p) => `  ${p.replace(/[^\x20-\x7e]/g, '?')}`));
   }
 
   out.push('', 'Pod routes');

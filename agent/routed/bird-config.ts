@@ -71,7 +71,8 @@ export function meshSessions(self: NodeView, nodes: NodeView[]): Session[] {
   return others.filter((n) => n.routeReflector).map((n) => session('reflector', n));
 }
 
-const quote = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
+/** A BIRD string: no escapes exist in one, so what could end it or the line (a quote, a backslash, a control character) becomes "_". */
+const quote = (s: string) => `"${s.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`;
 
 function prefixSet(cidrs: string[]): string {
   return `[ ${cidrs.join(', ')} ]`;
@@ -94,7 +95,7 @@ function checked(input: BirdInput): BirdInput {
     if (!/^[A-Za-z0-9_.:-]+$/.test(name)) throw new Error(`BIRD config: interface name "${name}"`);
     return name;
   };
-  return {
+  const out: BirdInput = {
     ...input,
     underlayDev: device(input.underlayDev),
     routerId: address(4, input.routerId, 'router id'),
@@ -102,6 +103,13 @@ function checked(input: BirdInput): BirdInput {
     ...(input.ipv6 ? { ipv6: { address: address(6, input.ipv6.address, 'IPv6 underlay address'), dev: device(input.ipv6.dev) } } : {}),
     sessions: input.sessions.map((s) => ({ ...s, ip: address(4, s.ip, `peer ${s.peer}`) })),
   };
+  // sessions.ts keeps one session per address, which makes the protocol names (from the address) unique
+  const addresses = new Set<string>();
+  for (const s of out.sessions) {
+    if (addresses.has(s.ip)) throw new Error(`BIRD config: two sessions with ${s.ip}`);
+    addresses.add(s.ip);
+  }
+  return out;
 }
 
 function sessionBlock(input: BirdInput, s: Session): string {

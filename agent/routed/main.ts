@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
-import { listPeers, peersOfNode } from '../../lib/datastore/bgp-peers';
+import { listPeers } from '../../lib/datastore/bgp-peers';
 import { decodeNode, listNodes, nodeKey, registerNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
 import type { Block } from '../../lib/ipam/cluster/block';
 import type { Pool } from '../../lib/ipam/cluster/pool';
@@ -16,7 +16,8 @@ import { ClusterIpamStore } from '../../lib/ipam/cluster/store';
 import { serveClusterIpam } from '../../lib/ipam/cluster/server';
 import { formatCidr, ipFamily, parseIp } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
-import { meshSessions, reloadsAfterConfigure, renderBirdConfig, type BirdInput, type Session } from './bird-config';
+import { reloadsAfterConfigure, renderBirdConfig, type BirdInput } from './bird-config';
+import { distinctNodes, sessionsOf } from './sessions';
 import { BirdProcess, birdPaths } from './bird-process';
 import { createLogger } from '../log';
 import { UnderlayError, type Underlay } from '../underlay';
@@ -31,7 +32,7 @@ import { blockUse, writeStatus, type AgentStatus } from './status-file';
 import { freeOwnLeaks, LeakTracker, unroutedAllocations } from './leaks';
 import { routedUnderlay, routedUnderlay6 } from './underlay';
 import { impactOf } from './watch-events';
-import { tunnelHandle, tunnelRoutes, vtepLinkLocal, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
+import { tunnelHandle, tunnelRoutes, vtepLinkLocal, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPeers, vxlanPools } from './vxlan';
 
 const logger = createLogger();
 const log = logger.event;
@@ -152,22 +153,28 @@ export async function routedMain(args: string[]): Promise<number> {
 
   // One sync at a time; changes that arrive meanwhile make one more.
   const sync = async () => {
-    const [{ nodes, problems }, { peers, problems: peerProblems }, pools] = await Promise.all([
-      listNodes(client, prefix), listPeers(client, prefix), store.listPools(),
+    // A record that does not pass the checks, or that would give one address two sessions, is left out and reported.
+    const [listed, { peers, problems: peerProblems }, { records: pools, problems: poolProblems }] = await Promise.all([
+      listNodes(client, prefix), listPeers(client, prefix), store.readPools(),
     ]);
-    for (const p of [...problems, ...peerProblems]) logger.once(`record:${p}`, 'ignored-record', { problem: p });
+    const { kept: nodes, problems: nodeProblems } = distinctNodes(opts.node, listed.nodes);
     const vtep = await ensureTunnel(nodes.find((n) => n.name === opts.node), pools);
     if (vethMtu(underlay, pools) !== podMtu) {
       podMtu = vethMtu(underlay, pools);
       writePodMtu(opts.runDir, podMtu);
       log('pod-mtu', { mtu: String(podMtu), why: 'for pods attached from now on' });
     }
-    const blocks = await store.listBlocks();
+    const { records: blocks, problems: blockProblems } = await store.readBlocks();
     const mine = blocks.filter((b) => b.node === opts.node);
     const ownBlocks = mine.map((b) => formatCidr(b.cidr));
+    const self = nodes.find((n) => n.name === opts.node);
+    const plan = self ? sessionsOf(self, nodes, peers) : { kept: [], problems: [] };
+    const vxlan = vtep === undefined ? { peers: [], problems: [] } : vxlanPeers(opts.node, nodes, pools);
+    const ignored = [...listed.problems, ...nodeProblems, ...peerProblems, ...plan.problems, ...poolProblems, ...blockProblems, ...vxlan.problems];
+    for (const p of ignored) logger.once(`record:${p}`, 'ignored-record', { problem: p });
     status = {
       node: opts.node, pid: process.pid, ip: underlay.publicIp, ...(opts.ip6 ? { ip6: opts.ip6 } : {}), asn: opts.asn, routeReflector: opts.routeReflector,
-      updated: new Date().toISOString(), blocks: mine.map(blockUse),
+      updated: new Date().toISOString(), blocks: mine.map(blockUse), ignored,
     };
     writeStatus(opts.runDir, status);
     const tunnelled = vtep === undefined ? [] : tunnelRoutes(opts.node, underlay, nodes, blocks, pools);
@@ -175,16 +182,9 @@ export async function routedMain(args: string[]): Promise<number> {
     for (const p of lonely6) {
       logger.once(`vxlan6:${p.name}`, 'vxlan-unavailable', { pool: p.name, why: 'IPv6 blocks ride the VXLAN device an IPv4 pool with vxlan builds; no IPv4 pool encapsulates, so they are not encapsulated' });
     }
-    const self = nodes.find((n) => n.name === opts.node);
     // A node removed from etcd while its agent runs withdraws from every session.
     if (!self) log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed' });
-    const nodeIps = new Set(nodes.map((n) => n.ip));
-    const sessions: Session[] = self
-      ? [
-        ...meshSessions(self, nodes),
-        ...peersOfNode(peers, opts.node).filter((p) => !nodeIps.has(p.peerIP)).map((p) => ({ kind: 'external' as const, ip: p.peerIP, asn: p.asNumber, peer: p.name })),
-      ]
-      : [];
+    const sessions = plan.kept;
     const birdInput: BirdInput = {
       node: opts.node, routerId: underlay.publicIp, asn: opts.asn, underlayDev: underlay.name,
       ownBlocks, tunnelBlocks: tunnelled.map((t) => t.block), routeProtocol: ROUTE_PROTOCOL.routed,
@@ -223,7 +223,7 @@ export async function routedMain(args: string[]): Promise<number> {
       for (const dst of routes.conflicts) logger.once(`conflict:${dst}`, 'route-conflict', { dst, why: 'a route of another owner holds this destination' });
     }
     if (vtep !== undefined) {
-      const remote = nodes.filter((n) => n.name !== opts.node && n.tunnelAddress && n.vtepMAC);
+      const remote = vxlan.peers;
       // IPv6 neighbours (each VTEP's link-local) only while an IPv6 pool encapsulates.
       const remote6 = pools.some((p) => p.vxlan !== 'never' && p.cidr.ip.family === 6) ? remote : [];
       const changes = [

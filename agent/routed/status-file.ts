@@ -23,6 +23,8 @@ export interface AgentStatus {
   routeReflector: boolean;
   updated: string;
   blocks: BlockUse[];
+  /** the records in etcd the agent left out, one line each saying why (absent in files of older agents) */
+  ignored?: string[];
 }
 
 export const statusFile = (runDir: string) => join(runDir, 'status.json');

@@ -14,7 +14,7 @@
 // (Calico's vxlan-v6.calico is for an IPv6 underlay). The device exists when
 // an IPv4 pool encapsulates, as it takes its tunnel address from one.
 import type { RoutedNode } from '../../lib/datastore/routed-nodes';
-import { formatCidr, linkLocalOfMac } from '../../lib/ip/address';
+import { cidrsOverlap, formatCidr, linkLocalOfMac, parseIp } from '../../lib/ip/address';
 import type { Pool } from '../../lib/ipam/cluster/pool';
 import type { Block } from '../../lib/ipam/cluster/block';
 import { onSegment, type Underlay } from '../underlay';
@@ -39,16 +39,35 @@ export interface TunnelRoute {
 /** The neighbour address of a remote VTEP for IPv6 blocks. */
 export const vtepLinkLocal = (n: RoutedNode) => linkLocalOfMac(n.vtepMAC!);
 
+/**
+ * The other nodes this node's VXLAN device can reach: a VTEP MAC and a
+ * tunnel address, which the agent takes from a pool that encapsulates. A
+ * tunnel address outside every such pool was not written by an agent: the
+ * node is reported, and its blocks get no VXLAN route.
+ */
+export function vxlanPeers(self: string, nodes: RoutedNode[], pools: Pool[]): { peers: RoutedNode[]; problems: string[] } {
+  const encapsulating = vxlanPools(pools);
+  const peers: RoutedNode[] = [];
+  const problems: string[] = [];
+  for (const n of nodes) {
+    if (n.name === self || !n.tunnelAddress || !n.vtepMAC) continue;
+    const ip = parseIp(n.tunnelAddress);
+    if (ip?.family === 4 && encapsulating.some((p) => cidrsOverlap(p.cidr, { ip, prefix: 32 }))) peers.push(n);
+    else problems.push(`node ${n.name}: tunnelAddress ${n.tunnelAddress} is in no pool that encapsulates; no VXLAN route to its blocks`);
+  }
+  return { peers, problems };
+}
+
 /** The remote blocks this node reaches through the VXLAN device. */
 export function tunnelRoutes(self: string, underlay: Underlay, nodes: RoutedNode[], blocks: Block[], pools: Pool[]): TunnelRoute[] {
   const mode = new Map(pools.map((p) => [p.name, p.vxlan]));
-  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const byName = new Map(vxlanPeers(self, nodes, pools).peers.map((n) => [n.name, n]));
   const out: TunnelRoute[] = [];
   for (const b of blocks) {
     const node = byName.get(b.node);
-    if (!node || node.name === self || !node.tunnelAddress || !node.vtepMAC) continue;
+    if (!node) continue;
     const m = mode.get(b.pool);
-    const gw = b.cidr.ip.family === 4 ? node.tunnelAddress : vtepLinkLocal(node);
+    const gw = b.cidr.ip.family === 4 ? node.tunnelAddress! : vtepLinkLocal(node);
     if (m === 'always' || (m === 'cross-subnet' && !onSegment(underlay, node.ip))) out.push({ block: formatCidr(b.cidr), node, gw });
   }
   return out;
