@@ -1,7 +1,7 @@
 // tscni bgp peer add|list|remove: routed mode's external BGP peers, which
 // every node's agent (or the one named) puts in its BIRD configuration.
 // Everything is checked before etcd is contacted, so bad input writes nothing.
-import { BgpPeerError, encodePeer, listPeers, makePeer, peerKey } from '../lib/datastore/bgp-peers';
+import { addPeer, BgpPeerConflictError, BgpPeerError, listPeers, makePeer, peerKey } from '../lib/datastore/bgp-peers';
 import { EtcdClient } from '../lib/datastore/etcd';
 import { EtcdError, EtcdUnreachableError } from '../lib/datastore/etcd-http';
 import { etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../lib/datastore/etcd-options';
@@ -12,7 +12,8 @@ const ETCD_FLAGS = ['etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyf
 
 export const BGP_USAGE = `usage:
   tscni bgp peer add --peer-ip IP --as ASN [--node NAME] [--name NAME] [etcd flags]
-      a BGP peer outside the cluster; every node peers with it, or only NAME
+      a BGP peer outside the cluster; every node peers with it, or only NAME;
+      refused when a node would have a session with that address already
   tscni bgp peer list [etcd flags]
   tscni bgp peer remove NAME [etcd flags]
 
@@ -61,7 +62,7 @@ async function peerCommand(verb: string | undefined, args: string[], env: NodeJS
       throw e;
     }
     const settings = routedEtcdSettings(values, env);
-    await withClient(settings, (c) => c.put(peerKey(settings.prefix, peer.name), encodePeer(peer)));
+    await withClient(settings, (c) => addPeer(c, settings.prefix, peer));
     process.stdout.write(`${peer.name}\n`);
     return 0;
   }
@@ -102,7 +103,7 @@ export async function runBgp(args: string[], env: NodeJS.ProcessEnv): Promise<nu
       process.stderr.write(`tscni: ${what}: ${e.message}\n${e instanceof EtcdSettingsError ? '' : `\n${BGP_USAGE}`}`);
       return 2;
     }
-    if (e instanceof EtcdUnreachableError || e instanceof EtcdError) {
+    if (e instanceof EtcdUnreachableError || e instanceof EtcdError || e instanceof BgpPeerConflictError) {
       process.stderr.write(`tscni: ${what}: ${e.message}\n`);
       return 1;
     }

@@ -4,7 +4,7 @@
 // that node does. Everything is checked before anything is written.
 import { formatIp, parseIp } from '../ip/address';
 import type { EtcdClient } from './etcd';
-import { asnProblem, listRecords, nodeNameProblem } from './routed-nodes';
+import { asnProblem, listNodes, listRecords, nodeNameProblem } from './routed-nodes';
 
 export interface BgpPeer {
   name: string;
@@ -71,3 +71,40 @@ export async function listPeers(client: EtcdClient, prefix: string): Promise<{ p
 
 /** The peers `node` has: the global ones and its own. */
 export const peersOfNode = (peers: BgpPeer[], node: string) => peers.filter((p) => p.node === undefined || p.node === node);
+
+const scopeOf = (p: BgpPeer) => (p.node === undefined ? 'every node' : `node ${p.node}`);
+
+/**
+ * Why `peer` would give a node a second session with one address, or
+ * undefined: BIRD names a session by its neighbour's address, and the
+ * agent keeps one session per address. A peer of the same name is the one
+ * being replaced; a node's own address is its node-to-node session's.
+ */
+export function peerConflict(peer: BgpPeer, peers: BgpPeer[], nodes: Array<{ name: string; ip: string }>): string | undefined {
+  const node = nodes.find((n) => n.ip === peer.peerIP);
+  if (node) return `${peer.peerIP} is node ${node.name}'s address: the nodes have their sessions with each other already`;
+  const shared = (p: BgpPeer) => p.node === undefined || peer.node === undefined || p.node === peer.node;
+  const other = peers.find((p) => p.name !== peer.name && p.peerIP === peer.peerIP && shared(p));
+  if (other) return `BGP peer ${other.name} has ${peer.peerIP} for ${scopeOf(other)} already: ${scopeOf(peer)} would have two sessions with it (tscni bgp peer remove ${other.name} first)`;
+  return undefined;
+}
+
+export class BgpPeerConflictError extends Error {}
+
+/**
+ * Writes `peer` unless it conflicts with a stored peer or node; the write
+ * compares every peer it checked against, so a peer added meanwhile makes
+ * it fail rather than conflict.
+ */
+export async function addPeer(client: EtcdClient, prefix: string, peer: BgpPeer): Promise<void> {
+  const [{ kvs }, { nodes }] = await Promise.all([client.getPrefix(peersDir(prefix)), listNodes(client, prefix)]);
+  const peers = kvs.map((kv) => decodePeer(kv.key.slice(peersDir(prefix).length), kv.value)).filter((p): p is BgpPeer => typeof p !== 'string');
+  const conflict = peerConflict(peer, peers, nodes);
+  if (conflict) throw new BgpPeerConflictError(conflict);
+  const key = peerKey(prefix, peer.name);
+  const r = await client.txn(
+    [...kvs.map((kv) => ({ key: kv.key, modRevision: kv.modRevision })), ...(kvs.some((kv) => kv.key === key) ? [] : [{ key, createRevision: 0 }])],
+    [{ put: { key, value: encodePeer(peer) } }],
+  );
+  if (!r.succeeded) throw new BgpPeerConflictError(`the BGP peers changed while ${peer.name} was being added; try again`);
+}
