@@ -10,7 +10,7 @@ import { decodeLeaks, leaksDir, leaksKey, type Leak } from '../agent/routed/leak
 import { EtcdClient } from '../lib/datastore/etcd';
 import { EtcdError, EtcdUnreachableError } from '../lib/datastore/etcd-http';
 import { EtcdSettingsError } from '../lib/datastore/etcd-options';
-import { listNodes, nodeKey } from '../lib/datastore/routed-nodes';
+import { nodeKey, nodesDir } from '../lib/datastore/routed-nodes';
 import { blockKey } from '../lib/ipam/cluster/block';
 import { ClusterIpamStore } from '../lib/ipam/cluster/store';
 import { formatCidr, parseCidr } from '../lib/ip/address';
@@ -31,13 +31,15 @@ export interface LeakReport {
   generated: string;
   allocations: (Leak & { node: string })[];
   blocks: { pool: string; block: string; node: string; modRevision: number; allocations: number; evidence: string }[];
+  /** blocks that do not read: never a leak (nothing says who holds them), left alone */
+  ignored: string[];
 }
 
 async function check(client: EtcdClient, prefix: string): Promise<LeakReport> {
-  const { nodes } = await listNodes(client, prefix);
-  const known = new Set(nodes.map((n) => n.name));
-  const blocks = await new ClusterIpamStore(client, prefix, '').listBlocks();
-  const report: LeakReport = { generated: new Date().toISOString(), allocations: [], blocks: [] };
+  // A node whose record does not read is still there: its key is the evidence.
+  const known = new Set((await client.getPrefix(nodesDir(prefix))).kvs.map((kv) => kv.key.slice(nodesDir(prefix).length)));
+  const { records: blocks, problems } = await new ClusterIpamStore(client, prefix, '').readBlocks();
+  const report: LeakReport = { generated: new Date().toISOString(), allocations: [], blocks: [], ignored: problems };
   for (const b of blocks.filter((x) => !known.has(x.node))) {
     report.blocks.push({
       pool: b.pool, block: formatCidr(b.cidr), node: b.node, modRevision: b.modRevision, allocations: Object.keys(b.allocations).length,
@@ -111,6 +113,7 @@ export async function runIpam(args: string[], env: NodeJS.ProcessEnv): Promise<n
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
         for (const a of r.allocations) process.stderr.write(`leaked ${a.ips.join(', ')} (${a.handle}): ${a.evidence}\n`);
         for (const b of r.blocks) process.stderr.write(`leaked block ${b.block} of pool ${b.pool} (${b.allocations} allocations): ${b.evidence}\n`);
+        for (const p of r.ignored) process.stderr.write(`ignored ${p}\n`);
       }
     } finally {
       client.close();

@@ -83,7 +83,10 @@ export async function runPool(args: string[], env: NodeJS.ProcessEnv): Promise<n
     if (verb === 'list') {
       const { values, positional } = parseFlags(rest, ETCD_SPEC);
       if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
-      process.stdout.write(table(await withStore(settingsFrom(values, env), (s) => s.listPools())));
+      const { records, problems } = await withStore(settingsFrom(values, env), (s) => s.readPools());
+      process.stdout.write(table(records));
+      // a pool that does not read is named, never the end of the listing
+      for (const p of problems) process.stderr.write(`tscni: warning: ${p}\n`);
       return 0;
     }
     throw new UsageError(verb === undefined ? 'pool needs create or list' : `unknown pool command ${JSON.stringify(verb)}`);
