@@ -31,6 +31,11 @@ async function stored(prefix: string): Promise<Record<string, string>> {
   return Object.fromEntries(kvs.map((kv) => [Buffer.from(kv.key, 'base64').toString(), Buffer.from(kv.value, 'base64').toString()]));
 }
 
+/** A key written by hand, as an operator's etcdctl would. */
+async function put(key: string, value: string): Promise<void> {
+  await h.execIn(cluster.infra, 'etcdctl', ['--endpoints', etcd.endpoints[0]!, 'put', key, value], { env: { ETCDCTL_API: '3' } });
+}
+
 async function createPool(prefix: string, name: string, args: string[]): Promise<void> {
   const r = await tscni(['pool', 'create', name, ...args, '--etcd-prefix', prefix], { ETCD_ENDPOINTS: etcd.endpoints[0]! });
   expect(r.exitCode, r.stderr).toBe(0);
@@ -195,6 +200,35 @@ describe('the agent\'s IPAM service', () => {
     ]);
     expect(thrown(() => askAgent(a.socket, { op: 'assign', handle: 'net/x/eth0', pools: ['nope'] }))).toMatchObject({ code: 7 });
     expect(thrown(() => askAgent(a.socket, { op: 'assign', handle: 'no-handle' } as any))).toMatchObject({ code: 6, msg: 'bad request: handle: must be "<network>/<containerId>/<ifname>"' });
+  });
+});
+
+describe('records written by hand that do not read', () => {
+  it('a garbled pool and garbled blocks are skipped and named: addresses come from the good ones, and none of them is written', async () => {
+    const prefix = newPrefix();
+    await createPool(prefix, 'p4', ['--cidr', '10.244.16.0/24', '--block-size', '28']);
+    const garbled = {
+      [`${prefix}/ipam/pools/broken`]: '{"cidr":"10.99.0.0/16","blockSize":8}',
+      // node-a's first block, its value cut short; a block of another size over the pool's third and fourth
+      [`${prefix}/ipam/blocks/p4/10.244.16.0-28`]: '{"node":"node-a","allocations":{"10.244.16.1":',
+      [`${prefix}/ipam/blocks/p4/10.244.16.32-27`]: '{"node":"node-b","allocations":{"10.244.16.33":42}}',
+    };
+    for (const [key, value] of Object.entries(garbled)) await put(key, value);
+    const a = await agent(0, 'node-a', prefix);
+    expect(askAgent(a.socket, { op: 'pools' }).pools.map((p: { name: string }) => p.name)).toEqual(['p4']);
+    // 15 addresses in the first free block (the second), then the one after the garbled /27
+    const got = Array.from({ length: 16 }, (_, i) => askAgent(a.socket, { op: 'assign', handle: `net/g${i}/eth0` }).ips[0]!.address);
+    expect(got[0]).toBe('10.244.16.17/28');
+    expect(got[14]).toBe('10.244.16.31/28');
+    expect(got[15]).toBe('10.244.16.65/28');
+    expect(askAgent(a.socket, { op: 'release', handle: 'net/g0/eth0' }).released).toEqual(['10.244.16.17']);
+    const now = await stored(prefix);
+    for (const [key, value] of Object.entries(garbled)) expect(now[key]).toBe(value);
+
+    const list = await tscni(['pool', 'list', '--etcd-prefix', prefix, '--etcd-endpoints', etcd.endpoints[0]!]);
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/^NAME .*\np4 +10\.244\.16\.0\/24 +28 +never +false\n$/);
+    expect(list.stderr).toBe('tscni: warning: pool broken: blockSize: /8 does not fit the IPv4 pool 10.99.0.0/16: it must be from /16 to /31\n');
   });
 });
 

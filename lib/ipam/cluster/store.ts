@@ -104,10 +104,10 @@ export class ClusterIpamStore {
   async createPool(pool: Pool): Promise<void> {
     const { kvs } = await this.client.getPrefix(poolsDir(this.prefix));
     const key = `${poolsDir(this.prefix)}${pool.name}`;
-    if (kvs.some((kv) => kv.key === key)) throw new CniError(ErrorCode.InvalidNetworkConfig, `pool ${pool.name} exists already`);
     for (const kv of kvs) {
-      // A pool that does not read has no CIDR to compare; the write still fails if it changes meanwhile.
       const other = decodePool(kv.key.slice(poolsDir(this.prefix).length), kv.value);
+      if (typeof other === 'string' && kv.key === key) throw new CniError(ErrorCode.InvalidNetworkConfig, `pool ${pool.name} exists already (${other})`);
+      // A pool that does not read has no CIDR to compare; the write still fails if it changes meanwhile.
       if (typeof other === 'string') continue;
       if (other.name === pool.name) throw new CniError(ErrorCode.InvalidNetworkConfig, `pool ${pool.name} exists already (${formatCidr(other.cidr)})`);
       if (cidrsOverlap(other.cidr, pool.cidr)) {
