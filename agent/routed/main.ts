@@ -158,7 +158,8 @@ export async function routedMain(args: string[]): Promise<number> {
       listNodes(client, prefix), listPeers(client, prefix), store.readPools(),
     ]);
     const { kept: nodes, problems: nodeProblems } = distinctNodes(opts.node, listed.nodes);
-    const vtep = await ensureTunnel(nodes.find((n) => n.name === opts.node), pools);
+    const self = nodes.find((n) => n.name === opts.node);
+    const vtep = await ensureTunnel(self, pools);
     if (vethMtu(underlay, pools) !== podMtu) {
       podMtu = vethMtu(underlay, pools);
       writePodMtu(opts.runDir, podMtu);
@@ -167,7 +168,6 @@ export async function routedMain(args: string[]): Promise<number> {
     const { records: blocks, problems: blockProblems } = await store.readBlocks();
     const mine = blocks.filter((b) => b.node === opts.node);
     const ownBlocks = mine.map((b) => formatCidr(b.cidr));
-    const self = nodes.find((n) => n.name === opts.node);
     const plan = self ? sessionsOf(self, nodes, peers) : { kept: [], problems: [] };
     const vxlan = vtep === undefined ? { peers: [], problems: [] } : vxlanPeers(opts.node, nodes, pools);
     const ignored = [...listed.problems, ...nodeProblems, ...peerProblems, ...plan.problems, ...poolProblems, ...blockProblems, ...vxlan.problems];
