@@ -9,30 +9,15 @@
 // time, which keeps those retries for the rare cross-process race.
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { EtcdClient, KeyValue } from '../../datastore/etcd';
-import { cidrsOverlap, formatCidr, formatIp, type Cidr, type Family } from '../../ip/address';
-import {
-  blockCapacity, blockGateway, blockKey, blockOfKey, blocksDir, decodeBlock, encodeBlock, freeAddress, heldByHandle, type Block,
-} from './block';
+import { cidrsOverlap, formatCidr, formatIp, type Family } from '../../ip/address';
+import { blockCapacity, blockGateway, blockKey, blocksDir, encodeBlock, freeAddress, heldByHandle, type Block } from './block';
+import { decodeBlocks, decodePools, decodeStoredBlock, poolsDir, takenBlocks, type Listing, type StoredBlock, type Taken } from './listing';
 import type { Assignment } from './protocol';
 import { blockCount, decodePool, nthBlock, poolValue, type Pool } from './pool';
 
+export type { StoredBlock } from './listing';
+
 export const DEFAULT_ROUTED_PREFIX = '/tscni/v1';
-
-export interface StoredBlock extends Block {
-  modRevision: number;
-}
-
-/** What a listing read: the records that passed the checks, and a line per record that did not (skipped, never fatal). */
-export interface Listing<T> {
-  records: T[];
-  problems: string[];
-}
-
-/** Every block's pool and CIDR by its key, readable or not: no block is claimed where a key is, whatever its value. */
-export interface Taken {
-  pool: string;
-  cidr: Cidr;
-}
 
 /** How many more addresses a node can get from a pool: free ones in its blocks, plus unclaimed blocks. */
 export interface PoolRoom {
@@ -45,7 +30,6 @@ export interface PoolRoom {
 
 const MAX_CAS_ATTEMPTS = 50;
 
-export const poolsDir = (prefix: string) => `${prefix}/ipam/pools/`;
 /** Pools and blocks both (and the agents' leak reports): what an assignment reads, in one request. */
 const ipamDir = (prefix: string) => `${prefix}/ipam/`;
 
@@ -68,32 +52,13 @@ export class ClusterIpamStore {
 
   /** The pools, and what is wrong with the others. */
   async readPools(): Promise<Listing<Pool>> {
-    return this.decodePools((await this.client.getPrefix(poolsDir(this.prefix))).kvs);
-  }
-
-  /**
-   * A pool overlapping one before it (in key order) is refused as `tscni
-   * pool create` refuses it: two pools would hand out one address twice.
-   */
-  private decodePools(kvs: KeyValue[]): Listing<Pool> {
-    const dir = poolsDir(this.prefix);
-    const records: Pool[] = [];
-    const problems: string[] = [];
-    for (const kv of kvs.filter((x) => x.key.startsWith(dir))) {
-      const p = decodePool(kv.key.slice(dir.length), kv.value);
-      const under = typeof p === 'string' ? undefined : records.find((q) => cidrsOverlap(q.cidr, p.cidr));
-      if (typeof p === 'string') problems.push(p);
-      else if (under) problems.push(`pool ${p.name}: ${formatCidr(p.cidr)} overlaps pool ${under.name} (${formatCidr(under.cidr)})`);
-      else records.push(p);
-    }
-    return { records, problems };
+    return decodePools(this.prefix, (await this.client.getPrefix(poolsDir(this.prefix))).kvs);
   }
 
   /** Every pool and every block, as one read saw them, and where every block key is. */
   private async readPoolsAndBlocks(): Promise<{ pools: Pool[]; blocks: StoredBlock[]; taken: Taken[] }> {
     const { kvs } = await this.client.getPrefix(ipamDir(this.prefix));
-    const taken = kvs.map((kv) => blockOfKey(this.prefix, kv.key)).filter((t): t is Taken => t !== undefined);
-    return { pools: this.decodePools(kvs).records, blocks: this.decodeBlocks(kvs).records, taken };
+    return { pools: decodePools(this.prefix, kvs).records, blocks: decodeBlocks(this.prefix, kvs).records, taken: takenBlocks(this.prefix, kvs) };
   }
 
   /**
@@ -128,31 +93,13 @@ export class ClusterIpamStore {
 
   /** The blocks (of every node, or of one), and what is wrong with the others, whoever holds them. */
   async readBlocks(node?: string): Promise<Listing<StoredBlock>> {
-    const { records, problems } = this.decodeBlocks((await this.client.getPrefix(blocksDir(this.prefix))).kvs);
+    const { records, problems } = decodeBlocks(this.prefix, (await this.client.getPrefix(blocksDir(this.prefix))).kvs);
     return { records: node === undefined ? records : records.filter((b) => b.node === node), problems };
-  }
-
-  private decodeBlocks(kvs: KeyValue[]): Listing<StoredBlock> {
-    const records: StoredBlock[] = [];
-    const problems: string[] = [];
-    for (const kv of kvs.filter((x) => x.key.startsWith(blocksDir(this.prefix)))) {
-      const b = this.decodeStored(kv);
-      if (typeof b === 'string') problems.push(b);
-      else records.push(b);
-    }
-    return { records, problems };
-  }
-
-  private decodeStored(kv: KeyValue): StoredBlock | string {
-    const id = blockOfKey(this.prefix, kv.key);
-    if (!id) return `block key ${JSON.stringify(kv.key)}: not <pool>/<address>-<prefix length>`;
-    const b = decodeBlock(id.pool, id.cidr, kv.value);
-    return typeof b === 'string' ? b : { ...b, modRevision: kv.modRevision };
   }
 
   /** A block as a transaction found it; undefined when it does not read (it is then left alone). */
   private decode(kv: KeyValue): StoredBlock | undefined {
-    const b = this.decodeStored(kv);
+    const b = decodeStoredBlock(this.prefix, kv);
     return typeof b === 'string' ? undefined : b;
   }
 
