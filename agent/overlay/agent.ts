@@ -13,7 +13,7 @@
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { listSubnetLeases, readFlannelConfig, configKey, subnetsPrefix, type StoredLease } from '../../lib/datastore/flannel';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
-import { subnetOfKey, decodeSubnetLease } from '../../lib/datastore/flannel-subnets';
+import { decodeSubnetLease, leaseSubnetProblem, subnetOfKey } from '../../lib/datastore/flannel-subnets';
 import { formatCidr, sameCidr, type Cidr } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
 import { ensureOverlayMasq, removeOverlayMasq } from '../../lib/nft/overlay-masquerade';
@@ -63,7 +63,7 @@ export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<v
     writeFile();
     if (!o.ipMasq && (await removeOverlayMasq())) log.event('masquerade chain removed (no --ip-masq)');
 
-    const node = new OverlayNode(backend, leases, o, log, formatCidr(config.Network));
+    const node = new OverlayNode(backend, leases, o, log, config.Network);
     await node.start(client);
     const timers = [
       setInterval(() => node.kick(), RECONCILE_INTERVAL_MS),
@@ -96,14 +96,18 @@ class OverlayNode {
     private readonly leases: LeaseManager,
     private readonly o: OverlayOptions,
     private readonly log: Logger,
-    private readonly network: string,
+    private readonly network: Cidr,
   ) {}
 
   async start(client: EtcdClient): Promise<void> {
     const { leases, unreadable, revision } = await listSubnetLeases(client, this.o.etcd.prefix);
     // After a compaction the events in between are lost: the listing replaces the whole table.
     this.table.clear();
-    for (const l of leases) this.table.set(l.kv.key, l);
+    for (const l of leases) {
+      const problem = leaseSubnetProblem(this.network, l.subnet);
+      if (problem) this.log.once(`unreadable ${l.kv.key}`, 'lease ignored', { key: l.kv.key, problem });
+      else this.table.set(l.kv.key, l);
+    }
     for (const u of unreadable) this.log.once(`unreadable ${u.key}`, 'lease ignored', { key: u.key, problem: u.problem });
     await this.reconcile();
     this.watch = watchPrefix(client, subnetsPrefix(this.o.etcd.prefix), {
@@ -127,8 +131,9 @@ class OverlayNode {
       return;
     }
     const lease = decodeSubnetLease(value);
-    if (!subnet || typeof lease === 'string') {
-      this.log.once(`unreadable ${key}`, 'lease ignored', { key, problem: subnet ? (lease as string) : 'not an IPv4 subnet key' });
+    const problem = !subnet ? 'not an IPv4 subnet key' : typeof lease === 'string' ? lease : leaseSubnetProblem(this.network, subnet);
+    if (!subnet || typeof lease === 'string' || problem) {
+      this.log.once(`unreadable ${key}`, 'lease ignored', { key, problem });
       return;
     }
     const isNew = !this.table.has(key);
@@ -154,8 +159,8 @@ class OverlayNode {
     try {
       for (const change of await this.backend.reconcile(own, peers)) this.log.event(change);
       if (this.o.ipMasq && this.masqCheckDue(own)) {
-        if (await ensureOverlayMasq({ network: this.network, subnet: formatCidr(own) })) {
-          this.log.event('masquerade chain written', { network: this.network });
+        if (await ensureOverlayMasq({ network: formatCidr(this.network), subnet: formatCidr(own) })) {
+          this.log.event('masquerade chain written', { network: formatCidr(this.network) });
         }
         this.masqChecked = { subnet: own, at: Date.now() };
       }

@@ -4,7 +4,7 @@
 // (field names, order, PublicIPv6 null), so flanneld and tscni nodes read each
 // other's leases.
 import * as z from 'zod/mini';
-import { formatIp, isMac, networkOf, parseCidr, parseIp, type Cidr } from '../ip/address';
+import { formatCidr, formatIp, isMac, networkOf, parseCidr, parseIp, type Cidr } from '../ip/address';
 import type { FlannelConfig } from './flannel-config';
 
 /** The key of a subnet's lease. */
@@ -92,6 +92,17 @@ export function firstFreeSubnet(config: FlannelConfig, taken: Iterable<Cidr>): C
     if (!used.has(v)) return { ip: { family: 4, value: v }, prefix: config.SubnetLen };
   }
   return undefined;
+}
+
+/**
+ * Why the lease of `subnet` is no node's share of `network`, or undefined.
+ * flanneld and tscni lease subnets inside the network only; a lease for
+ * anything else (the whole network, the underlay's prefix) was written by
+ * hand, and routing it through the backend would take that traffic away.
+ */
+export function leaseSubnetProblem(network: Cidr, subnet: Cidr): string | undefined {
+  const inside = subnet.prefix > network.prefix && networkOf({ ip: subnet.ip, prefix: network.prefix }).ip.value === network.ip.value;
+  return inside ? undefined : `${formatCidr(subnet)} is not a subnet of the network ${formatCidr(network)}`;
 }
 
 /** Whether a lease's subnet fits the config (an agent keeps its old lease only if it does). */

@@ -135,6 +135,35 @@ describe('overlay agent: a flanneld-style node built by hand', () => {
   });
 });
 
+describe('overlay agent: leases no node could have written', () => {
+  it('are ignored and named, take no traffic, and the nodes\' own leases stay routed', async () => {
+    const mark = agents.map((a) => a.lines.length);
+    const value = JSON.stringify({ PublicIP: c.nodes[3]!.ip, PublicIPv6: null, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0e:00:00:00:63:01' } });
+    // a subnet outside the network, and the whole network: neither is any node's share of it
+    const outside = `${PREFIX}/subnets/10.99.0.0-24`;
+    const whole = `${PREFIX}/subnets/10.244.0.0-16`;
+    try {
+      await etcdctl(h, c, ['put', outside, value]);
+      await etcdctl(h, c, ['put', whole, value]);
+      for (let i = 0; i < 3; i++) {
+        await agents[i]!.waitLog(/lease ignored key=\/coreos\.com\/network\/subnets\/10\.99\.0\.0-24 problem="10\.99\.0\.0\/24 is not a subnet of the network 10\.244\.0\.0\/16"/, 10_000, mark[i]);
+        await agents[i]!.waitLog(/lease ignored key=\/coreos\.com\/network\/subnets\/10\.244\.0\.0-16 problem="10\.244\.0\.0\/16 is not a subnet/, 10_000, mark[i]);
+      }
+      // a reconcile runs every second: two of them
+      await new Promise((r) => setTimeout(r, 2_500));
+      for (const n of c.nodes.slice(0, 3)) {
+        const routed = (await ipJson(n, ['route', 'show', 'proto', '74'])).map((r: { dst: string }) => r.dst);
+        expect(routed).not.toContain('10.99.0.0/24');
+        expect(routed).not.toContain('10.244.0.0/16');
+      }
+      expect(await pingOk(pods[0]!, pods[1]!)).toBe(true);
+    } finally {
+      await etcdctl(h, c, ['del', outside]);
+      await etcdctl(h, c, ['del', whole]);
+    }
+  });
+});
+
 describe('overlay agent: healing', () => {
   const n1 = () => c.nodes[0]!;
   const peerNet = () => netOf(env[1]!);

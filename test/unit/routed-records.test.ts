@@ -12,7 +12,7 @@ import { distinctNodes, sessionsOf } from '../../agent/routed/sessions';
 import { tunnelRoutes, vxlanPeers } from '../../agent/routed/vxlan';
 import { decodePeer, makePeer, peerConflict } from '../../lib/datastore/bgp-peers';
 import { decodeNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
-import { decodeSubnetLease } from '../../lib/datastore/flannel-subnets';
+import { decodeSubnetLease, leaseSubnetProblem } from '../../lib/datastore/flannel-subnets';
 import { parseCidr, type Cidr } from '../../lib/ip/address';
 
 const routed = (name: string, ip: string, more: Partial<RoutedNode> = {}): RoutedNode => ({ name, ip, asn: 64512, routeReflector: false, ...more });
@@ -145,5 +145,13 @@ describe('overlay leases', () => {
     expect(decodeSubnetLease(lease({ BackendData: { VNI: 16777216, VtepMAC: 'aa:bb:cc:00:11:22' } }))).toBe('BackendData.VNI: must be an integer from 1 to 16777215');
     expect(decodeSubnetLease(lease({ PublicIPv6: '10.250.0.14' }))).toBe('PublicIPv6: must be an IPv6 address');
     expect(decodeSubnetLease(lease({ PublicIPv6: 'fd00::14' }))).toMatchObject({ PublicIP: '10.250.0.14' });
+  });
+
+  it('refuse a subnet that is no share of the network: the whole network, or anything outside it', () => {
+    const network = parseCidr('10.244.0.0/16') as Cidr;
+    expect(leaseSubnetProblem(network, parseCidr('10.244.7.0/24') as Cidr)).toBeUndefined();
+    expect(leaseSubnetProblem(network, parseCidr('10.244.0.0/16') as Cidr)).toBe('10.244.0.0/16 is not a subnet of the network 10.244.0.0/16');
+    expect(leaseSubnetProblem(network, parseCidr('10.250.0.0/24') as Cidr)).toBe('10.250.0.0/24 is not a subnet of the network 10.244.0.0/16');
+    expect(leaseSubnetProblem(network, parseCidr('10.0.0.0/8') as Cidr)).toBe('10.0.0.0/8 is not a subnet of the network 10.244.0.0/16');
   });
 });
