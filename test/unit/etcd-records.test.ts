@@ -1,5 +1,6 @@
-// Records read from etcd that the CLI would never have written: each is
-// refused by its decoder with the field named, or left out by the agent's
+// Records read from etcd that the CLI or an agent would never have written
+// (routed mode's nodes and BGP peers, the overlay's leases): each is refused
+// by its decoder with the field named, or left out by the routed agent's
 // choice of one session per address, and the BIRD configuration of what
 // stays is valid (BIRD's own parser) with one protocol per neighbour.
 import { execFileSync } from 'node:child_process';
