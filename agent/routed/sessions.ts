@@ -21,11 +21,14 @@ const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1
 
 /**
  * One node per underlay address and per tunnel address: this node's own
- * record first (it is the one its agent keeps true), then the lowest name.
- * A node left out gets no session, no route and no neighbour.
+ * record first (it is the one its agent keeps true), then the one written
+ * last (a node re-registered under a new name wrote its new record after
+ * the old one, and an agent rewrites its record at every start), then the
+ * lowest name. A node left out gets no session, no route and no neighbour.
  */
 export function distinctNodes(self: string, nodes: RoutedNode[]): Chosen<RoutedNode> {
-  const ordered = [...nodes].sort((a, b) => (a.name === self ? -1 : b.name === self ? 1 : byName(a, b)));
+  const rank = (n: RoutedNode) => (n.name === self ? Infinity : n.written ?? 0);
+  const ordered = [...nodes].sort((a, b) => rank(b) - rank(a) || byName(a, b));
   const byIp = new Map<string, RoutedNode>();
   const byTunnel = new Map<string, RoutedNode>();
   const kept: RoutedNode[] = [];

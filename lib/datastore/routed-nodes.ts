@@ -21,6 +21,8 @@ export interface RoutedNode {
   tunnelAddress?: string;
   /** the node's VXLAN device's MAC, stable across restarts */
   vtepMAC?: string;
+  /** etcd's revision of the record's last write, as listNodes read it (an agent rewrites its record at every start) */
+  written?: number;
 }
 
 export const nodesDir = (prefix: string) => `${prefix}/nodes/`;
@@ -81,12 +83,12 @@ export function decodeNode(name: string, text: string): RoutedNode | string {
 }
 
 /** Every record under `dir`, decoded by name (the key's last part); a record that does not decode is a problem, not a failure. */
-export async function listRecords<T>(client: EtcdClient, dir: string, decode: (name: string, text: string) => T | string): Promise<{ records: T[]; problems: string[] }> {
+export async function listRecords<T>(client: EtcdClient, dir: string, decode: (name: string, text: string, written: number) => T | string): Promise<{ records: T[]; problems: string[] }> {
   const { kvs } = await client.getPrefix(dir);
   const records: T[] = [];
   const problems: string[] = [];
   for (const kv of kvs) {
-    const r = decode(kv.key.slice(dir.length), kv.value);
+    const r = decode(kv.key.slice(dir.length), kv.value, kv.modRevision);
     if (typeof r === 'string') problems.push(r);
     else records.push(r);
   }
@@ -94,7 +96,10 @@ export async function listRecords<T>(client: EtcdClient, dir: string, decode: (n
 }
 
 export async function listNodes(client: EtcdClient, prefix: string): Promise<{ nodes: RoutedNode[]; problems: string[] }> {
-  const { records, problems } = await listRecords(client, nodesDir(prefix), decodeNode);
+  const { records, problems } = await listRecords(client, nodesDir(prefix), (name, text, written) => {
+    const n = decodeNode(name, text);
+    return typeof n === 'string' ? n : { ...n, written };
+  });
   return { nodes: records, problems };
 }
 

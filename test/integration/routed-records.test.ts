@@ -61,7 +61,11 @@ describe('tscni-agent routed with bad records in etcd', () => {
       '/tscni/v1/ipam/blocks/default/10.244.200.0-26': '{"node":"a0","allocations":{',
       '/tscni/v1/ipam/pools/broken': '{"cidr":"10.99.0.0/16","blockSize":8}',
     };
-    for (const [key, value] of Object.entries(bad)) await lab.etcdctl(['put', key, value]);
+    for (const [key, value] of Object.entries(bad)) {
+      await lab.etcdctl(['put', key, value]);
+      // a1 registers after its old record was written, as a renamed node does: its record is the newer one
+      if (key.endsWith('/a1-old')) await lab.etcdctl(['put', '/tscni/v1/nodes/a1', (await lab.etcdctl(['get', '--print-value-only', '/tscni/v1/nodes/a1'])).trim()]);
+    }
     const expected: Record<string, string[]> = {
       a0: [
         `node a1-old: ip ${a1.ip} is node a1's too; only a1 is used`,

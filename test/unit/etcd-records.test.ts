@@ -81,14 +81,17 @@ describe('one session per address', () => {
   const self = routed('b', '10.250.0.12');
   const input = (sessions: BirdInput['sessions']): BirdInput => ({ node: 'b', routerId: self.ip, asn: 64512, underlayDev: 'eth0', ownBlocks: [], routeProtocol: 75, sessions });
 
-  it('keeps one node per address: this node\'s own record, else the lowest name; the same for tunnel addresses', () => {
-    const nodes = [routed('z-new', '10.250.0.13'), routed('a-old', '10.250.0.13'), routed('b-old', '10.250.0.12'), self, routed('c', '10.250.0.14', { tunnelAddress: '10.244.0.0' }), routed('d', '10.250.0.15', { tunnelAddress: '10.244.0.0' })];
+  it('keeps one node per address: this node\'s own record, else the one written last, else the lowest name; the same for tunnel addresses', () => {
+    const nodes = [
+      routed('z-new', '10.250.0.13', { written: 9 }), routed('a-old', '10.250.0.13', { written: 5 }), routed('b-old', '10.250.0.12', { written: 12 }), { ...self, written: 3 },
+      routed('c', '10.250.0.14', { tunnelAddress: '10.244.0.0', written: 7 }), routed('d', '10.250.0.15', { tunnelAddress: '10.244.0.0', written: 7 }),
+    ];
     const { kept, problems } = distinctNodes('b', nodes);
-    expect(kept.map((n) => n.name)).toEqual(['a-old', 'b', 'c']);
+    expect(kept.map((n) => n.name)).toEqual(['b', 'c', 'z-new']);
     expect(problems).toEqual([
       'node b-old: ip 10.250.0.12 is node b\'s too; only b is used',
       'node d: tunnelAddress 10.244.0.0 is node c\'s too; only c is used',
-      'node z-new: ip 10.250.0.13 is node a-old\'s too; only a-old is used',
+      'node a-old: ip 10.250.0.13 is node z-new\'s too; only z-new is used',
     ]);
   });
 
