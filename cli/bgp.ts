@@ -1,6 +1,7 @@
 // tscni bgp peer add|list|remove: routed mode's external BGP peers, which
 // every node's agent (or the one named) puts in its BIRD configuration.
-// Everything is checked before etcd is contacted, so bad input writes nothing.
+// Everything is checked before etcd is contacted, so bad input writes nothing;
+// add then refuses an address one of the nodes has a session with already.
 import { addPeer, BgpPeerConflictError, BgpPeerError, listPeers, makePeer, peerKey } from '../lib/datastore/bgp-peers';
 import { EtcdClient } from '../lib/datastore/etcd';
 import { EtcdError, EtcdUnreachableError } from '../lib/datastore/etcd-http';
