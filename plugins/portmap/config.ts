@@ -6,7 +6,7 @@ import * as z from 'zod/mini';
 import { CniError, ErrorCode, invalidConfig } from '../../lib/cni/errors';
 import { parseOrThrow } from '../../lib/cni/schemas';
 import { isIpAddress } from '../../lib/cni/validate';
-import type { PortMapping, Protocol } from '../../lib/nft/portmap';
+import type { PortMapping, Protocol } from './nft-rules';
 
 const port = z.int().check(z.gte(1), z.lte(65535));
 

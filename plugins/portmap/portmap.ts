@@ -10,8 +10,8 @@ import type { Route } from '../../lib/netlink';
 import { deleteConntrackEntries, IPPROTO, type OriginalDestination } from '../../lib/netlink/conntrack';
 import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { writeSysctl } from '../../lib/netns/sysctl';
-import { DuplicateMappingError, type PortmapTarget } from '../../lib/nft/portmap';
-import { addPortmap, checkPortmap, gcPortmap, removePortmap } from '../../lib/nft/portmap-state';
+import { DuplicateMappingError, type PortmapTarget } from './nft-rules';
+import { addPortmap, checkPortmap, gcPortmap, removePortmap } from './nft-state';
 import type { PortmapConfig } from './config';
 
 /**

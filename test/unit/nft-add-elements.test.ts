@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { elementTransaction, withChainMarkers } from '../../lib/nft/add-elements';
 import { parseAttrList, parseAttrs } from '../../lib/netlink/attr';
 import { addMasqueradeCommands, masqueradeBaseCommands } from '../../lib/nft/masquerade';
-import { addPortmapCommands } from '../../lib/nft/portmap';
+import { addPortmapCommands } from '../../plugins/portmap/nft-rules';
 import { addSpoofCheckCommands } from '../../lib/nft/spoofcheck';
 import type { NftCommand } from '../../lib/nft/json';
 import type { NftMessage } from '../../lib/netlink/nfnetlink';
