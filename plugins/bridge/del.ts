@@ -10,7 +10,7 @@ import { Rtnl } from '../../lib/netlink';
 import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { deletePodInterface, hostVethName } from '../../lib/netlink/pod-veth';
 import { removeMasquerade } from '../../lib/nft/masquerade';
-import { removeSpoofCheck } from '../../lib/nft/spoofcheck';
+import { removeSpoofCheck } from './spoofcheck';
 import type { BridgeConfig } from './config';
 
 export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {

@@ -7,7 +7,7 @@ import { elementTransaction, withChainMarkers } from '../../lib/nft/add-elements
 import { parseAttrList, parseAttrs } from '../../lib/netlink/attr';
 import { addMasqueradeCommands, masqueradeBaseCommands } from '../../lib/nft/masquerade';
 import { addPortmapCommands } from '../../plugins/portmap/nft-rules';
-import { addSpoofCheckCommands } from '../../lib/nft/spoofcheck';
+import { addSpoofCheckCommands } from '../../plugins/bridge/spoofcheck';
 import type { NftCommand } from '../../lib/nft/json';
 import type { NftMessage } from '../../lib/netlink/nfnetlink';
 
