@@ -16,7 +16,7 @@ import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { subnetOfKey, decodeSubnetLease } from '../../lib/datastore/flannel-subnets';
 import { formatCidr, sameCidr, type Cidr } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
-import { ensureOverlayMasq, removeOverlayMasq } from '../../lib/nft/overlay-masquerade';
+import { ensureOverlayMasq, removeOverlayMasq } from './masquerade';
 import type { Logger } from '../log';
 import { untilTerminated } from '../signals';
 import type { Backend, Peer } from './backend';
