@@ -68,6 +68,15 @@ describe('source layout', () => {
     expect(outside).toEqual([]);
   });
 
+  it('lib/netns and lib/netlink know no CNI error codes: they import nothing of lib/cni', () => {
+    const offending = product.filter((f) => /^lib\/(netns|netlink)\//.test(f)).flatMap((file) => imports(file)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => relative(ROOT, resolve(ROOT, dirname(file), spec)))
+      .filter((target) => target.startsWith('lib/cni/'))
+      .map((target) => `${file} -> ${target}`));
+    expect(offending).toEqual([]);
+  });
+
   it('lib/cni, lib/ip, lib/ipam and lib/netns export nothing that product code does not use', () => {
     const scope = product.filter((f) => /^lib\/(cni|ip|ipam|netns)\//.test(f) || f === 'lib/hash.ts');
     const unused = scope.flatMap((file) => [...text(file).matchAll(/^export (?:async )?(?:function|const|class|let)\s+(\w+)/gm)]
