@@ -1,7 +1,8 @@
 // `tscni-agent overlay [flags]`: exit 2 for bad flags, 1 for a problem found
 // at start (etcd, config, underlay), 0 after SIGTERM.
 import { createLogger } from '../log';
-import { OptionsError, OVERLAY_AGENT_USAGE, parseOverlayOptions } from './options';
+import { OptionsError } from '../../lib/flags';
+import { OVERLAY_AGENT_USAGE, parseOverlayOptions } from './options';
 import { runOverlayAgent } from './agent';
 
 export async function overlayMain(args: string[]): Promise<number> {
