@@ -58,10 +58,10 @@ export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<v
     await leases.acquire();
     const writeFile = () => {
       writeSubnetFile(o.subnetFile, { network: config.Network, subnet: leases.subnet, mtu: backend.mtu, ipMasq: o.ipMasq });
-      log.event('subnet file written', { path: o.subnetFile, subnet: formatCidr(leases.subnet) });
+      log.event('subnet-file-written', { path: o.subnetFile, subnet: formatCidr(leases.subnet) });
     };
     writeFile();
-    if (!o.ipMasq && (await removeOverlayMasq())) log.event('masquerade chain removed (no --ip-masq)');
+    if (!o.ipMasq && (await removeOverlayMasq())) log.event('masquerade-removed', { why: 'no --ip-masq' });
 
     const node = new OverlayNode(backend, leases, o, log, formatCidr(config.Network));
     await node.start(client);
@@ -70,7 +70,7 @@ export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<v
       setInterval(() => void node.renew().then((moved) => moved && writeFile()), leases.renewIntervalMs),
     ];
     const signal = await untilTerminated();
-    log.event('stopping', { signal, keeping: 'lease, routes, masquerade' });
+    log.event('terminating', { signal, keeping: 'lease, routes, masquerade' });
     for (const t of timers) clearInterval(t);
     await node.stop();
     await backend.stop();
@@ -104,7 +104,7 @@ class OverlayNode {
     // After a compaction the events in between are lost: the listing replaces the whole table.
     this.table.clear();
     for (const l of leases) this.table.set(l.kv.key, l);
-    for (const u of unreadable) this.log.once(`unreadable ${u.key}`, 'lease ignored', { key: u.key, problem: u.problem });
+    for (const u of unreadable) this.log.once(`unreadable ${u.key}`, 'ignored-record', { key: u.key, problem: u.problem });
     await this.reconcile();
     this.watch = watchPrefix(client, subnetsPrefix(this.o.etcd.prefix), {
       onEvents: (events) => {
@@ -112,28 +112,28 @@ class OverlayNode {
         this.kick();
       },
       onCompacted: () => {
-        this.log.event('lease watch compacted; reading the leases again');
+        this.log.event('watch-compacted', { then: 'reading the leases again' });
         void this.start(client);
       },
-      onConnection: (up, reason) => this.log.once('watch', up ? 'lease watch connected' : 'lease watch lost', { reason }),
+      onConnection: (up, reason) => this.log.once('watch', up ? 'watch-up' : 'watch-down', { reason }),
     }, { startRevision: revision + 1 });
   }
 
   private apply(type: 'put' | 'delete', key: string, value: string, kv: StoredLease['kv']): void {
     const subnet = subnetOfKey(this.o.etcd.prefix, key);
     if (type === 'delete') {
-      if (this.table.delete(key) && subnet) this.log.event('lease gone', { subnet: formatCidr(subnet) });
-      if (key === this.leases.key) void this.leases.restoreKey().catch((e) => this.log.event('lease key restore failed', { error: (e as Error).message }));
+      if (this.table.delete(key) && subnet) this.log.event('lease-gone', { subnet: formatCidr(subnet) });
+      if (key === this.leases.key) void this.leases.restoreKey().catch((e) => this.log.event('lease-key-restore-failed', { error: (e as Error).message }));
       return;
     }
     const lease = decodeSubnetLease(value);
     if (!subnet || typeof lease === 'string') {
-      this.log.once(`unreadable ${key}`, 'lease ignored', { key, problem: subnet ? (lease as string) : 'not an IPv4 subnet key' });
+      this.log.once(`unreadable ${key}`, 'ignored-record', { key, problem: subnet ? (lease as string) : 'not an IPv4 subnet key' });
       return;
     }
     const isNew = !this.table.has(key);
     this.table.set(key, { subnet, lease, kv });
-    this.log.event(isNew ? 'lease added' : 'lease changed', { subnet: formatCidr(subnet), publicIp: lease.PublicIP, backend: lease.BackendType });
+    this.log.event(isNew ? 'lease-added' : 'lease-changed', { subnet: formatCidr(subnet), publicIp: lease.PublicIP, backend: lease.BackendType });
   }
 
   /** Asks for a reconcile; one runs at a time, and a request during a run makes one more run after it. */
@@ -152,16 +152,16 @@ class OverlayNode {
       .filter((l) => !sameCidr(l.subnet, own))
       .map((l) => ({ subnet: l.subnet, lease: l.lease }));
     try {
-      for (const change of await this.backend.reconcile(own, peers)) this.log.event(change);
+      for (const change of await this.backend.reconcile(own, peers)) this.log.event('dataplane', { change });
       if (this.o.ipMasq && this.masqCheckDue(own)) {
         if (await ensureOverlayMasq({ network: this.network, subnet: formatCidr(own) })) {
-          this.log.event('masquerade chain written', { network: this.network });
+          this.log.event('masquerade-written', { network: this.network });
         }
         this.masqChecked = { subnet: own, at: Date.now() };
       }
       this.log.clear('reconcile');
     } catch (e) {
-      this.log.once('reconcile', 'reconcile failed', { error: (e as Error).message });
+      this.log.once('reconcile', 'reconcile-failed', { error: (e as Error).message });
     }
   }
 
@@ -173,12 +173,12 @@ class OverlayNode {
     this.renewing = true;
     try {
       const moved = await this.leases.renew();
-      if (this.etcdDown) this.log.event('etcd reachable again; lease renewed', { subnet: formatCidr(this.leases.subnet) });
+      if (this.etcdDown) this.log.event('lease-renewed', { subnet: formatCidr(this.leases.subnet), why: 'etcd reachable again' });
       this.etcdDown = false;
       if (moved) this.kick();
       return moved;
     } catch (e) {
-      if (!this.etcdDown) this.log.event('lease renewal failed; keeping the kernel state', { error: (e as Error).message });
+      if (!this.etcdDown) this.log.event('lease-renewal-failed', { error: (e as Error).message, keeping: 'the kernel state' });
       this.etcdDown = true;
       return false;
     } finally {

@@ -197,8 +197,8 @@ describe('overlay agent: etcd outage', () => {
     const etcd = await startEtcd(h, c.infra, { ips: [INFRA_IP], dataDir: c.etcd!.dataDir });
     c.etcd = etcd;
     for (let i = 0; i < 3; i++) {
-      await agents[i]!.waitLog(/lease renewal failed; keeping the kernel state/, 1_000, mark[i]);
-      await agents[i]!.waitLog(/etcd reachable again; lease renewed/, 15_000, mark[i]);
+      await agents[i]!.waitLog(/ lease-renewal-failed .*keeping="the kernel state"/, 1_000, mark[i]);
+      await agents[i]!.waitLog(/ lease-renewed .*why="etcd reachable again"/, 15_000, mark[i]);
     }
     const r = await held.result;
     expect(r.error).toBeUndefined();
@@ -224,8 +224,8 @@ describe('overlay agent: a node cut off from etcd beyond its lease', () => {
     } finally {
       await h.execIn(n2, 'nft', ['delete', 'table', 'ip', 'cutoff']);
     }
-    await agents[1]!.waitLog(/subnet lease expired/, 15_000, mark);
-    await agents[1]!.waitLog(new RegExp(`subnet lease acquired subnet=${netOf(env[1]!).replace(/\./g, '\\.')}/24`), 15_000, mark);
+    await agents[1]!.waitLog(/ subnet-lease-expired /, 15_000, mark);
+    await agents[1]!.waitLog(new RegExp(`subnet-lease-acquired subnet=${netOf(env[1]!).replace(/\./g, '\\.')}/24`), 15_000, mark);
     const mine = Object.values(await etcdGet(h, c, `${PREFIX}/subnets/`)).filter((v) => JSON.parse(v).PublicIP === n2.ip);
     expect(mine).toHaveLength(1);
     await timed('cut-off node reachable again', () => pingOk(pods[0]!, pods[1]!), 5_000);
@@ -239,7 +239,7 @@ describe('overlay agent: churn', () => {
     expect(before).toBeDefined();
     await etcdctl(h, c, ['del', key]);
     await timed('deleted lease key -> written again', async () => (await etcdGet(h, c, key))[key] === before, 5_000);
-    await agents[1]!.waitLog(/subnet lease key restored/);
+    await agents[1]!.waitLog(/ subnet-lease-key-restored /);
     // The others saw it go and come back: their route to it is there again.
     for (const n of [c.nodes[0]!, c.nodes[2]!]) {
       await poll(`${n.name}: route to the restored lease`, async () => (await ipJson(n, ['route', 'show', `${netOf(env[1]!)}/24`, 'proto', '74'])).length === 1, 5_000);
