@@ -90,7 +90,7 @@ describe("our bridge and portmap with go-cni's capitalised keys", () => {
     const malformed = [{ HostPort: 'eighty', ContainerPort: -1, Protocol: 7 }];
     const garbledPrev = { cniVersion: '1.0.0', ips: [{ address: 'not an address' }] };
     expectSuccess(await call('portmap', 'DEL', 'ctr-garbled', a.pod, goPortmapConfig(malformed, garbledPrev)), 'portmap DEL');
-    const bridgeDel = { ...goBridgeConfig(), runtimeConfig: { mac: 'not a mac', portMappings: 'garbage' }, prevResult: 'garbage' };
+    const bridgeDel = { ...goBridgeConfig(), runtimeConfig: { mac: 'not a mac', portMappings: 'garbage', ipRanges: 'garbage' }, prevResult: 'garbage' };
     expectSuccess(await call('bridge', 'DEL', 'ctr-garbled', a.pod, bridgeDel), 'bridge DEL');
     expect(await elementOwners(n)).toEqual([]);
     expect(await masqueradeElements()).toEqual([]);

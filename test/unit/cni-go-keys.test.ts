@@ -8,9 +8,12 @@ import { parseResult } from '../../lib/cni/convert';
 import { matchKeys } from '../../lib/cni/keys';
 import { dispatch, type Env, type Plugin } from '../../lib/cni/skel';
 import { parseOrThrow } from '../../lib/cni/schemas';
-import { parseHostLocalConfig } from '../../lib/ipam/host-local/config';
-import { parseBridgeConfig } from '../../plugins/bridge/config';
+import { parseClusterIpamDelConfig } from '../../lib/ipam/cluster/config';
+import { parseHostLocalConfig, parseHostLocalDelConfig } from '../../lib/ipam/host-local/config';
+import { parseBridgeConfig, parseBridgeDelConfig } from '../../plugins/bridge/config';
+import { parseFlannelDelConfig } from '../../plugins/flannel/config';
 import { parsePortmapConfig, parsePortmapDelConfig } from '../../plugins/portmap/config';
+import { parseRoutedDelConfig } from '../../plugins/routed/config';
 
 const base = { cniVersion: '1.0.0', name: 'pods', type: 'portmap' };
 const portmap = (runtimeConfig: unknown, extra: Record<string, unknown> = {}) => parsePortmapConfig({ ...base, runtimeConfig, ...extra });
@@ -154,4 +157,32 @@ describe('DEL reads only what it needs', () => {
       expect(deleted).toEqual([{ network: 'pods' }]);
     });
   }
+});
+
+describe("each plugin's DEL reads what it removes by, and nothing else", () => {
+  const garbage = { runtimeConfig: { portMappings: 'x', ipRanges: 'x', ips: [1], mac: 'x' }, args: { cni: { ips: 'x', mac: 1 } }, dns: 'x' };
+  it('bridge: the bridge, masquerade, spoof check and IPAM type', () => {
+    const raw = { ...base, type: 'bridge', ...garbage, mtu: -1, hairpinMode: true, promiscMode: true, IPMasq: true, ipam: { type: 'host-local', ranges: 'x' } };
+    expect(parseBridgeDelConfig(raw)).toEqual({ network: 'pods', bridge: 'cni0', ipMasq: true, macSpoofCheck: false, ipamType: 'host-local' });
+    expect(() => parseBridgeDelConfig({ ...raw, bridge: 'a/b' })).toThrow(/^bridge: /);
+  });
+  it('portmap: the network', () => {
+    expect(parsePortmapDelConfig({ ...base, ...garbage, snat: 'x', conditionsV4: ['-j DROP'] })).toEqual({ network: 'pods' });
+  });
+  it('host-local: the store', () => {
+    const raw = { ...base, ...garbage, ipam: { type: 'host-local', dataDir: '/d', ranges: 'x', routes: 5, rangeStart: 'x' } };
+    expect(parseHostLocalDelConfig(raw)).toEqual({ name: 'pods', dataDir: '/d' });
+    expect(() => parseHostLocalDelConfig({ ...raw, ipam: { dataDir: 'relative' } })).toThrow(/^ipam\.dataDir: must be an absolute path/);
+  });
+  it('cluster-ipam: the agent and the network', () => {
+    const raw = { ...base, ...garbage, ipam: { type: 'cluster-ipam', AgentSocket: '/s', pools: ['not a pool name'], routes: 'x' } };
+    expect(parseClusterIpamDelConfig(raw)).toEqual({ name: 'pods', agentSocket: '/s' });
+  });
+  it('routed: the network and its IPAM', () => {
+    expect(parseRoutedDelConfig({ ...base, ...garbage, mtu: 1, natOutgoing: 'x', ipam: { type: 'cluster-ipam', pools: 5 } })).toEqual({ network: 'pods', ipamType: 'cluster-ipam' });
+  });
+  it('flannel: where the delegate config was saved', () => {
+    const raw = { ...base, ...garbage, DataDir: '/d', subnetFile: 'relative', delegate: { name: 'x', type: '../x' } };
+    expect(parseFlannelDelConfig(raw)).toEqual({ network: 'pods', dataDir: '/d' });
+  });
 });
