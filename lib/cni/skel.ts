@@ -4,8 +4,8 @@
 // and conversions as a runtime calling the executable.
 
 import { fstatSync, writeSync } from 'node:fs';
-import { parseCniArgs, parseCniArgsLoose } from './args';
 import { parseResult, formatResult } from './convert';
+import { commandArgs, delArgs } from './cmd-args';
 import { asCniError, CniError, invalidConfig, UNKNOWN_ERROR_CODE } from './errors';
 import { allowStderrLogging, DEFAULT_LOG_LEVEL, Logger, parseLogOptions } from './log';
 import { attachmentSchema, netConfBaseSchema, netConfDelSchema, parseOrThrow } from './schemas';
@@ -106,40 +106,30 @@ export async function dispatch<C, D = C>(p: Plugin<C, D>, env: Env, stdin: strin
     log = new Logger(parseLogOptions(raw), context);
     log.debug(`${req.command} start`, { cniVersion: version });
 
+    const request = { command: req.command, env, raw, cniVersion: version, log };
     if (req.command === 'DEL') {
-      await p.del(delArgs(p, req.command, env, raw, version, log));
-      log.endStep();
-      log.info('DEL ok', { took: log.took() });
-      return { stdout: '', exitCode: 0 };
-    }
-    // CNI_ARGS, then prevResult, then the plugin's own schema: the cheapest checks first.
-    const args = p.knownArgs ? parseCniArgs(env.CNI_ARGS, p.knownArgs) : parseCniArgsLoose(env.CNI_ARGS);
-    const prevResult = raw.prevResult !== undefined ? parseResult(raw.prevResult, version, 'prevResult') : undefined;
-    const a: CmdArgs<C> = {
-      ...commonArgs(req.command, env, raw, version, log),
-      args,
-      config: p.parseConfig(raw),
-      ...(prevResult ? { prevResult } : {}),
-    };
-
-    switch (req.command) {
-      case 'ADD': {
-        const result = checkedResult(await p.add(a));
-        const stdout = formatResult(result, version);
-        log.endStep();
-        if (log.enabled('info')) log.info('ADD ok', { took: log.took(), ips: result.ips?.map((ip) => ip.address) });
-        if (log.enabled('debug')) log.debug('ADD result', { result: JSON.stringify(JSON.parse(stdout)) });
-        return { stdout, exitCode: 0, result };
+      await p.del(delArgs(p, request));
+    } else {
+      const a = commandArgs(p, request);
+      switch (req.command) {
+        case 'ADD': {
+          const result = checkedResult(await p.add(a));
+          const stdout = formatResult(result, version);
+          log.endStep();
+          if (log.enabled('info')) log.info('ADD ok', { took: log.took(), ips: result.ips?.map((ip) => ip.address) });
+          if (log.enabled('debug')) log.debug('ADD result', { result: JSON.stringify(JSON.parse(stdout)) });
+          return { stdout, exitCode: 0, result };
+        }
+        case 'CHECK':
+          await p.check(a);
+          break;
+        case 'GC':
+          if (p.gc) await p.gc({ ...a, validAttachments: validAttachments(raw) });
+          break;
+        case 'STATUS':
+          if (p.status) await p.status(a);
+          break;
       }
-      case 'CHECK':
-        await p.check(a);
-        break;
-      case 'GC':
-        if (p.gc) await p.gc({ ...a, validAttachments: validAttachments(raw) });
-        break;
-      case 'STATUS':
-        if (p.status) await p.status(a);
-        break;
     }
     log.endStep();
     log.info(`${req.command} ok`, { took: log.took() });
@@ -151,41 +141,6 @@ export async function dispatch<C, D = C>(p: Plugin<C, D>, env: Env, stdin: strin
   } finally {
     log.finish();
   }
-}
-
-function commonArgs(command: Command, env: Env, raw: Record<string, unknown>, cniVersion: string, log: Logger) {
-  return {
-    command,
-    containerId: env.CNI_CONTAINERID ?? '',
-    netns: env.CNI_NETNS ?? '',
-    ifname: env.CNI_IFNAME ?? '',
-    path: (env.CNI_PATH ?? '').split(':').filter(Boolean),
-    raw,
-    cniVersion,
-    log,
-  };
-}
-
-/**
- * DEL's arguments. What DEL does not read cannot fail it: a pod whose DEL
- * fails keeps its veth, address and host ports for good. A prevResult that
- * does not parse is left out, and the config is read with the plugin's
- * parseDelConfig. CNI_ARGS stays as strict as for ADD, as the reference's:
- * the runtime sends both the same, so an ADD with them never succeeded.
- */
-function delArgs<C, D>(p: Plugin<C, D>, command: Command, env: Env, raw: Record<string, unknown>, version: string, log: Logger): CmdArgs<D> {
-  let prevResult: Result | undefined;
-  try {
-    if (raw.prevResult !== undefined) prevResult = parseResult(raw.prevResult, version, 'prevResult');
-  } catch (e) {
-    log.warn('DEL ignores a prevResult it cannot read', { error: asCniError(e).msg });
-  }
-  return {
-    ...commonArgs(command, env, raw, version, log),
-    args: p.knownArgs ? parseCniArgs(env.CNI_ARGS, p.knownArgs) : parseCniArgsLoose(env.CNI_ARGS),
-    config: p.parseDelConfig ? p.parseDelConfig(raw) : (p.parseConfig(raw) as unknown as D),
-    ...(prevResult ? { prevResult } : {}),
-  };
 }
 
 /** A result that does not validate is the plugin's bug: report it rather than print a broken result. */
