@@ -54,6 +54,15 @@ function checkConditions(field: string, c: string[] | null | undefined): void {
   throw unsupported(field, 'nft conditions are not supported: the reference splices them as text into one shared rule, which our JSON batches cannot express');
 }
 
+/** DEL removes by owner: the network's name is all it reads (a runtime's malformed mapping cannot keep host ports taken). */
+export type PortmapDelConfig = Pick<PortmapConfig, 'network'>;
+
+const portmapDelSchema = z.pick(portmapSchema, { name: true });
+
+export function parsePortmapDelConfig(raw: Record<string, unknown>): PortmapDelConfig {
+  return { network: parseOrThrow(portmapDelSchema, raw).name };
+}
+
 export function parsePortmapConfig(raw: Record<string, unknown>): PortmapConfig {
   const c = parseOrThrow(portmapSchema, raw);
   if (c.markMasqBit != null && c.externalSetMarkChain != null) {

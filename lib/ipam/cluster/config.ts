@@ -29,6 +29,16 @@ const schema = z.object({
   }),
 });
 
+/** What DEL reads: whom to ask, and the network that names the handle. */
+export type ClusterIpamDelConfig = Pick<ClusterIpamConfig, 'name' | 'agentSocket'>;
+
+const delSchema = z.object({ name: z.string(), ipam: z.object({ agentSocket: z._default(absolutePath(), DEFAULT_AGENT_SOCKET) }) });
+
+export function parseClusterIpamDelConfig(raw: Record<string, unknown>): ClusterIpamDelConfig {
+  const c = parseOrThrow(delSchema, raw);
+  return { name: c.name, agentSocket: c.ipam.agentSocket };
+}
+
 export function parseClusterIpamConfig(raw: Record<string, unknown>): ClusterIpamConfig {
   const c = parseOrThrow(schema, raw);
   return {
