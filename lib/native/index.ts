@@ -30,7 +30,10 @@ export interface TscniNative {
   udpProxyStart(tunFd: number, address: string, port: number): number;
   /** Replaces the loop's routes: 12 bytes each, network order: network, next hop, prefix length, 3 zero bytes. */
   udpProxySetRoutes(handle: number, routes: Buffer): void;
-  /** [packets to peers, from peers, without a route, send errors, TUN write errors] */
+  /**
+   * [packets to peers, from peers, without a route, send errors, TUN write errors, datagrams from an
+   * unknown source, oversized datagrams, socket errors, lanes stopped] (udp_proxy.h says what each is)
+   */
   udpProxyCounters(handle: number): number[];
   /** Stops the loop and closes its socket; the TUN fd stays open. */
   udpProxyStop(handle: number): void;

@@ -263,8 +263,12 @@ static napi_value js_udp_proxy_start(napi_env env, napi_callback_info info) {
   char text[INET_ADDRSTRLEN];
   struct in_addr address;
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* the length first, and no NUL inside: a longer string would be cut to a valid address, e.g.
+   * "127.100.100.1001" to 127.100.100.100 */
   if (argc < 3 || napi_get_value_int32(env, argv[0], &tun) != napi_ok ||
-      napi_get_value_string_utf8(env, argv[1], text, sizeof text, &len) != napi_ok || inet_pton(AF_INET, text, &address) != 1 ||
+      napi_get_value_string_utf8(env, argv[1], NULL, 0, &len) != napi_ok || len >= sizeof text ||
+      napi_get_value_string_utf8(env, argv[1], text, sizeof text, &len) != napi_ok || strlen(text) != len ||
+      inet_pton(AF_INET, text, &address) != 1 ||
       napi_get_value_int32(env, argv[2], &port) != napi_ok || port < 1 || port > 65535)
     return throw_type(env, "udpProxyStart(tunFd, address: IPv4, port: 1-65535)");
   int slot = 0;
@@ -309,7 +313,8 @@ static napi_value js_udp_proxy_set_routes(napi_env env, napi_callback_info info)
   return NULL;
 }
 
-/* udpProxyCounters(handle) -> [toPeers, fromPeers, noRoute, sendErrors, tunErrors] */
+/* udpProxyCounters(handle) -> [toPeers, fromPeers, noRoute, sendErrors, tunErrors, unknownSource, oversized,
+ * socketErrors, lanesStopped] (udp_proxy.h) */
 static napi_value js_udp_proxy_counters(napi_env env, napi_callback_info info) {
   napi_value argv[1], out, v;
   size_t argc = 1;
