@@ -19,6 +19,8 @@ export interface TscniNative {
   close(fd: number): void;
   /** A connected AF_UNIX stream socket; reads and writes on it fail with EAGAIN after `timeoutMs` without progress. */
   unixConnect(path: string, timeoutMs: number): number;
+  /** Who connected to an AF_UNIX socket (SO_PEERCRED on the accepted `fd`). */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /**
    * Runs `path` with `argv` (argv[0] included) to completion; stdin is /dev/null; status 128+n for
    * signal n. Throws (errno ETIMEDOUT) after killing a child still running after `timeoutMs`.

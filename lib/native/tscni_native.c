@@ -13,6 +13,7 @@
  *   AF_UNIX     a blocking stream connection to a local socket (the node
  *               agent's), read and written with fs' sync calls, so that a
  *               plugin asking the agent loads no networking module either;
+ *               and, for the agent's side, the credentials of who connected;
  *   TUNSETIFF   a TUN device for the overlay's udp backend, and that backend's
  *               packet loop (udp_proxy.c, threads of its own) started, given
  *               routes, read and stopped.
@@ -563,6 +564,28 @@ static napi_value js_unix_connect(napi_env env, napi_callback_info info) {
   return fd_or_throw(env, fd, failed);
 }
 
+/*
+ * peerCredentials(fd) -> { pid, uid, gid }: who is at the other end of a
+ * connected AF_UNIX socket, as the kernel recorded it at connect(2)
+ * (SO_PEERCRED), so a server can refuse a peer that is not root or of its group.
+ */
+static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (int_args(env, info, &fd, 1, "peerCredentials(fd)") < 0) return NULL;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return throw_errno(env, "getsockopt(SO_PEERCRED)", errno);
+  napi_value out, v;
+  NAPI_OK(napi_create_object(env, &out));
+  NAPI_OK(napi_create_int32(env, cred.pid, &v));
+  NAPI_OK(napi_set_named_property(env, out, "pid", v));
+  NAPI_OK(napi_create_uint32(env, cred.uid, &v));
+  NAPI_OK(napi_set_named_property(env, out, "uid", v));
+  NAPI_OK(napi_create_uint32(env, cred.gid, &v));
+  NAPI_OK(napi_set_named_property(env, out, "gid", v));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"setns", NULL, js_setns, NULL, NULL, NULL, napi_default, NULL},
@@ -572,6 +595,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"netlinkReceive", NULL, js_netlink_receive, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
     {"unixConnect", NULL, js_unix_connect, NULL, NULL, NULL, napi_default, NULL},
+    {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_default, NULL},
     {"runProgram", NULL, js_run_program, NULL, NULL, NULL, napi_default, NULL},
     {"tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_default, NULL},
     {"udpProxyStart", NULL, js_udp_proxy_start, NULL, NULL, NULL, napi_default, NULL},
