@@ -1,7 +1,8 @@
 // The agent's IPAM socket against hostile local peers: the socket is 0600
 // from its creation; a peer that is not root is refused even when the file's
 // mode lets it connect (the kernel's record of who connected decides, not
-// the mode alone); a request line longer than the cap, counted in bytes, is
+// the mode alone), unless it is of the group the socket is given; a request
+// line longer than the cap, counted in bytes, is
 // refused with an answer; a connection that sends nothing is closed, and
 // connections beyond the cap are closed at once. The
 // service runs as the agent runs it (serveClusterIpam, in a node netns); its
@@ -32,8 +33,10 @@ c.on('close', () => { console.log(JSON.stringify({ got, closedAfterMs: Date.now(
 setTimeout(() => { console.log(JSON.stringify({ got, open: true })); process.exit(0); }, 20000);
 `;
 
-async function ask(request: string, asNobody = false, pad = 0): Promise<{ got: string; closedAfterMs?: number; open?: boolean; error?: string }> {
-  const argv = ['-e', CLIENT, agent.socket, request, String(pad)];
+async function ask(
+  request: string, asNobody = false, pad = 0, socket = agent.socket,
+): Promise<{ got: string; closedAfterMs?: number; open?: boolean; error?: string }> {
+  const argv = ['-e', CLIENT, socket, request, String(pad)];
   const r = asNobody
     ? await h.execIn(ns, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv], { timeout: 30_000 })
     : await h.execIn(ns, process.execPath, argv, { timeout: 30_000 });
@@ -67,6 +70,19 @@ describe('the agent\'s IPAM socket', () => {
       expect(answerOf(r).msg).toMatch(/refuses this request: uid 65534 .*is not root/);
     } finally {
       chmodSync(agent.socket, 0o600);
+    }
+  });
+
+  it('with a group: the socket is 0660 of that group, and a member of it that is not root is served', async () => {
+    const grouped = await startIpamAgent(h, ns, 'node-b', { 'etcd-endpoints': 'http://10.250.0.99:2379' }, 65534);
+    try {
+      chmodSync(dirname(grouped.socket), 0o755);
+      const st = statSync(grouped.socket);
+      expect([st.mode & 0o777, st.gid]).toEqual([0o660, 65534]);
+      const r = await ask('{"op":"pools"}\n', true, 0, grouped.socket);
+      expect(answerOf(r)).toMatchObject({ ok: false, code: 11 });
+    } finally {
+      await grouped.stop();
     }
   });
 
