@@ -1,6 +1,7 @@
 // tscni-agent overlay: flanneld's job on one node. In order:
 //   1. flags, etcd settings, underlay, the network config: all checked before
-//      the kernel is touched, so bad input changes nothing;
+//      the kernel is touched, so bad input changes nothing; an etcd that does
+//      not answer yet (a cluster booting) is waited for, as routed's agent does;
 //   2. the backend is chosen, the subnet lease acquired (the same one as
 //      last time if it lives), the subnet file written;
 //   3. the lease table is read and watched; every change, and a tick once a
@@ -13,6 +14,7 @@
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { listSubnetLeases, readFlannelConfig, configKey, subnetsPrefix, type StoredLease } from '../../lib/datastore/flannel';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
+import { EtcdUnreachableError } from '../../lib/datastore/etcd-http';
 import { subnetOfKey, decodeSubnetLease } from '../../lib/datastore/flannel-subnets';
 import { formatCidr, sameCidr, type Cidr } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
@@ -35,14 +37,44 @@ const RECONCILE_INTERVAL_MS = 1000;
  * on a change of the node's subnet and at this interval.
  */
 const MASQ_CHECK_INTERVAL_MS = 3000;
+/** Waits between start-up attempts while etcd does not answer: doubling up to the longest. */
+const ETCD_RETRY_FIRST_MS = 500;
+const ETCD_RETRY_LONGEST_MS = 5000;
+
+/** A signal that ends the agent: `received` once it came, so a start-up wait can end early. */
+interface Termination {
+  signal: Promise<NodeJS.Signals>;
+  received: boolean;
+}
+
+/**
+ * Runs a start-up step that needs etcd until etcd answers it, or the agent is
+ * told to stop (undefined). Only an unreachable etcd is waited for; what etcd
+ * answers (no config, a bad one) stays the step's error.
+ */
+async function untilEtcdAnswers<T>(what: string, step: () => Promise<T>, stop: Termination, log: Logger): Promise<T | undefined> {
+  for (let delay = ETCD_RETRY_FIRST_MS; !stop.received; delay = Math.min(delay * 2, ETCD_RETRY_LONGEST_MS)) {
+    try {
+      return await step();
+    } catch (e) {
+      if (!(e instanceof EtcdUnreachableError)) throw e;
+      log.event('etcd-unreachable', { step: what, error: e.message, retry_ms: delay });
+      await Promise.race([new Promise((r) => setTimeout(r, delay)), stop.signal]);
+    }
+  }
+  return undefined;
+}
 
 export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<void> {
+  const stop: Termination = { signal: untilTerminated(), received: false };
+  void stop.signal.then(() => (stop.received = true));
   const nl = Rtnl.open();
   // A short per-request timeout: renewals of a few-second lease must not hang on a dead member.
   const client = new EtcdClient({ ...o.etcd.connection, timeoutMs: Math.min(5000, Math.max(500, (o.leaseTtl * 1000) / 3)) });
   try {
     const underlay = await findUnderlay(nl, o);
-    const stored = await readFlannelConfig(client, o.etcd.prefix);
+    const stored = await untilEtcdAnswers('read the network config', () => readFlannelConfig(client, o.etcd.prefix), stop, log);
+    if (stop.received) return;
     if (!stored) throw new Error(`no network config at ${configKey(o.etcd.prefix)} (write it with: tscni overlay config set)`);
     const config = stored.config;
     const backend = await createBackend({ nl, underlay, config, nodeName: o.nodeName, log });
@@ -55,7 +87,10 @@ export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<v
       lease: { PublicIP: underlay.publicIp, BackendType: backend.type, ...(backend.leaseData ? { BackendData: backend.leaseData } : {}) },
       previous: previousSubnet(o.subnetFile),
     });
-    await leases.acquire();
+    if (!(await untilEtcdAnswers('acquire the subnet lease', () => leases.acquire(), stop, log))) {
+      await backend.stop();
+      return;
+    }
     const writeFile = () => {
       writeSubnetFile(o.subnetFile, { network: config.Network, subnet: leases.subnet, mtu: backend.mtu, ipMasq: o.ipMasq });
       log.event('subnet-file-written', { path: o.subnetFile, subnet: formatCidr(leases.subnet) });
@@ -64,12 +99,15 @@ export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<v
     if (!o.ipMasq && (await removeOverlayMasq())) log.event('masquerade-removed', { why: 'no --ip-masq' });
 
     const node = new OverlayNode(backend, leases, o, log, formatCidr(config.Network));
-    await node.start(client);
+    if (!(await untilEtcdAnswers('read the leases', async () => (await node.start(client), true), stop, log))) {
+      await backend.stop();
+      return;
+    }
     const timers = [
       setInterval(() => node.kick(), RECONCILE_INTERVAL_MS),
       setInterval(() => void node.renew().then((moved) => moved && writeFile()), leases.renewIntervalMs),
     ];
-    const signal = await untilTerminated();
+    const signal = await stop.signal;
     log.event('terminating', { signal, keeping: 'lease, routes, masquerade' });
     for (const t of timers) clearInterval(t);
     await node.stop();

@@ -67,14 +67,6 @@ describe('overlay agent: bad input changes nothing', () => {
     expect(await etcdGet(h, c, `${prefix}/subnets/`)).toEqual({});
   });
 
-  it('an unreachable etcd: exit 1 naming it', async () => {
-    const before = await kernelState(node4());
-    const r = await run(['--etcd-endpoints', 'http://10.250.0.99:2379']);
-    expect(r.exitCode, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/etcd unreachable: http:\/\/10\.250\.0\.99:2379/);
-    expect(await kernelState(node4())).toBe(before);
-  });
-
   it('garbled flags: exit 2 naming the flag; an underlay that is not there: exit 1', async () => {
     for (const [args, message] of [
       [['--subnet-lease-ttl', 'soon'], /--subnet-lease-ttl: "soon" is not a whole number/],
