@@ -31,7 +31,7 @@ import { blockUse, writeStatus, type AgentStatus } from './status-file';
 import { freeOwnLeaks, LeakTracker, unroutedAllocations } from './leaks';
 import { routedUnderlay, routedUnderlay6 } from './underlay';
 import { impactOf } from './watch-events';
-import { tunnelHandle, tunnelRoutes, vtepLinkLocal, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
+import { legacyTunnelHandle, tunnelHandle, tunnelRoutes, vtepLinkLocal, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
 
 const logger = createLogger();
 const log = logger.event;
@@ -100,7 +100,7 @@ export async function routedMain(args: string[]): Promise<number> {
   const prefix = opts.etcd.prefix;
   await register(client, opts, underlay.publicIp, () => terminated);
   const store = new ClusterIpamStore(client, prefix, opts.node);
-  const ownHandle = (h: string) => h === tunnelHandle(opts.node);
+  const ownHandle = (h: string) => h === tunnelHandle(opts.node) || h === legacyTunnelHandle(opts.node);
   try {
     const freed = await freeOwnLeaks(nl, store, ownHandle);
     if (freed.length > 0) log('leaks-freed', { addresses: freed.join(','), why: 'no route to them on this node' });
@@ -139,7 +139,9 @@ export async function routedMain(args: string[]): Promise<number> {
     if (!self || encapsulating.length === 0) return undefined;
     let tunnel = self.tunnelAddress;
     if (tunnel === undefined) {
-      const { ips: [a] } = await store.assign(tunnelHandle(opts.node), encapsulating.map((p) => p.name));
+      // A record written anew (deleted under the agent) finds the address the node holds, in either handle form.
+      const [legacy] = await store.heldBy(legacyTunnelHandle(opts.node));
+      const a = legacy ?? (await store.assign(tunnelHandle(opts.node), encapsulating.map((p) => p.name))).ips[0];
       tunnel = a!.address.split('/')[0]!;
       await registerNode(client, prefix, { ...self, tunnelAddress: tunnel });
       log('tunnel-address', { address: tunnel });

@@ -6,7 +6,7 @@ import { createServer, type Socket } from 'node:net';
 import { asCniError, CniError, ErrorCode } from '../../cni/errors';
 import { EtcdError, EtcdUnreachableError } from '../../datastore/etcd-http';
 import { formatCidr } from '../../ip/address';
-import { attachmentOfHandle } from './block';
+import { attachmentOfHandle, isAgentHandle, LEGACY_AGENT_NETWORKS } from './block';
 import { poolValue, type Pool } from './pool';
 import { MAX_MESSAGE_BYTES, type ErrorAnswer, type IpamRequest, type PoolInfo } from './protocol';
 import type { ClusterIpamStore } from './store';
@@ -46,24 +46,32 @@ export function parseRequest(line: string): IpamRequest | string {
     return 'the request is not JSON';
   }
   if (typeof r !== 'object' || r === null) return 'the request is not an object';
-  const handleOk = typeof r.handle === 'string' && attachmentOfHandle(r.handle) !== undefined;
+  const handleProblem = handleProblemOf(r.handle);
   switch (r.op) {
     case 'assign':
     case 'status':
-      if (r.op === 'assign' && !handleOk) return 'handle: must be "<network>/<containerId>/<ifname>"';
+      if (r.op === 'assign' && handleProblem) return handleProblem;
       if (r.pools !== undefined && !isStringArray(r.pools)) return 'pools: must be a list of pool names';
       return r.op === 'assign' ? { op: r.op, handle: r.handle, ...(r.pools ? { pools: r.pools } : {}) } : { op: r.op, ...(r.pools ? { pools: r.pools } : {}) };
     case 'release':
     case 'held':
-      return handleOk ? { op: r.op, handle: r.handle } : 'handle: must be "<network>/<containerId>/<ifname>"';
+      return handleProblem ?? { op: r.op, handle: r.handle };
     case 'gc':
       if (typeof r.network !== 'string' || r.network === '') return 'network: must be a network name';
+      if (isAgentHandle(`${r.network}/`)) return `network: "${r.network}" is reserved for the agent's own addresses`;
       return isStringArray(r.keep) ? { op: 'gc', network: r.network, keep: r.keep } : 'keep: must be a list of handles';
     case 'pools':
       return { op: 'pools' };
     default:
       return `op: unknown operation ${JSON.stringify(r.op)}`;
   }
+}
+
+/** What is wrong with a plugin's handle: not one, or one of the agent's own (a plugin never names those). */
+function handleProblemOf(handle: unknown): string | undefined {
+  if (typeof handle !== 'string' || attachmentOfHandle(handle) === undefined) return 'handle: must be "<network>/<containerId>/<ifname>"';
+  if (isAgentHandle(handle)) return `handle: the network of "${handle}" is reserved for the agent's own addresses (${LEGACY_AGENT_NETWORKS.join(', ')} included)`;
+  return undefined;
 }
 
 const poolInfo = (p: Pool): PoolInfo => ({ name: p.name, ...poolValue(p) });
