@@ -28,7 +28,8 @@ import { SerialRunner } from '../serial-runner';
 import { untilTerminated } from '../signals';
 import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
 import { blockUse, writeStatus, type AgentStatus } from './status-file';
-import { freeOwnLeaks, LeakTracker, unroutedAllocations } from './leaks';
+import { LeakScan } from './leaks';
+import { AttachmentRecords } from '../../lib/ipam/cluster/attachments';
 import { routedUnderlay, routedUnderlay6 } from './underlay';
 import { impactOf } from './watch-events';
 import { legacyTunnelHandle, tunnelHandle, tunnelRoutes, vtepLinkLocal, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
@@ -101,12 +102,6 @@ export async function routedMain(args: string[]): Promise<number> {
   await register(client, opts, underlay.publicIp, () => terminated);
   const store = new ClusterIpamStore(client, prefix, opts.node);
   const ownHandle = (h: string) => h === tunnelHandle(opts.node) || h === legacyTunnelHandle(opts.node);
-  try {
-    const freed = await freeOwnLeaks(nl, store, ownHandle);
-    if (freed.length > 0) log('leaks-freed', { addresses: freed.join(','), why: 'no route to them on this node' });
-  } catch (e) {
-    log('leak-scan-failed', { error: (e as Error).message });
-  }
   // The pod MTU is in place before the first plugin can ask for an address;
   // when etcd does not answer now, the first sync writes it.
   let podMtu: number | undefined;
@@ -116,7 +111,8 @@ export async function routedMain(args: string[]): Promise<number> {
   } catch (e) {
     log('pod-mtu-unknown', { error: (e as Error).message, why: 'the pools could not be read; the first sync writes it' });
   }
-  const server = await serveClusterIpam(opts.socketPath, store);
+  const records = new AttachmentRecords(opts.runDir);
+  const server = await serveClusterIpam(opts.socketPath, store, records);
   log('ipam-serving', { socket: opts.socketPath });
 
   let birdDown = true;
@@ -291,13 +287,9 @@ export async function routedMain(args: string[]): Promise<number> {
   }
   // A periodic resync repairs drift nobody announced (a route deleted by hand).
   const resync = setInterval(schedule, 30_000);
-  const leaks = new LeakTracker(opts.node);
-  const leakScan = setInterval(() => {
-    void (async () => {
-      const unrouted = await unroutedAllocations(nl, await store.listBlocks(opts.node), ownHandle);
-      await leaks.publish(client, prefix, leaks.update(Date.now(), unrouted));
-    })().catch((e: Error) => logger.once('leak-scan', 'leak-scan-failed', { error: e.message }));
-  }, 2_500);
+  const leaks = new LeakScan({ store, records, client, prefix, keep: ownHandle, log: logger });
+  void leaks.run();
+  const leakScan = setInterval(() => void leaks.run(), 2_500);
 
   const signal = await termination;
   log('terminating', { signal });

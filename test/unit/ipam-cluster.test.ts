@@ -134,5 +134,10 @@ describe('the agent\'s own handles', () => {
     expect(() => parseClusterIpamConfig(config)).toThrow('name: "vxlan-tunnel" is reserved for the tscni agent\'s own addresses');
     expect(parseClusterIpamConfig({ ...config, name: 'vxlan-tunnel2' }).name).toBe('vxlan-tunnel2');
   });
+
+  it('an assign carries the ADD\'s netns, an absolute path', () => {
+    expect(parseRequest('{"op":"assign","handle":"n/c/eth0","netns":"/run/netns/p1"}')).toEqual({ op: 'assign', handle: 'n/c/eth0', netns: '/run/netns/p1' });
+    expect(parseRequest('{"op":"assign","handle":"n/c/eth0","netns":"p1"}')).toBe('netns: must be an absolute path');
+  });
 });
 

@@ -6,6 +6,7 @@ import { createServer, type Socket } from 'node:net';
 import { asCniError, CniError, ErrorCode } from '../../cni/errors';
 import { EtcdError, EtcdUnreachableError } from '../../datastore/etcd-http';
 import { formatCidr } from '../../ip/address';
+import type { AttachmentRecords } from './attachments';
 import { attachmentOfHandle, isAgentHandle, LEGACY_AGENT_NETWORKS } from './block';
 import { poolValue, type Pool } from './pool';
 import { MAX_MESSAGE_BYTES, type ErrorAnswer, type IpamRequest, type PoolInfo } from './protocol';
@@ -52,7 +53,9 @@ export function parseRequest(line: string): IpamRequest | string {
     case 'status':
       if (r.op === 'assign' && handleProblem) return handleProblem;
       if (r.pools !== undefined && !isStringArray(r.pools)) return 'pools: must be a list of pool names';
-      return r.op === 'assign' ? { op: r.op, handle: r.handle, ...(r.pools ? { pools: r.pools } : {}) } : { op: r.op, ...(r.pools ? { pools: r.pools } : {}) };
+      if (r.op === 'status') return { op: r.op, ...(r.pools ? { pools: r.pools } : {}) };
+      if (r.netns !== undefined && (typeof r.netns !== 'string' || !r.netns.startsWith('/'))) return 'netns: must be an absolute path';
+      return { op: r.op, handle: r.handle, ...(r.pools ? { pools: r.pools } : {}), ...(r.netns !== undefined ? { netns: r.netns } : {}) };
     case 'release':
     case 'held':
       return handleProblem ?? { op: r.op, handle: r.handle };
@@ -76,14 +79,18 @@ function handleProblemOf(handle: unknown): string | undefined {
 
 const poolInfo = (p: Pool): PoolInfo => ({ name: p.name, ...poolValue(p) });
 
-async function answer(store: ClusterIpamStore, req: IpamRequest): Promise<object> {
+async function answer(store: ClusterIpamStore, records: AttachmentRecords | undefined, req: IpamRequest): Promise<object> {
   switch (req.op) {
     case 'assign': {
+      records?.note(req.handle, req.netns);
       const { ips, pools } = await store.assign(req.handle, req.pools);
       return { ips, pools: pools.map(poolInfo) };
     }
-    case 'release':
-      return { released: await store.release(req.handle) };
+    case 'release': {
+      const released = await store.release(req.handle);
+      records?.forget(req.handle);
+      return { released };
+    }
     case 'held':
       return { ips: await store.heldBy(req.handle) };
     case 'gc': {
@@ -114,11 +121,11 @@ function errorAnswer(e: unknown): ErrorAnswer {
   return { ok: false, code: c.code, msg: c.msg, ...(c.details ? { details: c.details } : {}) };
 }
 
-async function serveConnection(store: ClusterIpamStore, socket: Socket): Promise<void> {
+async function serveConnection(store: ClusterIpamStore, records: AttachmentRecords | undefined, socket: Socket): Promise<void> {
   let reply: object;
   try {
     const req = parseRequest(await readLine(socket));
-    reply = typeof req === 'string' ? { ok: false, code: ErrorCode.DecodeFailure, msg: `bad request: ${req}` } : { ok: true, ...(await answer(store, req)) };
+    reply = typeof req === 'string' ? { ok: false, code: ErrorCode.DecodeFailure, msg: `bad request: ${req}` } : { ok: true, ...(await answer(store, records, req)) };
   } catch (e) {
     reply = errorAnswer(e);
   }
@@ -134,15 +141,18 @@ function removeStaleSocket(path: string): void {
   }
 }
 
-/** Serves `store` at `socketPath` (mode 0600: only root's plugins may ask) until close(). */
-export async function serveClusterIpam(socketPath: string, store: ClusterIpamStore): Promise<IpamServer> {
+/**
+ * Serves `store` at `socketPath` (mode 0600: only root's plugins may ask)
+ * until close(); with `records`, keeps one per attachment for the leak scan.
+ */
+export async function serveClusterIpam(socketPath: string, store: ClusterIpamStore, records?: AttachmentRecords): Promise<IpamServer> {
   removeStaleSocket(socketPath);
   const open = new Set<Socket>();
   const server = createServer((socket) => {
     open.add(socket);
     socket.on('close', () => open.delete(socket));
     socket.on('error', () => undefined);
-    void serveConnection(store, socket);
+    void serveConnection(store, records, socket);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
