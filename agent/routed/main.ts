@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { listPeers, peersOfNode } from '../../lib/datastore/bgp-peers';
-import { decodeNode, listNodes, nodeKey, registerNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
+import { aliveKey, decodeNode, listNodes, nodeKey, registerNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
 import type { Block } from '../../lib/ipam/cluster/block';
 import type { Pool } from '../../lib/ipam/cluster/pool';
 import { vtepMac } from '../vxlan/vtep-mac';
@@ -29,6 +29,7 @@ import { untilTerminated } from '../signals';
 import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
 import { blockUse, writeStatus, type AgentStatus } from './status-file';
 import { LeakScan } from './leaks';
+import { Heartbeat, HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_S } from './heartbeat';
 import { AttachmentRecords } from '../../lib/ipam/cluster/attachments';
 import { routedUnderlay, routedUnderlay6 } from './underlay';
 import { impactOf } from './watch-events';
@@ -102,6 +103,23 @@ export async function routedMain(args: string[]): Promise<number> {
   await register(client, opts, underlay.publicIp, () => terminated);
   const store = new ClusterIpamStore(client, prefix, opts.node);
   const ownHandle = (h: string) => h === tunnelHandle(opts.node) || h === legacyTunnelHandle(opts.node);
+  const heartbeat = new Heartbeat(client, prefix, opts.node);
+  const beat = async () => {
+    try {
+      if ((await heartbeat.beat()) === 'started') log('heartbeat', { key: aliveKey(prefix, opts.node), ttl: HEARTBEAT_TTL_S });
+    } catch (e) {
+      logger.once('heartbeat', 'heartbeat-failed', { error: (e as Error).message });
+    }
+  };
+  await beat();
+  /** Writes the node's record again when it disappears under the running agent: the node is not gone. */
+  let registering: Promise<void> | undefined;
+  const reregister = () => {
+    registering ??= register(client, opts, underlay.publicIp, () => terminated).finally(() => {
+      registering = undefined;
+      schedule();
+    });
+  };
   // The pod MTU is in place before the first plugin can ask for an address;
   // when etcd does not answer now, the first sync writes it.
   let podMtu: number | undefined;
@@ -175,7 +193,10 @@ export async function routedMain(args: string[]): Promise<number> {
     }
     const self = nodes.find((n) => n.name === opts.node);
     // A node removed from etcd while its agent runs withdraws from every session.
-    if (!self) log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed' });
+    if (!self) {
+      log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed until it is written again' });
+      reregister();
+    }
     const nodeIps = new Set(nodes.map((n) => n.ip));
     const sessions: Session[] = self
       ? [
@@ -266,7 +287,10 @@ export async function routedMain(args: string[]): Promise<number> {
   const startWatch = () => {
     watch = watchPrefix(client, `${prefix}/`, {
       onEvents: (events) => {
-        if (events.some((e) => e.type === 'delete' && e.kv.key === nodeKey(prefix, opts.node))) log('own-record-deleted', { node: opts.node });
+        if (events.some((e) => e.type === 'delete' && e.kv.key === nodeKey(prefix, opts.node))) {
+          log('own-record-deleted', { node: opts.node, why: 'the agent runs: it registers again' });
+          reregister();
+        }
         const impacts = events.map((e) => impactOf(prefix, e));
         if (impacts.some((i) => i.kind === 'sync')) schedule();
         else allocationsChanged(impacts.flatMap((i) => (i.kind === 'allocations' ? [i.block] : [])));
@@ -287,6 +311,7 @@ export async function routedMain(args: string[]): Promise<number> {
   }
   // A periodic resync repairs drift nobody announced (a route deleted by hand).
   const resync = setInterval(schedule, 30_000);
+  const heartbeats = setInterval(() => void beat(), HEARTBEAT_EVERY_MS);
   const leaks = new LeakScan({ store, records, client, prefix, keep: ownHandle, log: logger });
   void leaks.run();
   const leakScan = setInterval(() => void leaks.run(), 2_500);
@@ -295,10 +320,12 @@ export async function routedMain(args: string[]): Promise<number> {
   log('terminating', { signal });
   clearInterval(resync);
   clearInterval(leakScan);
+  clearInterval(heartbeats);
   watch?.close();
   await syncs.stop();
   await server.close();
   await bird.stop();
+  await heartbeat.stop().catch((e: Error) => log('heartbeat-failed', { error: e.message, why: 'it ends with its lease' }));
   client.close();
   nl.close();
   log('stopped', { node: opts.node });

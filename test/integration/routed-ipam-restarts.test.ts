@@ -2,7 +2,10 @@
 // reference ptp and macvlan (a macvlan pod has no route on the node, as a
 // bridge pod has none of its own) keeps its addresses through ten restarts
 // and no later ADD is given them; a pod whose netns is really gone is
-// reported and freed a settle time after a restart.
+// reported and freed a settle time after a restart. And a node's blocks are
+// never released while its agent runs: the agent's heartbeat outlives a
+// deleted record, and the agent registers again.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askAgent } from '../../lib/ipam/cluster/protocol';
@@ -15,6 +18,7 @@ describe('routed IPAM across agent restarts', () => {
   const h = useHarness();
   let cluster: Cluster;
   let lab: RoutedLab;
+  let dir: string;
 
   const allocations = async (): Promise<Record<string, string>> => {
     const lines = (await lab.etcdctl(['get', '--prefix', '/tscni/v1/ipam/blocks/'])).split('\n').filter((l) => l !== '');
@@ -54,6 +58,7 @@ describe('routed IPAM across agent restarts', () => {
   beforeAll(async () => {
     cluster = await createCluster(h, { nodesPerSegment: [2], etcd: true });
     lab = new RoutedLab(h, cluster, await h.tempDir('run'));
+    dir = await h.tempDir('reports');
     await lab.defaultRoutes();
     await lab.createPool('default', POOL_CIDR, 26);
     lab.startAgent(cluster.nodes[0]!, 'a');
@@ -104,5 +109,40 @@ describe('routed IPAM across agent restarts', () => {
     const held = await allocations();
     expect(held[gone.ip]).toBeUndefined();
     expect(held[kept.ip]).toBe(kept.handle);
+  }, 120_000);
+
+  it('release never takes the blocks of a node whose agent runs: its record deleted, it registers again; killed, its heartbeat holds them until it expires', async () => {
+    lab.startAgent(cluster.nodes[1]!, 'b');
+    await lab.assign('b', 'b-pod');
+    const [block] = await lab.blocksOf('b');
+    const blockKey = `/tscni/v1/ipam/blocks/default/${block!.replace('/', '-')}`;
+    const reportOfB = async () => {
+      const kv = JSON.parse(await lab.etcdctl(['get', blockKey, '-w', 'json'])).kvs[0];
+      const report = { generated: new Date().toISOString(), allocations: [], blocks: [{ pool: 'default', block, node: 'b', modRevision: Number(kv.mod_revision), allocations: 1, evidence: 'as of the report' }] };
+      const file = join(dir, `b-${Date.now()}.json`);
+      writeFileSync(file, JSON.stringify(report));
+      return file;
+    };
+    const release = async () => (await lab.tscni(cluster.nodes[0]!, ['ipam', 'release', '--from-report', await reportOfB()])).stdout.trim();
+    const kept = `kept block ${block}: node b is registered or its agent runs, or the block changed since the report`;
+
+    await lab.etcdctl(['del', '/tscni/v1/nodes/b']);
+    expect(await release()).toBe(kept);
+    await eventually('agent b registers again', async () => (await lab.etcdctl(['get', '/tscni/v1/nodes/b'])).includes('"ip"') || 'no record');
+    expect((await lab.blocksOf('b'))).toEqual([block]);
+
+    // Killed, it stops nothing: its heartbeat lives on until its lease expires.
+    const b = lab.agents.get('b')!;
+    const exited = new Promise((r) => b.child.once('exit', r));
+    b.child.kill('SIGKILL');
+    await exited;
+    lab.agents.delete('b');
+    await lab.etcdctl(['del', '/tscni/v1/nodes/b']);
+    expect(await release()).toBe(kept);
+    expect((await lab.blocksOf('b'))).toEqual([block]);
+    expect((await lab.tscni(cluster.nodes[0]!, ['ipam', 'check'])).stdout).not.toContain(block!);
+    await eventually('the heartbeat of the killed agent expires', async () => (await lab.etcdctl(['get', '/tscni/v1/nodes-alive/b'])) === '' || 'still there', 30_000);
+    expect(await release()).toBe(`released block ${block} of pool default (node b is gone)`);
+    expect(await lab.blocksOf('b')).toEqual([]);
   }, 120_000);
 });

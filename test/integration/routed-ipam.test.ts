@@ -61,7 +61,7 @@ describe('routed IPAM leaks', () => {
       return report.allocations.length === 1 || JSON.stringify(report);
     });
     expect(report.allocations).toEqual([expect.objectContaining({ node: 'a', ips: [pods[1]!.ip], handle: 'routed/pod2/eth0', evidence: expect.stringContaining(`its netns ${pods[1]!.path} is gone`) })]);
-    expect(report.blocks).toEqual([expect.objectContaining({ node: 'b', block: '10.244.0.64/26', allocations: 1, evidence: 'node b is not registered (no /tscni/v1/nodes/b)' })]);
+    expect(report.blocks).toEqual([expect.objectContaining({ node: 'b', block: '10.244.0.64/26', allocations: 1, evidence: 'node b is not registered (no /tscni/v1/nodes/b) and its agent is not running (no /tscni/v1/nodes-alive/b)' })]);
 
     const file = join(dir, 'report.json');
     writeFileSync(file, JSON.stringify(report));
@@ -91,7 +91,7 @@ describe('routed IPAM leaks', () => {
     const r = await lab.tscni(cluster.nodes[0]!, ['ipam', 'release', '--from-report', file]);
     expect(r.stdout.trim().split('\n')).toEqual([
       `kept ${pods[0]!.ip} (routed/pod1/eth0): node a's agent no longer reports it unattached`,
-      'kept block 10.244.0.0/26: node a is back or the block changed since the report',
+      'kept block 10.244.0.0/26: node a is registered or its agent runs, or the block changed since the report',
     ]);
     expect(await allocations()).toEqual(before);
     const bad = await lab.tscni(cluster.nodes[0]!, ['ipam', 'release', '--from-report', join(dir, 'missing.json')]);
