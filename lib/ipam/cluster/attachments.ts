@@ -8,7 +8,9 @@
 // and removes it on release. The attachment is gone when the node booted
 // since, or when the netns path no longer names the namespace it named
 // (deleted, or another namespace mounted there): a namespace's inode is its
-// identity for as long as it lives.
+// identity for as long as it lives. The kernel may give a freed inode to a
+// later namespace; mounted at the same path, it reads as the same one, which
+// only hides a leak, never frees an address in use.
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 

@@ -82,7 +82,11 @@ const poolInfo = (p: Pool): PoolInfo => ({ name: p.name, ...poolValue(p) });
 async function answer(store: ClusterIpamStore, records: AttachmentRecords | undefined, req: IpamRequest): Promise<object> {
   switch (req.op) {
     case 'assign': {
-      records?.note(req.handle, req.netns);
+      try {
+        records?.note(req.handle, req.netns);
+      } catch {
+        // Without its record the allocation is never taken for a leak: safe, so the ADD goes on.
+      }
       const { ips, pools } = await store.assign(req.handle, req.pools);
       return { ips, pools: pools.map(poolInfo) };
     }
