@@ -1,6 +1,7 @@
-// tscni-agent routed: calico-node's job on one node. It registers the node,
-// serves cluster IPAM to the node's plugins on <run-dir>/agent.sock, keeps a
-// blackhole route per block the node holds, and runs BIRD with a
+// tscni-agent routed: calico-node's job on one node. It registers the node
+// (again, when its record is deleted) and keeps its heartbeat, serves cluster
+// IPAM to the node's plugins on <run-dir>/agent.sock, keeps a blackhole route
+// per block the node holds, and runs BIRD with a
 // configuration rendered from etcd (nodes, BGP peers, blocks), re-rendered
 // and reloaded whenever they change. SIGTERM: everything stops, BIRD for a
 // graceful restart, and the kernel state stays for the next start.
@@ -192,7 +193,7 @@ export async function routedMain(args: string[]): Promise<number> {
       logger.once(`vxlan6:${p.name}`, 'vxlan-unavailable', { pool: p.name, why: 'IPv6 blocks ride the VXLAN device an IPv4 pool with vxlan builds; no IPv4 pool encapsulates, so they are not encapsulated' });
     }
     const self = nodes.find((n) => n.name === opts.node);
-    // A node removed from etcd while its agent runs withdraws from every session.
+    // A record deleted under the running agent: every session closes until it is written again.
     if (!self) {
       log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed until it is written again' });
       reregister();
