@@ -1,6 +1,7 @@
-// tscni-agent routed: calico-node's job on one node. It registers the node,
-// serves cluster IPAM to the node's plugins on <run-dir>/agent.sock, keeps a
-// blackhole route per block the node holds, and runs BIRD with a
+// tscni-agent routed: calico-node's job on one node. It registers the node
+// (again, when its record is deleted) and keeps its heartbeat, serves cluster
+// IPAM to the node's plugins on <run-dir>/agent.sock, keeps a blackhole route
+// per block the node holds, and runs BIRD with a
 // configuration rendered from etcd (nodes, BGP peers, blocks), re-rendered
 // and reloaded whenever they change. SIGTERM: everything stops, BIRD for a
 // graceful restart, and the kernel state stays for the next start.
@@ -8,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { listPeers, peersOfNode } from '../../lib/datastore/bgp-peers';
-import { decodeNode, listNodes, nodeKey, registerNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
+import { aliveKey, decodeNode, listNodes, nodeKey, registerNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
 import type { Block } from '../../lib/ipam/cluster/block';
 import type { Pool } from '../../lib/ipam/cluster/pool';
 import { vtepMac } from '../vxlan/vtep-mac';
@@ -29,10 +30,12 @@ import { untilTerminated } from '../signals';
 import { OptionsError } from '../../lib/flags';
 import { parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
 import { blockUse, writeStatus, type AgentStatus } from './status-file';
-import { freeOwnLeaks, LeakTracker, unroutedAllocations } from './leaks';
+import { LeakScan } from './leaks';
+import { Heartbeat, HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_S } from './heartbeat';
+import { AttachmentRecords } from '../../lib/ipam/cluster/attachments';
 import { routedUnderlay, routedUnderlay6 } from './underlay';
 import { impactOf } from './watch-events';
-import { tunnelHandle, tunnelRoutes, vtepLinkLocal, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
+import { legacyTunnelHandle, tunnelHandle, tunnelRoutes, vtepLinkLocal, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPools } from './vxlan';
 
 const logger = createLogger();
 const log = logger.event;
@@ -101,13 +104,24 @@ export async function routedMain(args: string[]): Promise<number> {
   const prefix = opts.etcd.prefix;
   await register(client, opts, underlay.publicIp, () => terminated);
   const store = new ClusterIpamStore(client, prefix, opts.node);
-  const ownHandle = (h: string) => h === tunnelHandle(opts.node);
-  try {
-    const freed = await freeOwnLeaks(nl, store, ownHandle);
-    if (freed.length > 0) log('leaks-freed', { addresses: freed.join(','), why: 'no route to them on this node' });
-  } catch (e) {
-    log('leak-scan-failed', { error: (e as Error).message });
-  }
+  const ownHandle = (h: string) => h === tunnelHandle(opts.node) || h === legacyTunnelHandle(opts.node);
+  const heartbeat = new Heartbeat(client, prefix, opts.node);
+  const beat = async () => {
+    try {
+      if ((await heartbeat.beat()) === 'started') log('heartbeat', { key: aliveKey(prefix, opts.node), ttl: HEARTBEAT_TTL_S });
+    } catch (e) {
+      logger.once('heartbeat', 'heartbeat-failed', { error: (e as Error).message });
+    }
+  };
+  await beat();
+  /** Writes the node's record again when it disappears under the running agent: the node is not gone. */
+  let registering: Promise<void> | undefined;
+  const reregister = () => {
+    registering ??= register(client, opts, underlay.publicIp, () => terminated).finally(() => {
+      registering = undefined;
+      schedule();
+    });
+  };
   // The pod MTU is in place before the first plugin can ask for an address;
   // when etcd does not answer now, the first sync writes it.
   let podMtu: number | undefined;
@@ -117,7 +131,8 @@ export async function routedMain(args: string[]): Promise<number> {
   } catch (e) {
     log('pod-mtu-unknown', { error: (e as Error).message, why: 'the pools could not be read; the first sync writes it' });
   }
-  const server = await serveClusterIpam(opts.socketPath, store);
+  const records = new AttachmentRecords(opts.runDir);
+  const server = await serveClusterIpam(opts.socketPath, store, { records });
   log('ipam-serving', { socket: opts.socketPath });
 
   let birdDown = true;
@@ -140,7 +155,9 @@ export async function routedMain(args: string[]): Promise<number> {
     if (!self || encapsulating.length === 0) return undefined;
     let tunnel = self.tunnelAddress;
     if (tunnel === undefined) {
-      const { ips: [a] } = await store.assign(tunnelHandle(opts.node), encapsulating.map((p) => p.name));
+      // A record written anew (deleted under the agent) finds the address the node holds, in either handle form.
+      const [legacy] = await store.heldBy(legacyTunnelHandle(opts.node));
+      const a = legacy ?? (await store.assign(tunnelHandle(opts.node), encapsulating.map((p) => p.name))).ips[0];
       tunnel = a!.address.split('/')[0]!;
       await registerNode(client, prefix, { ...self, tunnelAddress: tunnel });
       log('tunnel-address', { address: tunnel });
@@ -177,8 +194,11 @@ export async function routedMain(args: string[]): Promise<number> {
       logger.once(`vxlan6:${p.name}`, 'vxlan-unavailable', { pool: p.name, why: 'IPv6 blocks ride the VXLAN device an IPv4 pool with vxlan builds; no IPv4 pool encapsulates, so they are not encapsulated' });
     }
     const self = nodes.find((n) => n.name === opts.node);
-    // A node removed from etcd while its agent runs withdraws from every session.
-    if (!self) log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed' });
+    // A record deleted under the running agent: every session closes until it is written again.
+    if (!self) {
+      log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed until it is written again' });
+      reregister();
+    }
     const nodeIps = new Set(nodes.map((n) => n.ip));
     const sessions: Session[] = self
       ? [
@@ -269,7 +289,10 @@ export async function routedMain(args: string[]): Promise<number> {
   const startWatch = () => {
     watch = watchPrefix(client, `${prefix}/`, {
       onEvents: (events) => {
-        if (events.some((e) => e.type === 'delete' && e.kv.key === nodeKey(prefix, opts.node))) log('own-record-deleted', { node: opts.node });
+        if (events.some((e) => e.type === 'delete' && e.kv.key === nodeKey(prefix, opts.node))) {
+          log('own-record-deleted', { node: opts.node, why: 'the agent runs: it registers again' });
+          reregister();
+        }
         const impacts = events.map((e) => impactOf(prefix, e));
         if (impacts.some((i) => i.kind === 'sync')) schedule();
         else allocationsChanged(impacts.flatMap((i) => (i.kind === 'allocations' ? [i.block] : [])));
@@ -290,22 +313,21 @@ export async function routedMain(args: string[]): Promise<number> {
   }
   // A periodic resync repairs drift nobody announced (a route deleted by hand).
   const resync = setInterval(schedule, 30_000);
-  const leaks = new LeakTracker(opts.node);
-  const leakScan = setInterval(() => {
-    void (async () => {
-      const unrouted = await unroutedAllocations(nl, await store.listBlocks(opts.node), ownHandle);
-      await leaks.publish(client, prefix, leaks.update(Date.now(), unrouted));
-    })().catch((e: Error) => logger.once('leak-scan', 'leak-scan-failed', { error: e.message }));
-  }, 2_500);
+  const heartbeats = setInterval(() => void beat(), HEARTBEAT_EVERY_MS);
+  const leaks = new LeakScan({ store, records, client, prefix, keep: ownHandle, log: logger });
+  void leaks.run();
+  const leakScan = setInterval(() => void leaks.run(), 2_500);
 
   const signal = await termination;
   log('terminating', { signal });
   clearInterval(resync);
   clearInterval(leakScan);
+  clearInterval(heartbeats);
   watch?.close();
   await syncs.stop();
   await server.close();
   await bird.stop();
+  await heartbeat.stop().catch((e: Error) => log('heartbeat-failed', { error: e.message, why: 'it ends with its lease' }));
   client.close();
   nl.close();
   log('stopped', { node: opts.node });

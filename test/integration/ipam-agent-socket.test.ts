@@ -74,7 +74,7 @@ describe('the agent\'s IPAM socket', () => {
   });
 
   it('with a group: the socket is 0660 of that group, and a member of it that is not root is served', async () => {
-    const grouped = await startIpamAgent(h, ns, 'node-b', { 'etcd-endpoints': 'http://10.250.0.99:2379' }, 65534);
+    const grouped = await startIpamAgent(h, ns, 'node-b', { 'etcd-endpoints': 'http://10.250.0.99:2379' }, { group: 65534 });
     try {
       chmodSync(dirname(grouped.socket), 0o755);
       const st = statSync(grouped.socket);

@@ -16,7 +16,9 @@ type Args = CmdArgs<ClusterIpamConfig>;
 const handle = (a: CmdArgs<ClusterIpamDelConfig>) => handleOf({ network: a.config.name, containerId: a.containerId, ifname: a.ifname });
 
 async function add(a: Args): Promise<Result> {
-  const { ips } = assignFromAgent(a.config.agentSocket, { op: 'assign', handle: handle(a), ...(a.config.pools ? { pools: a.config.pools } : {}) });
+  const { ips } = assignFromAgent(a.config.agentSocket, {
+    op: 'assign', handle: handle(a), ...(a.config.pools ? { pools: a.config.pools } : {}), ...(a.netns.startsWith('/') ? { netns: a.netns } : {}),
+  });
   return {
     cniVersion: a.cniVersion,
     ips: ips.map((ip) => ({ address: ip.address, gateway: ip.gateway })),

@@ -21,7 +21,8 @@ export interface Assignment {
 }
 
 export type IpamRequest =
-  | { op: 'assign'; handle: string; pools?: string[] }
+  /** `netns`: the ADD's CNI_NETNS, which the agent keeps as the attachment's evidence of life */
+  | { op: 'assign'; handle: string; pools?: string[]; netns?: string }
   | { op: 'release'; handle: string }
   | { op: 'held'; handle: string }
   /** frees this node's addresses of `network` whose handle is not in `keep` */

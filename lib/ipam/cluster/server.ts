@@ -12,7 +12,8 @@ import { native } from '../../native';
 import { asCniError, CniError, ErrorCode } from '../../cni/errors';
 import { EtcdError, EtcdUnreachableError } from '../../datastore/etcd-http';
 import { formatCidr } from '../../ip/address';
-import { attachmentOfHandle } from './block';
+import type { AttachmentRecords } from './attachments';
+import { attachmentOfHandle, isAgentHandle, LEGACY_AGENT_NETWORKS } from './block';
 import { poolValue, type Pool } from './pool';
 import { MAX_MESSAGE_BYTES, type ErrorAnswer, type IpamRequest, type PoolInfo } from './protocol';
 import type { ClusterIpamStore } from './store';
@@ -27,6 +28,8 @@ export interface IpamServerOptions {
   group?: number;
   /** how long a connection may take to send its request line; default IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number;
+  /** the attachment records the leak scan reads; kept only when given */
+  records?: AttachmentRecords;
 }
 
 /** A plugin writes its request as soon as it connects: a connection silent this long is closed. */
@@ -95,18 +98,21 @@ export function parseRequest(line: string): IpamRequest | string {
     return 'the request is not JSON';
   }
   if (typeof r !== 'object' || r === null) return 'the request is not an object';
-  const handleOk = typeof r.handle === 'string' && attachmentOfHandle(r.handle) !== undefined;
+  const handleProblem = handleProblemOf(r.handle);
   switch (r.op) {
     case 'assign':
     case 'status':
-      if (r.op === 'assign' && !handleOk) return 'handle: must be "<network>/<containerId>/<ifname>"';
+      if (r.op === 'assign' && handleProblem) return handleProblem;
       if (r.pools !== undefined && !isStringArray(r.pools)) return 'pools: must be a list of pool names';
-      return r.op === 'assign' ? { op: r.op, handle: r.handle, ...(r.pools ? { pools: r.pools } : {}) } : { op: r.op, ...(r.pools ? { pools: r.pools } : {}) };
+      if (r.op === 'status') return { op: r.op, ...(r.pools ? { pools: r.pools } : {}) };
+      if (r.netns !== undefined && (typeof r.netns !== 'string' || !r.netns.startsWith('/'))) return 'netns: must be an absolute path';
+      return { op: r.op, handle: r.handle, ...(r.pools ? { pools: r.pools } : {}), ...(r.netns !== undefined ? { netns: r.netns } : {}) };
     case 'release':
     case 'held':
-      return handleOk ? { op: r.op, handle: r.handle } : 'handle: must be "<network>/<containerId>/<ifname>"';
+      return handleProblem ?? { op: r.op, handle: r.handle };
     case 'gc':
       if (typeof r.network !== 'string' || r.network === '') return 'network: must be a network name';
+      if (isAgentHandle(`${r.network}/`)) return `network: "${r.network}" is reserved for the agent's own addresses`;
       return isStringArray(r.keep) ? { op: 'gc', network: r.network, keep: r.keep } : 'keep: must be a list of handles';
     case 'pools':
       return { op: 'pools' };
@@ -115,16 +121,31 @@ export function parseRequest(line: string): IpamRequest | string {
   }
 }
 
+/** What is wrong with a plugin's handle: not one, or one of the agent's own (a plugin never names those). */
+function handleProblemOf(handle: unknown): string | undefined {
+  if (typeof handle !== 'string' || attachmentOfHandle(handle) === undefined) return 'handle: must be "<network>/<containerId>/<ifname>"';
+  if (isAgentHandle(handle)) return `handle: the network of "${handle}" is reserved for the agent's own addresses (${LEGACY_AGENT_NETWORKS.join(', ')} included)`;
+  return undefined;
+}
+
 const poolInfo = (p: Pool): PoolInfo => ({ name: p.name, ...poolValue(p) });
 
-async function answer(store: ClusterIpamStore, req: IpamRequest): Promise<object> {
+async function answer(store: ClusterIpamStore, records: AttachmentRecords | undefined, req: IpamRequest): Promise<object> {
   switch (req.op) {
     case 'assign': {
+      try {
+        records?.note(req.handle, req.netns);
+      } catch {
+        // Without its record the allocation is never taken for a leak: safe, so the ADD goes on.
+      }
       const { ips, pools } = await store.assign(req.handle, req.pools);
       return { ips, pools: pools.map(poolInfo) };
     }
-    case 'release':
-      return { released: await store.release(req.handle) };
+    case 'release': {
+      const released = await store.release(req.handle);
+      records?.forget(req.handle);
+      return { released };
+    }
     case 'held':
       return { ips: await store.heldBy(req.handle) };
     case 'gc': {
@@ -163,7 +184,7 @@ async function serveConnection(store: ClusterIpamStore, socket: Socket, o: IpamS
       reply = { ok: false, code: ErrorCode.IoFailure, msg: `the tscni agent refuses this request: ${refused}` };
     } else {
       const req = parseRequest(await readLine(socket, o.idleTimeoutMs ?? IDLE_TIMEOUT_MS));
-      reply = typeof req === 'string' ? { ok: false, code: ErrorCode.DecodeFailure, msg: `bad request: ${req}` } : { ok: true, ...(await answer(store, req)) };
+      reply = typeof req === 'string' ? { ok: false, code: ErrorCode.DecodeFailure, msg: `bad request: ${req}` } : { ok: true, ...(await answer(store, o.records, req)) };
     }
   } catch (e) {
     reply = e instanceof RequestRefused ? { ok: false, code: ErrorCode.DecodeFailure, msg: `bad request: ${e.message}` } : errorAnswer(e);
@@ -194,7 +215,10 @@ async function listenPrivately(server: ReturnType<typeof createServer>, socketPa
   });
 }
 
-/** Serves `store` at `socketPath` (root's plugins, and the group's if one is given) until close(). */
+/**
+ * Serves `store` at `socketPath` (root's plugins, and the group's if one is
+ * given) until close(); with `records`, keeps one per attachment for the leak scan.
+ */
 export async function serveClusterIpam(socketPath: string, store: ClusterIpamStore, o: IpamServerOptions = {}): Promise<IpamServer> {
   removeStaleSocket(socketPath);
   const open = new Set<Socket>();
