@@ -210,9 +210,9 @@ export async function routedMain(args: string[]): Promise<number> {
       if (failed.length > 0) log('bird-refilter-failed', { protocols: failed.join(' '), why: 'no route refresh: routes learned before the block change keep the old filter' });
       log('bird-configured', { sessions: sessions.length, blocks: ownBlocks.length });
     }
-    // Only now the kernel routes: BIRD learns a new block's blackhole from the
-    // kernel's announcement of it, which the old filter would have refused
-    // (and BIRD does not always re-read the kernel when the filter changes).
+    // Only now the kernel routes: BIRD has withdrawn a released block before
+    // its blackhole goes, and no longer puts the BGP route of a block that is
+    // now tunnelled into the kernel, where the agent's route takes its place.
     for (const family of [4, 6] as const) {
       const want: DesiredRoute[] = ownBlocks.filter((b) => ipFamily(b) === family).map((dst) => ({ dst, blackhole: true as const }));
       if (vtep !== undefined) {
