@@ -119,15 +119,15 @@ export async function routedMain(args: string[]): Promise<number> {
   const server = await serveClusterIpam(opts.socketPath, store);
   log('ipam-serving', { socket: opts.socketPath });
 
-  let birdDown = true;
   let status: AgentStatus | undefined;
   let lastConfig: string | undefined;
+  /** what the BIRD that runs was last configured from */
   let lastInput: BirdInput | undefined;
-  const bird = new BirdProcess(birdPaths(opts.runDir), (why) => {
-    log('bird-exited', { why });
-    birdDown = true;
-    schedule();
-  });
+  // BIRD's own state (its watch restarts it without etcd) goes to the status file as it changes.
+  const publishStatus = () => {
+    if (status) writeStatus(opts.runDir, { ...status, bird: bird.status });
+  };
+  const bird = new BirdProcess(birdPaths(opts.runDir), log, publishStatus);
 
   /**
    * The VXLAN device, when a pool may encapsulate: its tunnel address is
@@ -169,7 +169,7 @@ export async function routedMain(args: string[]): Promise<number> {
       node: opts.node, pid: process.pid, ip: underlay.publicIp, ...(opts.ip6 ? { ip6: opts.ip6 } : {}), asn: opts.asn, routeReflector: opts.routeReflector,
       updated: new Date().toISOString(), blocks: mine.map(blockUse),
     };
-    writeStatus(opts.runDir, status);
+    publishStatus();
     const tunnelled = vtep === undefined ? [] : tunnelRoutes(opts.node, underlay, nodes, blocks, pools);
     const lonely6 = vtep === undefined ? pools.filter((p) => p.vxlan !== 'never' && p.cidr.ip.family === 6) : [];
     for (const p of lonely6) {
@@ -192,23 +192,27 @@ export async function routedMain(args: string[]): Promise<number> {
       ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), sessions,
     };
     const config = renderBirdConfig(birdInput);
-    if (config !== lastConfig || birdDown) {
-      bird.writeConfig(config);
-      // A BIRD that just started read this file; one that was running must rerun the filters whose blocks changed.
-      let reloads = reloadsAfterConfigure(lastInput, birdInput);
-      if (birdDown) {
+    if (config !== lastConfig || !bird.started) {
+      // A configuration BIRD refuses is said once and not installed: BIRD keeps the last good one.
+      const refused = await bird.install(config);
+      if (refused !== undefined) logger.once('bird-config', 'bird-config-refused', { error: refused, why: 'not installed; BIRD keeps the last good configuration' });
+      else logger.clear('bird-config');
+      // A BIRD that just started read the file; one that was running must rerun the filters whose blocks changed.
+      let reloads = refused === undefined ? reloadsAfterConfigure(lastInput, birdInput) : [];
+      if (!bird.started) {
         const how = await bird.start();
-        birdDown = false;
         if (how !== 'adopted') reloads = [];
         log('bird-running', { how, config: bird.paths.config });
-      } else {
+      } else if (refused === undefined) {
         await bird.reload();
       }
       lastConfig = config;
-      lastInput = birdInput;
-      const failed = await bird.refilter(reloads);
-      if (failed.length > 0) log('bird-refilter-failed', { protocols: failed.join(' '), why: 'no route refresh: routes learned before the block change keep the old filter' });
-      log('bird-configured', { sessions: sessions.length, blocks: ownBlocks.length });
+      if (refused === undefined) {
+        lastInput = birdInput;
+        const failed = await bird.refilter(reloads);
+        if (failed.length > 0) log('bird-refilter-failed', { protocols: failed.join(' '), why: 'no route refresh: routes learned before the block change keep the old filter' });
+        log('bird-configured', { sessions: sessions.length, blocks: ownBlocks.length });
+      }
     }
     // Only now the kernel routes: BIRD has withdrawn a released block before
     // its blackhole goes, and no longer puts the BGP route of a block that is
@@ -261,7 +265,7 @@ export async function routedMain(args: string[]): Promise<number> {
     }
     const changed = new Map(mine.map((b) => [formatCidr(b.cidr), blockUse(b)]));
     status = { ...status, updated: new Date().toISOString(), blocks: status.blocks.map((u) => changed.get(u.cidr) ?? u) };
-    writeStatus(opts.runDir, status);
+    publishStatus();
   };
 
   let watch: Watch | undefined;
