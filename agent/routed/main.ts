@@ -4,7 +4,7 @@
 // configuration rendered from etcd (nodes, BGP peers, blocks), re-rendered
 // and reloaded whenever they change. SIGTERM: everything stops, BIRD for a
 // graceful restart, and the kernel state stays for the next start.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { listPeers, peersOfNode } from '../../lib/datastore/bgp-peers';
@@ -96,6 +96,26 @@ export async function routedMain(args: string[]): Promise<number> {
   mkdirSync(opts.runDir, { recursive: true, mode: 0o755 });
   writeFileSync(opts.nodeNameFile, `${opts.node}\n`);
 
+  let status: AgentStatus | undefined;
+  let lastConfig: string | undefined;
+  /** what the BIRD that runs was last configured from */
+  let lastInput: BirdInput | undefined;
+  // BIRD's own state (its watch restarts it without etcd) goes to the status file as it changes.
+  const publishStatus = () => {
+    if (status) writeStatus(opts.runDir, { ...status, bird: bird.status });
+  };
+  const bird = new BirdProcess(birdPaths(opts.runDir), log, publishStatus);
+  // BIRD first, from the last good configuration a BIRD ran here with: an
+  // agent that restarts while etcd is down keeps the node's sessions and routes.
+  if (existsSync(bird.paths.config)) {
+    try {
+      log('bird-running', { how: await bird.start(), config: bird.paths.config, why: 'the last good configuration, before etcd is read' });
+      lastConfig = readFileSync(bird.paths.config, 'utf8');
+    } catch (e) {
+      log('bird-start-failed', { error: (e as Error).message, why: 'the first sync starts it' });
+    }
+  }
+
   const client = new EtcdClient(opts.etcd.connection);
   const prefix = opts.etcd.prefix;
   await register(client, opts, underlay.publicIp, () => terminated);
@@ -118,16 +138,6 @@ export async function routedMain(args: string[]): Promise<number> {
   }
   const server = await serveClusterIpam(opts.socketPath, store);
   log('ipam-serving', { socket: opts.socketPath });
-
-  let status: AgentStatus | undefined;
-  let lastConfig: string | undefined;
-  /** what the BIRD that runs was last configured from */
-  let lastInput: BirdInput | undefined;
-  // BIRD's own state (its watch restarts it without etcd) goes to the status file as it changes.
-  const publishStatus = () => {
-    if (status) writeStatus(opts.runDir, { ...status, bird: bird.status });
-  };
-  const bird = new BirdProcess(birdPaths(opts.runDir), log, publishStatus);
 
   /**
    * The VXLAN device, when a pool may encapsulate: its tunnel address is
@@ -192,13 +202,14 @@ export async function routedMain(args: string[]): Promise<number> {
       ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), sessions,
     };
     const config = renderBirdConfig(birdInput);
-    if (config !== lastConfig || !bird.started) {
+    if (config !== lastConfig || !bird.started || lastInput === undefined) {
       // A configuration BIRD refuses is said once and not installed: BIRD keeps the last good one.
       const refused = await bird.install(config);
       if (refused !== undefined) logger.once('bird-config', 'bird-config-refused', { error: refused, why: 'not installed; BIRD keeps the last good configuration' });
       else logger.clear('bird-config');
-      // A BIRD that just started read the file; one that was running must rerun the filters whose blocks changed.
-      let reloads = refused === undefined ? reloadsAfterConfigure(lastInput, birdInput) : [];
+      // A BIRD that just started read the file, as did one that runs this very file; one
+      // that was running another must rerun the filters whose blocks changed.
+      let reloads = refused === undefined && config !== lastConfig ? reloadsAfterConfigure(lastInput, birdInput) : [];
       if (!bird.started) {
         const how = await bird.start();
         if (how !== 'adopted') reloads = [];

@@ -47,8 +47,8 @@ describe('tscni-agent routed watches BIRD', () => {
 
   const birdPid = (a: Agent) => lab.birdPid(a.name);
 
-  /** Kills n0's BIRD with etcd stopped; resolves with how long until a new BIRD answered, and the routes missed while sampling every 100 ms. */
-  const killBirdDuringOutage = async (agent: Agent) => {
+  /** Runs `fn` with etcd stopped, sampling every 100 ms that no route is missing; resolves with what fn gave and the routes missed. */
+  const duringOutage = async <T>(fn: () => Promise<T>): Promise<{ result: T; missing: string[] }> => {
     const etcd = cluster.etcd!;
     await etcd.stop();
     const missing: string[] = [];
@@ -61,30 +61,43 @@ describe('tscni-agent routed watches BIRD', () => {
       }
     })();
     try {
-      const old = birdPid(agent)!;
-      expect(old).toBeGreaterThan(1);
-      const killed = Date.now();
-      process.kill(old, 'SIGKILL');
-      await eventually('a new BIRD answers on n0', async () => {
-        const pid = birdPid(agent);
-        if (pid === undefined || pid === old) return `no new BIRD yet (pid ${pid})`;
-        const r = await h.execIn(nodeOf('n0'), 'birdc', ['-s', join(agent.runDir, 'bird.ctl'), 'show', 'status'], { reject: false });
-        return /Daemon is up and running/.test(r.stdout) || r.stdout;
-      }, 10_000);
-      const backAfter = Date.now() - killed;
+      const result = await fn();
       await eventually('n0 in session with n1 again', async () => {
         const s = (await lab.protocols('n0')).filter((p) => p.proto === 'BGP');
         return (s.length === 1 && s[0]!.info === 'Established') || JSON.stringify(s);
       }, 15_000);
       // Past the graceful restart: what the new BIRD sent has replaced the stale routes.
       await new Promise((r) => setTimeout(r, 2_000));
-      return { backAfter, missing };
+      return { result, missing };
     } finally {
       sampling = false;
       await sample;
       const restarted = await startEtcd(h, cluster.infra, { ips: [INFRA_IP], dataDir: etcd.dataDir });
       cluster.etcd = { ...restarted };
     }
+  };
+
+  /** How long from `since` until a BIRD other than `old` answers on n0's socket. */
+  const untilNewBird = async (agent: Agent, old: number | undefined, since: number): Promise<number> => {
+    await eventually('a new BIRD answers on n0', async () => {
+      const pid = birdPid(agent);
+      if (pid === undefined || pid === old) return `no new BIRD yet (pid ${pid})\n${agent.log.slice(-3).join('\n')}`;
+      const r = await h.execIn(nodeOf('n0'), 'birdc', ['-s', join(agent.runDir, 'bird.ctl'), 'show', 'status'], { reject: false });
+      return /Daemon is up and running/.test(r.stdout) || r.stdout;
+    }, 10_000);
+    return Date.now() - since;
+  };
+
+  /** Kills n0's BIRD with etcd stopped; resolves with how long until a new BIRD answered, and the routes missed meanwhile. */
+  const killBirdDuringOutage = async (agent: Agent) => {
+    const { result: backAfter, missing } = await duringOutage(async () => {
+      const old = birdPid(agent)!;
+      expect(old).toBeGreaterThan(1);
+      const killed = Date.now();
+      process.kill(old, 'SIGKILL');
+      return untilNewBird(agent, old, killed);
+    });
+    return { backAfter, missing };
   };
 
   it('a BIRD it started, killed while etcd is down, is back within 5 s and no route is lost', async () => {
@@ -113,5 +126,22 @@ describe('tscni-agent routed watches BIRD', () => {
     expect(agent.log.join('\n')).toMatch(new RegExp(` bird-restarted pid=\\d+ why="adopted bird \\(pid ${bird}\\) is gone"`));
     expect(backAfter).toBeLessThan(5_000);
     expect(missing).toEqual([]);
+  }, 90_000);
+
+  it('an agent restarted while etcd is down starts BIRD from the last good configuration at once, and no route is lost', async () => {
+    const { result: upAfter, missing } = await duringOutage(async () => {
+      const old = birdPid(lab.agents.get('n0')!);
+      expect(await lab.stopAgent('n0')).toBe(0);
+      const started = Date.now();
+      const agent = lab.startAgent(nodeOf('n0'), 'n0');
+      return untilNewBird(agent, old, started);
+    });
+    expect(upAfter).toBeLessThan(5_000);
+    expect(missing).toEqual([]);
+    const agent = lab.agents.get('n0')!;
+    expect(agent.log.join('\n')).toMatch(/ bird-running how=recovering config=\S+ why="the last good configuration, before etcd is read"/);
+    // etcd back: the agent registers and configures BIRD from what etcd says.
+    await eventually('the agent syncs once etcd is back', async () => agent.log.some((l) => / bird-configured /.test(l)) || agent.log.slice(-3).join('\n'), 30_000);
+    expect(await everyRoute()).toBe(true);
   }, 90_000);
 });
