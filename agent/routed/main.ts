@@ -5,7 +5,7 @@
 // configuration rendered from etcd (nodes, BGP peers, blocks), re-rendered
 // and reloaded whenever they change. SIGTERM: everything stops, BIRD for a
 // graceful restart, and the kernel state stays for the next start.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { listPeers, peersOfNode } from '../../lib/datastore/bgp-peers';
@@ -100,6 +100,26 @@ export async function routedMain(args: string[]): Promise<number> {
   mkdirSync(opts.runDir, { recursive: true, mode: 0o755 });
   writeFileSync(opts.nodeNameFile, `${opts.node}\n`);
 
+  let status: AgentStatus | undefined;
+  let lastConfig: string | undefined;
+  /** what the BIRD that runs was last configured from */
+  let lastInput: BirdInput | undefined;
+  // BIRD's own state (its watch restarts it without etcd) goes to the status file as it changes.
+  const publishStatus = () => {
+    if (status) writeStatus(opts.runDir, { ...status, bird: bird.status });
+  };
+  const bird = new BirdProcess(birdPaths(opts.runDir), log, publishStatus);
+  // BIRD first, from the last good configuration a BIRD ran here with: an
+  // agent that restarts while etcd is down keeps the node's sessions and routes.
+  if (existsSync(bird.paths.config)) {
+    try {
+      log('bird-running', { how: await bird.start(), config: bird.paths.config, why: 'the last good configuration, before etcd is read' });
+      lastConfig = readFileSync(bird.paths.config, 'utf8');
+    } catch (e) {
+      log('bird-start-failed', { error: (e as Error).message, why: 'the first sync starts it' });
+    }
+  }
+
   const client = new EtcdClient(opts.etcd.connection);
   const prefix = opts.etcd.prefix;
   await register(client, opts, underlay.publicIp, () => terminated);
@@ -134,16 +154,6 @@ export async function routedMain(args: string[]): Promise<number> {
   const records = new AttachmentRecords(opts.runDir);
   const server = await serveClusterIpam(opts.socketPath, store, { records });
   log('ipam-serving', { socket: opts.socketPath });
-
-  let birdDown = true;
-  let status: AgentStatus | undefined;
-  let lastConfig: string | undefined;
-  let lastInput: BirdInput | undefined;
-  const bird = new BirdProcess(birdPaths(opts.runDir), (why) => {
-    log('bird-exited', { why });
-    birdDown = true;
-    schedule();
-  });
 
   /**
    * The VXLAN device, when a pool may encapsulate: its tunnel address is
@@ -187,7 +197,7 @@ export async function routedMain(args: string[]): Promise<number> {
       node: opts.node, pid: process.pid, ip: underlay.publicIp, ...(opts.ip6 ? { ip6: opts.ip6 } : {}), asn: opts.asn, routeReflector: opts.routeReflector,
       updated: new Date().toISOString(), blocks: mine.map(blockUse),
     };
-    writeStatus(opts.runDir, status);
+    publishStatus();
     const tunnelled = vtep === undefined ? [] : tunnelRoutes(opts.node, underlay, nodes, blocks, pools);
     const lonely6 = vtep === undefined ? pools.filter((p) => p.vxlan !== 'never' && p.cidr.ip.family === 6) : [];
     for (const p of lonely6) {
@@ -213,27 +223,32 @@ export async function routedMain(args: string[]): Promise<number> {
       ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), sessions,
     };
     const config = renderBirdConfig(birdInput);
-    if (config !== lastConfig || birdDown) {
-      bird.writeConfig(config);
-      // A BIRD that just started read this file; one that was running must rerun the filters whose blocks changed.
-      let reloads = reloadsAfterConfigure(lastInput, birdInput);
-      if (birdDown) {
+    if (config !== lastConfig || !bird.started || lastInput === undefined) {
+      // A configuration BIRD refuses is said once and not installed: BIRD keeps the last good one.
+      const refused = await bird.install(config);
+      if (refused !== undefined) logger.once('bird-config', 'bird-config-refused', { error: refused, why: 'not installed; BIRD keeps the last good configuration' });
+      else logger.clear('bird-config');
+      // A BIRD that just started read the file, as did one that runs this very file; one
+      // that was running another must rerun the filters whose blocks changed.
+      let reloads = refused === undefined && config !== lastConfig ? reloadsAfterConfigure(lastInput, birdInput) : [];
+      if (!bird.started) {
         const how = await bird.start();
-        birdDown = false;
         if (how !== 'adopted') reloads = [];
         log('bird-running', { how, config: bird.paths.config });
-      } else {
+      } else if (refused === undefined) {
         await bird.reload();
       }
       lastConfig = config;
-      lastInput = birdInput;
-      const failed = await bird.refilter(reloads);
-      if (failed.length > 0) log('bird-refilter-failed', { protocols: failed.join(' '), why: 'no route refresh: routes learned before the block change keep the old filter' });
-      log('bird-configured', { sessions: sessions.length, blocks: ownBlocks.length });
+      if (refused === undefined) {
+        lastInput = birdInput;
+        const failed = await bird.refilter(reloads);
+        if (failed.length > 0) log('bird-refilter-failed', { protocols: failed.join(' '), why: 'no route refresh: routes learned before the block change keep the old filter' });
+        log('bird-configured', { sessions: sessions.length, blocks: ownBlocks.length });
+      }
     }
-    // Only now the kernel routes: BIRD learns a new block's blackhole from the
-    // kernel's announcement of it, which the old filter would have refused
-    // (and BIRD does not always re-read the kernel when the filter changes).
+    // Only now the kernel routes: BIRD has withdrawn a released block before
+    // its blackhole goes, and no longer puts the BGP route of a block that is
+    // now tunnelled into the kernel, where the agent's route takes its place.
     for (const family of [4, 6] as const) {
       const want: DesiredRoute[] = ownBlocks.filter((b) => ipFamily(b) === family).map((dst) => ({ dst, blackhole: true as const }));
       if (vtep !== undefined) {
@@ -282,7 +297,7 @@ export async function routedMain(args: string[]): Promise<number> {
     }
     const changed = new Map(mine.map((b) => [formatCidr(b.cidr), blockUse(b)]));
     status = { ...status, updated: new Date().toISOString(), blocks: status.blocks.map((u) => changed.get(u.cidr) ?? u) };
-    writeStatus(opts.runDir, status);
+    publishStatus();
   };
 
   let watch: Watch | undefined;
