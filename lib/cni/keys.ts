@@ -49,7 +49,7 @@ type Json = Record<string, unknown>;
 const LONG_S = /\u017f/g;
 
 /** The key as Go compares it without case (for ASCII field names, see above). */
-export function foldKey(key: string): string {
+function foldKey(key: string): string {
   const lower = key.toLowerCase(); // also turns the Kelvin sign into "k"
   return lower.includes('\u017f') ? lower.replace(LONG_S, 's') : lower;
 }
