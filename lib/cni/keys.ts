@@ -49,7 +49,7 @@ type Json = Record<string, unknown>;
 const LONG_S = /\u017f/g;
 
 /** The key as Go compares it without case (for ASCII field names, see above). */
-export function foldKey(key: string): string {
+function foldKey(key: string): string {
   const lower = key.toLowerCase(); // also turns the Kelvin sign into "k"
   return lower.includes('\u017f') ? lower.replace(LONG_S, 's') : lower;
 }
@@ -111,6 +111,16 @@ function planOf(schema: z.ZodMiniType): Plan | undefined {
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * out[key] = value as an own property, also for "__proto__": JSON.parse makes
+ * that an ordinary key, and assigning it would set the object's prototype,
+ * whose members a schema would then read as the config's.
+ */
+function put(out: Json, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
 /** `value` decoded into `into` (what earlier keys for the same field left), as Go would. */
 function decodeInto(into: unknown, value: unknown, plan: Plan | undefined): unknown {
   if (!plan) return value;
@@ -122,12 +132,12 @@ function decodeInto(into: unknown, value: unknown, plan: Plan | undefined): unkn
   if (!isObject(value)) return value;
   const out: Json = isObject(into) ? into : {};
   if (plan.kind === 'map') {
-    for (const key of Object.keys(value)) out[key] = decodeInto(undefined, value[key], plan.value);
+    for (const key of Object.keys(value)) put(out, key, decodeInto(undefined, value[key], plan.value));
     return out;
   }
   for (const key of Object.keys(value)) {
     const field = plan.fields.has(key) ? key : plan.folded.get(foldKey(key));
-    if (field === undefined) out[key] = value[key];
+    if (field === undefined) put(out, key, value[key]);
     else out[field] = decodeInto(out[field], value[key], plan.fields.get(field));
   }
   return out;

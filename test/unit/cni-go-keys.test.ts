@@ -91,6 +91,12 @@ describe('several keys for one field: each decodes over the one before, in docum
 });
 
 describe('matchKeys', () => {
+  it('keeps "__proto__" an ordinary key, as JSON.parse made it: its members are not the config\'s', () => {
+    const raw = JSON.parse('{"cniVersion":"1.0.0","name":"pods","type":"bridge","__proto__":{"ipMasq":true,"bridge":"evil0"}}');
+    expect(parseBridgeConfig(raw)).toMatchObject({ ipMasq: false, bridge: 'cni0' });
+    const map = parseOrThrow(z.object({ m: z.record(z.string(), z.unknown()) }), JSON.parse('{"m":{"__proto__":{"x":1}}}'));
+    expect(Object.getPrototypeOf(map.m)).toBe(Object.prototype);
+  });
   it('leaves its input as it was', () => {
     const input = { RuntimeConfig: { PortMappings: [{ HostPort: 1 }] } };
     const copy = structuredClone(input);
