@@ -1,5 +1,7 @@
-// The agent's log: one line per event on stderr, "<time> <event> key=value ...",
+// The agents' log: one line per event on stderr, "<time> <event> key=value ...",
 // so that a node's journal reads as the story of what the agent did and why.
+// Both modes name events alike: a kebab-case name (lease-added,
+// route-conflict), then what and why as fields, never in the name.
 // Values with spaces are quoted; the same message repeated (a reconcile that
 // keeps failing the same way every second) is written once until it changes.
 

@@ -4,13 +4,15 @@
 // item only if it is still a leak when it is freed: an allocation only while
 // its node's agent still reports no attachment for it and the block still
 // gives the address to that handle, a block only while its node is still gone
-// and nobody changed the block since the report. Nothing in use is freed.
+// (no record and no heartbeat: an agent whose record was deleted still
+// beats, and registers again) and nobody changed the block since the report.
+// Nothing in use is freed.
 import { readFileSync } from 'node:fs';
 import { decodeLeaks, leaksDir, leaksKey, type Leak } from '../agent/routed/leaks';
 import { EtcdClient } from '../lib/datastore/etcd';
 import { EtcdError, EtcdUnreachableError } from '../lib/datastore/etcd-http';
 import { EtcdSettingsError } from '../lib/datastore/etcd-options';
-import { nodeKey, nodesDir } from '../lib/datastore/routed-nodes';
+import { aliveDir, aliveKey, nodeKey, nodesDir } from '../lib/datastore/routed-nodes';
 import { blockKey } from '../lib/ipam/cluster/block';
 import { ClusterIpamStore } from '../lib/ipam/cluster/store';
 import { formatCidr, parseCidr } from '../lib/ip/address';
@@ -38,18 +40,19 @@ export interface LeakReport {
 async function check(client: EtcdClient, prefix: string): Promise<LeakReport> {
   // A node whose record does not read is still there: its key is the evidence.
   const known = new Set((await client.getPrefix(nodesDir(prefix))).kvs.map((kv) => kv.key.slice(nodesDir(prefix).length)));
+  const alive = new Set((await client.getPrefix(aliveDir(prefix))).kvs.map((kv) => kv.key.slice(aliveDir(prefix).length)));
   const { records: blocks, problems } = await new ClusterIpamStore(client, prefix, '').readBlocks();
   const report: LeakReport = { generated: new Date().toISOString(), allocations: [], blocks: [], ignored: problems };
-  for (const b of blocks.filter((x) => !known.has(x.node))) {
+  for (const b of blocks.filter((x) => !known.has(x.node) && !alive.has(x.node))) {
     report.blocks.push({
       pool: b.pool, block: formatCidr(b.cidr), node: b.node, modRevision: b.modRevision, allocations: Object.keys(b.allocations).length,
-      evidence: `node ${b.node} is not registered (no ${nodeKey(prefix, b.node)})`,
+      evidence: `node ${b.node} is not registered (no ${nodeKey(prefix, b.node)}) and its agent is not running (no ${aliveKey(prefix, b.node)})`,
     });
   }
   const { kvs } = await client.getPrefix(leaksDir(prefix));
   for (const kv of kvs) {
     const node = kv.key.slice(leaksDir(prefix).length);
-    if (!known.has(node)) continue; // its blocks are reported whole
+    if (!known.has(node) && !alive.has(node)) continue; // its blocks are reported whole
     const held = new Map(blocks.filter((b) => b.node === node).flatMap((b) => Object.entries(b.allocations)));
     for (const leak of decodeLeaks(kv.value)) {
       // Only what the block still gives to that handle: a report older than a DEL lists nothing freed since.
@@ -80,8 +83,11 @@ async function release(client: EtcdClient, prefix: string, report: LeakReport): 
       continue;
     }
     const key = blockKey(prefix, b.pool, cidr);
-    const r = await client.txn([{ key: nodeKey(prefix, b.node), createRevision: 0 }, { key, modRevision: b.modRevision }], [{ delete: { key } }]);
-    lines.push(r.succeeded ? `released block ${b.block} of pool ${b.pool} (node ${b.node} is gone)` : `kept block ${b.block}: node ${b.node} is back or the block changed since the report`);
+    const gone = [{ key: nodeKey(prefix, b.node), createRevision: 0 }, { key: aliveKey(prefix, b.node), createRevision: 0 }];
+    const r = await client.txn([...gone, { key, modRevision: b.modRevision }], [{ delete: { key } }]);
+    lines.push(r.succeeded
+      ? `released block ${b.block} of pool ${b.pool} (node ${b.node} is gone)`
+      : `kept block ${b.block}: node ${b.node} is registered or its agent runs, or the block changed since the report`);
   }
   return lines;
 }

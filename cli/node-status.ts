@@ -2,14 +2,15 @@
 // status shows it: whether the agent and BIRD run, the BGP sessions BIRD
 // has (read from its control socket), the node's blocks and how full each
 // is (from the agent's status file), the records in etcd the agent left out
-// and why (from the same file), and the pod routes the kernel holds.
+// and why (from the same file), and the pod routes the kernel holds; and
+// what the agent's watch of BIRD saw: restarts, a refused configuration.
 // Exit 0 when the agent and BIRD both answer, 1 otherwise.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { kindOfProtocol, type SessionKind } from '../agent/routed/bird-config';
 import { runningPid, birdPaths } from '../agent/routed/bird-process';
 import { DEFAULT_RUN_DIR } from '../agent/routed/options';
-import { readStatus } from '../agent/routed/status-file';
+import { readStatus, type BirdStatus } from '../agent/routed/status-file';
 import { ROUTE_PROTOCOL } from '../agent/route-table';
 import { birdc, showProtocols, type BirdProtocol } from '../lib/bird/control';
 import { askAgent } from '../lib/ipam/cluster/protocol';
@@ -71,6 +72,20 @@ async function routeLines(blocks: Cidr[]): Promise<string[]> {
   });
 }
 
+/** What the agent's watch of BIRD has to say: a restart under way, the restarts it made, a configuration BIRD refused. */
+function birdWatchLines(bird: BirdStatus | undefined): string[] {
+  if (!bird) return [];
+  const lines: string[] = [];
+  if (bird.state === 'restarting') lines.push('BIRD: died, the agent is restarting it from the last good configuration');
+  if (bird.restarts > 0 && bird.lastRestart) {
+    lines.push(`BIRD restarted by the agent ${bird.restarts} time${bird.restarts === 1 ? '' : 's'}, last at ${bird.lastRestart.at}: ${bird.lastRestart.reason}`);
+  }
+  if (bird.rejectedConfig) {
+    lines.push(`BIRD configuration refused at ${bird.rejectedConfig.at}, the last good one runs: ${bird.rejectedConfig.error.split('\n')[0]}`);
+  }
+  return lines;
+}
+
 export async function runNode(args: string[]): Promise<number> {
   const [verb, ...rest] = args;
   let runDir = DEFAULT_RUN_DIR;
@@ -111,6 +126,7 @@ export async function runNode(args: string[]): Promise<number> {
   } catch (e) {
     out.push(`BIRD: not running: ${(e as Error).message.split('\n')[0]}`);
   }
+  out.push(...birdWatchLines(status?.bird));
 
   out.push('', 'BGP peers');
   out.push(protocols ? peersTable(protocols).trimEnd() : '  (BIRD does not answer)');

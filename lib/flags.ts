@@ -4,7 +4,14 @@
 
 export type FlagKind = 'string' | 'boolean';
 
-export class FlagError extends Error {}
+/**
+ * A command line that cannot run, in either agent or the CLI: the message
+ * names the flag or argument, and the program prints its usage and exits 2.
+ */
+export class OptionsError extends Error {}
+
+/** The parser's OptionsError: a flag that is unknown, given twice or malformed. */
+export class FlagError extends OptionsError {}
 
 export interface ParsedFlags {
   values: Record<string, string | boolean>;

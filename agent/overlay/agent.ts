@@ -1,6 +1,7 @@
 // tscni-agent overlay: flanneld's job on one node. In order:
 //   1. flags, etcd settings, underlay, the network config: all checked before
-//      the kernel is touched, so bad input changes nothing;
+//      the kernel is touched, so bad input changes nothing; an etcd that does
+//      not answer yet (a cluster booting) is waited for, as routed's agent does;
 //   2. the backend is chosen, the subnet lease acquired (the same one as
 //      last time if it lives), the subnet file written;
 //   3. the lease table is read and watched; every change, and a tick once a
@@ -13,10 +14,11 @@
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { listSubnetLeases, readFlannelConfig, configKey, subnetsPrefix, type StoredLease } from '../../lib/datastore/flannel';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
+import { EtcdUnreachableError } from '../../lib/datastore/etcd-http';
 import { decodeSubnetLease, leaseSubnetProblem, subnetOfKey } from '../../lib/datastore/flannel-subnets';
 import { formatCidr, sameCidr, type Cidr } from '../../lib/ip/address';
 import { Rtnl } from '../../lib/netlink';
-import { ensureOverlayMasq, removeOverlayMasq } from '../../lib/nft/overlay-masquerade';
+import { ensureOverlayMasq, removeOverlayMasq } from './masquerade';
 import type { Logger } from '../log';
 import { untilTerminated } from '../signals';
 import type { Backend, Peer } from './backend';
@@ -35,14 +37,44 @@ const RECONCILE_INTERVAL_MS = 1000;
  * on a change of the node's subnet and at this interval.
  */
 const MASQ_CHECK_INTERVAL_MS = 3000;
+/** Waits between start-up attempts while etcd does not answer: doubling up to the longest. */
+const ETCD_RETRY_FIRST_MS = 500;
+const ETCD_RETRY_LONGEST_MS = 5000;
+
+/** A signal that ends the agent: `received` once it came, so a start-up wait can end early. */
+interface Termination {
+  signal: Promise<NodeJS.Signals>;
+  received: boolean;
+}
+
+/**
+ * Runs a start-up step that needs etcd until etcd answers it, or the agent is
+ * told to stop (undefined). Only an unreachable etcd is waited for; what etcd
+ * answers (no config, a bad one) stays the step's error.
+ */
+async function untilEtcdAnswers<T>(what: string, step: () => Promise<T>, stop: Termination, log: Logger): Promise<T | undefined> {
+  for (let delay = ETCD_RETRY_FIRST_MS; !stop.received; delay = Math.min(delay * 2, ETCD_RETRY_LONGEST_MS)) {
+    try {
+      return await step();
+    } catch (e) {
+      if (!(e instanceof EtcdUnreachableError)) throw e;
+      log.event('etcd-unreachable', { step: what, error: e.message, retry_ms: delay });
+      await Promise.race([new Promise((r) => setTimeout(r, delay)), stop.signal]);
+    }
+  }
+  return undefined;
+}
 
 export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<void> {
+  const stop: Termination = { signal: untilTerminated(), received: false };
+  void stop.signal.then(() => (stop.received = true));
   const nl = Rtnl.open();
   // A short per-request timeout: renewals of a few-second lease must not hang on a dead member.
   const client = new EtcdClient({ ...o.etcd.connection, timeoutMs: Math.min(5000, Math.max(500, (o.leaseTtl * 1000) / 3)) });
   try {
     const underlay = await findUnderlay(nl, o);
-    const stored = await readFlannelConfig(client, o.etcd.prefix);
+    const stored = await untilEtcdAnswers('read the network config', () => readFlannelConfig(client, o.etcd.prefix), stop, log);
+    if (stop.received) return;
     if (!stored) throw new Error(`no network config at ${configKey(o.etcd.prefix)} (write it with: tscni overlay config set)`);
     const config = stored.config;
     const backend = await createBackend({ nl, underlay, config, nodeName: o.nodeName, log });
@@ -55,22 +87,28 @@ export async function runOverlayAgent(o: OverlayOptions, log: Logger): Promise<v
       lease: { PublicIP: underlay.publicIp, BackendType: backend.type, ...(backend.leaseData ? { BackendData: backend.leaseData } : {}) },
       previous: previousSubnet(o.subnetFile),
     });
-    await leases.acquire();
+    if (!(await untilEtcdAnswers('acquire the subnet lease', () => leases.acquire(), stop, log))) {
+      await backend.stop();
+      return;
+    }
     const writeFile = () => {
       writeSubnetFile(o.subnetFile, { network: config.Network, subnet: leases.subnet, mtu: backend.mtu, ipMasq: o.ipMasq });
-      log.event('subnet file written', { path: o.subnetFile, subnet: formatCidr(leases.subnet) });
+      log.event('subnet-file-written', { path: o.subnetFile, subnet: formatCidr(leases.subnet) });
     };
     writeFile();
-    if (!o.ipMasq && (await removeOverlayMasq())) log.event('masquerade chain removed (no --ip-masq)');
+    if (!o.ipMasq && (await removeOverlayMasq())) log.event('masquerade-removed', { why: 'no --ip-masq' });
 
     const node = new OverlayNode(backend, leases, o, log, config.Network);
-    await node.start(client);
+    if (!(await untilEtcdAnswers('read the leases', async () => (await node.start(client), true), stop, log))) {
+      await backend.stop();
+      return;
+    }
     const timers = [
       setInterval(() => node.kick(), RECONCILE_INTERVAL_MS),
       setInterval(() => void node.renew().then((moved) => moved && writeFile()), leases.renewIntervalMs),
     ];
-    const signal = await untilTerminated();
-    log.event('stopping', { signal, keeping: 'lease, routes, masquerade' });
+    const signal = await stop.signal;
+    log.event('terminating', { signal, keeping: 'lease, routes, masquerade' });
     for (const t of timers) clearInterval(t);
     await node.stop();
     await backend.stop();
@@ -105,10 +143,10 @@ class OverlayNode {
     this.table.clear();
     for (const l of leases) {
       const problem = leaseSubnetProblem(this.network, l.subnet);
-      if (problem) this.log.once(`unreadable ${l.kv.key}`, 'lease ignored', { key: l.kv.key, problem });
+      if (problem) this.log.once(`unreadable ${l.kv.key}`, 'ignored-record', { key: l.kv.key, problem });
       else this.table.set(l.kv.key, l);
     }
-    for (const u of unreadable) this.log.once(`unreadable ${u.key}`, 'lease ignored', { key: u.key, problem: u.problem });
+    for (const u of unreadable) this.log.once(`unreadable ${u.key}`, 'ignored-record', { key: u.key, problem: u.problem });
     await this.reconcile();
     this.watch = watchPrefix(client, subnetsPrefix(this.o.etcd.prefix), {
       onEvents: (events) => {
@@ -116,29 +154,29 @@ class OverlayNode {
         this.kick();
       },
       onCompacted: () => {
-        this.log.event('lease watch compacted; reading the leases again');
+        this.log.event('watch-compacted', { then: 'reading the leases again' });
         void this.start(client);
       },
-      onConnection: (up, reason) => this.log.once('watch', up ? 'lease watch connected' : 'lease watch lost', { reason }),
+      onConnection: (up, reason) => this.log.once('watch', up ? 'watch-up' : 'watch-down', { reason }),
     }, { startRevision: revision + 1 });
   }
 
   private apply(type: 'put' | 'delete', key: string, value: string, kv: StoredLease['kv']): void {
     const subnet = subnetOfKey(this.o.etcd.prefix, key);
     if (type === 'delete') {
-      if (this.table.delete(key) && subnet) this.log.event('lease gone', { subnet: formatCidr(subnet) });
-      if (key === this.leases.key) void this.leases.restoreKey().catch((e) => this.log.event('lease key restore failed', { error: (e as Error).message }));
+      if (this.table.delete(key) && subnet) this.log.event('lease-gone', { subnet: formatCidr(subnet) });
+      if (key === this.leases.key) void this.leases.restoreKey().catch((e) => this.log.event('lease-key-restore-failed', { error: (e as Error).message }));
       return;
     }
     const lease = decodeSubnetLease(value);
     const problem = !subnet ? 'not an IPv4 subnet key' : typeof lease === 'string' ? lease : leaseSubnetProblem(this.network, subnet);
     if (!subnet || typeof lease === 'string' || problem) {
-      this.log.once(`unreadable ${key}`, 'lease ignored', { key, problem });
+      this.log.once(`unreadable ${key}`, 'ignored-record', { key, problem });
       return;
     }
     const isNew = !this.table.has(key);
     this.table.set(key, { subnet, lease, kv });
-    this.log.event(isNew ? 'lease added' : 'lease changed', { subnet: formatCidr(subnet), publicIp: lease.PublicIP, backend: lease.BackendType });
+    this.log.event(isNew ? 'lease-added' : 'lease-changed', { subnet: formatCidr(subnet), publicIp: lease.PublicIP, backend: lease.BackendType });
   }
 
   /** Asks for a reconcile; one runs at a time, and a request during a run makes one more run after it. */
@@ -157,16 +195,16 @@ class OverlayNode {
       .filter((l) => !sameCidr(l.subnet, own))
       .map((l) => ({ subnet: l.subnet, lease: l.lease }));
     try {
-      for (const change of await this.backend.reconcile(own, peers)) this.log.event(change);
+      for (const change of await this.backend.reconcile(own, peers)) this.log.event('dataplane', { change });
       if (this.o.ipMasq && this.masqCheckDue(own)) {
         if (await ensureOverlayMasq({ network: formatCidr(this.network), subnet: formatCidr(own) })) {
-          this.log.event('masquerade chain written', { network: formatCidr(this.network) });
+          this.log.event('masquerade-written', { network: formatCidr(this.network) });
         }
         this.masqChecked = { subnet: own, at: Date.now() };
       }
       this.log.clear('reconcile');
     } catch (e) {
-      this.log.once('reconcile', 'reconcile failed', { error: (e as Error).message });
+      this.log.once('reconcile', 'reconcile-failed', { error: (e as Error).message });
     }
   }
 
@@ -178,12 +216,12 @@ class OverlayNode {
     this.renewing = true;
     try {
       const moved = await this.leases.renew();
-      if (this.etcdDown) this.log.event('etcd reachable again; lease renewed', { subnet: formatCidr(this.leases.subnet) });
+      if (this.etcdDown) this.log.event('lease-renewed', { subnet: formatCidr(this.leases.subnet), why: 'etcd reachable again' });
       this.etcdDown = false;
       if (moved) this.kick();
       return moved;
     } catch (e) {
-      if (!this.etcdDown) this.log.event('lease renewal failed; keeping the kernel state', { error: (e as Error).message });
+      if (!this.etcdDown) this.log.event('lease-renewal-failed', { error: (e as Error).message, keeping: 'the kernel state' });
       this.etcdDown = true;
       return false;
     } finally {

@@ -47,7 +47,7 @@ export interface Backend {
  */
 export function routeChanges(r: RouteChanges, log: Logger): string[] {
   for (const dst of r.conflicts) {
-    log.once(`route conflict ${dst}`, 'route not added: a route of another owner holds the destination', { dst });
+    log.once(`route conflict ${dst}`, 'route-conflict', { dst, why: 'a route of another owner holds this destination' });
   }
   return r.changes;
 }

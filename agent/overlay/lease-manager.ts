@@ -81,7 +81,7 @@ export class LeaseManager {
   private took(subnet: Cidr, id: LeaseId, how: string): Cidr {
     this.current = subnet;
     this.leaseId = id;
-    this.o.log.event(`subnet lease ${how}`, { subnet: formatCidr(subnet), lease: id, ttl: this.o.ttlSeconds });
+    this.o.log.event(`subnet-lease-${how}`, { subnet: formatCidr(subnet), lease: id, ttl: this.o.ttlSeconds });
     return subnet;
   }
 
@@ -93,7 +93,7 @@ export class LeaseManager {
   async renew(): Promise<boolean> {
     const ttl = await this.o.client.leaseKeepAlive(this.leaseId);
     if (ttl !== undefined) return false;
-    this.o.log.event('subnet lease expired', { subnet: formatCidr(this.subnet), lease: this.leaseId });
+    this.o.log.event('subnet-lease-expired', { subnet: formatCidr(this.subnet), lease: this.leaseId });
     const before = this.subnet;
     const after = await this.acquire();
     return !sameCidr(before, after);
@@ -102,7 +102,7 @@ export class LeaseManager {
   /** Writes our key again when someone deleted it while the etcd lease lives. */
   async restoreKey(): Promise<void> {
     const r = await this.o.client.createIfAbsent(this.key, encodeSubnetLease(this.o.lease), { lease: this.leaseId });
-    if (r.created) this.o.log.event('subnet lease key restored', { subnet: formatCidr(this.subnet) });
+    if (r.created) this.o.log.event('subnet-lease-key-restored', { subnet: formatCidr(this.subnet) });
   }
 
   /** How often to renew: a third of the TTL (so two renewals may fail before expiry), at most every 10 minutes. */

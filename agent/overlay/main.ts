@@ -1,7 +1,9 @@
 // `tscni-agent overlay [flags]`: exit 2 for bad flags, 1 for a problem found
-// at start (etcd, config, underlay), 0 after SIGTERM.
+// at start (the config etcd holds, the underlay; an etcd that does not answer
+// is waited for), 0 after SIGTERM.
 import { createLogger } from '../log';
-import { OptionsError, OVERLAY_AGENT_USAGE, parseOverlayOptions } from './options';
+import { OptionsError } from '../../lib/flags';
+import { OVERLAY_AGENT_USAGE, parseOverlayOptions } from './options';
 import { runOverlayAgent } from './agent';
 
 export async function overlayMain(args: string[]): Promise<number> {

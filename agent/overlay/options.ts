@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { ETCD_FLAGS, ETCD_USAGE, etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../../lib/datastore/etcd-options';
 import { parseIp } from '../../lib/ip/address';
-import { FlagError, integerFlag, parseFlags, type FlagKind } from '../../lib/flags';
+import { integerFlag, OptionsError, parseFlags, type FlagKind } from '../../lib/flags';
 
 export const OVERLAY_AGENT_USAGE = `usage: tscni-agent overlay [flags]
   leases a subnet of the cluster network from etcd (flannel's data), writes
@@ -32,8 +32,6 @@ export interface OverlayOptions {
   leaseTtl: number;
   nodeName: string;
 }
-
-export class OptionsError extends Error {}
 
 const SPEC: Record<string, FlagKind> = {
   ...Object.fromEntries(ETCD_FLAGS.map((f) => [f, 'string' as const])),
@@ -65,7 +63,7 @@ export function parseOverlayOptions(args: string[], env: NodeJS.ProcessEnv): Ove
       ...(iface !== undefined ? { iface } : {}), ...(publicIp !== undefined ? { publicIp } : {}),
     };
   } catch (e) {
-    if (e instanceof FlagError || e instanceof EtcdSettingsError) throw new OptionsError(e.message);
+    if (e instanceof EtcdSettingsError) throw new OptionsError(e.message);
     throw e;
   }
 }

@@ -1,8 +1,13 @@
 // BIRD 2's configuration for one node, rendered from the cluster's state the
 // way Calico's confd renders bird.cfg. The agent owns the node's block routes
-// (blackholes with its own route protocol number); BIRD learns exactly those
-// from the kernel and announces them, and puts what BGP learned into the
-// kernel as `proto bird`. Sessions: every other node (full mesh), or only the
+// in the kernel (blackholes with its own route protocol number); BIRD
+// announces the same blocks from its configuration (a static protocol), and
+// puts what BGP learned into the kernel as `proto bird`. The blocks are in
+// the configuration, not learned from the kernel, because a starting BIRD
+// ends its graceful restart as soon as its peers have sent End-of-RIB, and
+// then sends its own: routes the kernel protocol had not scanned by then
+// (its first scan comes a second after start) would be missing from it, and
+// a peer that flushes stale routes at End-of-RIB (FRR) would withdraw them. Sessions: every other node (full mesh), or only the
 // reflectors once there are any; a reflector peers with every node, its
 // clients marked `rr client`; and the external peers of this node.
 //
@@ -162,7 +167,7 @@ export function reloadsAfterConfigure(before: BirdInput | undefined, after: Bird
   return reloads;
 }
 
-/** The per-family filters: never take a route for an own block, keep the tunnelled blocks' BGP routes out of the kernel. */
+/** Per family: never take a route for an own block, announce the own blocks, keep the tunnelled blocks' BGP routes out of the kernel. */
 function familyFilters(input: BirdInput, family: Family): string {
   return `
 # Never take a route for a block this node holds.
@@ -178,12 +183,16 @@ filter tscni_to_kernel${family} {
   reject;
 }
 
+# This node's blocks, as the agent holds them; their blackholes in the kernel are the agent's (proto ${input.routeProtocol}).
+protocol static blocks${family} {
+  ipv${family};
+${ofFamily(input.ownBlocks, family).map((b) => `  route ${b} blackhole;\n`).join('')}}
+
 protocol kernel kernel${family} {
   ipv${family} {
-    import filter tscni_own_blocks;
+    import none;
     export filter tscni_to_kernel${family};
   };
-  learn;
   persist;
   scan time 2;
   graceful restart;
@@ -206,7 +215,7 @@ function channels(input: BirdInput, kind: 'node' | 'external'): string {
       ...(kind === 'node' ? ['gateway recursive;'] : []),
       ...(family === 6 ? [`next hop address ${input.ipv6!.address};`] : []),
       `import filter tscni_import${family};`,
-      `export where proto = "kernel${family}"${reflect};`,
+      `export where proto = "blocks${family}"${reflect};`,
     ];
     return `  ipv${family} {\n${lines.map((l) => `    ${l}\n`).join('')}  };`;
   }).join('\n');
@@ -224,13 +233,6 @@ protocol direct underlay6 {
 router id ${input.routerId};
 log stderr { info, warning, error, fatal };
 timeformat protocol "%FT%T";
-
-# This node's blocks: the agent's blackhole routes (proto ${input.routeProtocol}), nothing else from the kernel.
-# The agent puts a blackhole exactly on each block the node holds, so this filter never changes with the blocks.
-filter tscni_own_blocks {
-  if krt_source = ${input.routeProtocol} && dest = RTD_BLACKHOLE then accept;
-  reject;
-}
 
 protocol device {
   scan time 2;

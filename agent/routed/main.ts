@@ -1,14 +1,15 @@
-// tscni-agent routed: calico-node's job on one node. It registers the node,
-// serves cluster IPAM to the node's plugins on <run-dir>/agent.sock, keeps a
-// blackhole route per block the node holds, and runs BIRD with a
+// tscni-agent routed: calico-node's job on one node. It registers the node
+// (again, when its record is deleted) and keeps its heartbeat, serves cluster
+// IPAM to the node's plugins on <run-dir>/agent.sock, keeps a blackhole route
+// per block the node holds, and runs BIRD with a
 // configuration rendered from etcd (nodes, BGP peers, blocks), re-rendered
 // and reloaded whenever they change. SIGTERM: everything stops, BIRD for a
 // graceful restart, and the kernel state stays for the next start.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { EtcdClient } from '../../lib/datastore/etcd';
 import { watchPrefix, type Watch } from '../../lib/datastore/etcd-watch';
 import { listPeers } from '../../lib/datastore/bgp-peers';
-import { decodeNode, listNodes, nodeKey, registerNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
+import { aliveKey, decodeNode, listNodes, nodeKey, registerNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
 import type { Block } from '../../lib/ipam/cluster/block';
 import type { Pool } from '../../lib/ipam/cluster/pool';
 import { vtepMac } from '../vxlan/vtep-mac';
@@ -27,12 +28,15 @@ import { ensureVtep, VXLAN_OVERHEAD } from '../vxlan/vtep';
 import { writePodMtu } from '../../lib/routed/pod-mtu';
 import { SerialRunner } from '../serial-runner';
 import { untilTerminated } from '../signals';
-import { OptionsError, parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
+import { OptionsError } from '../../lib/flags';
+import { parseRoutedOptions, ROUTED_USAGE, type RoutedOptions } from './options';
 import { blockUse, writeStatus, type AgentStatus } from './status-file';
-import { freeOwnLeaks, LeakTracker, unroutedAllocations } from './leaks';
+import { LeakScan } from './leaks';
+import { Heartbeat, HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_S } from './heartbeat';
+import { AttachmentRecords } from '../../lib/ipam/cluster/attachments';
 import { routedUnderlay, routedUnderlay6 } from './underlay';
 import { impactOf } from './watch-events';
-import { tunnelHandle, tunnelRoutes, vtepLinkLocal, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPeers, vxlanPools } from './vxlan';
+import { legacyTunnelHandle, tunnelHandle, tunnelRoutes, vtepLinkLocal, VXLAN_DEVICE, VXLAN_PORT, VXLAN_VNI, vxlanPeers, vxlanPools } from './vxlan';
 
 const logger = createLogger();
 const log = logger.event;
@@ -97,17 +101,48 @@ export async function routedMain(args: string[]): Promise<number> {
   mkdirSync(opts.runDir, { recursive: true, mode: 0o755 });
   writeFileSync(opts.nodeNameFile, `${opts.node}\n`);
 
+  let status: AgentStatus | undefined;
+  let lastConfig: string | undefined;
+  /** what the BIRD that runs was last configured from */
+  let lastInput: BirdInput | undefined;
+  // BIRD's own state (its watch restarts it without etcd) goes to the status file as it changes.
+  const publishStatus = () => {
+    if (status) writeStatus(opts.runDir, { ...status, bird: bird.status });
+  };
+  const bird = new BirdProcess(birdPaths(opts.runDir), log, publishStatus);
+  // BIRD first, from the last good configuration a BIRD ran here with: an
+  // agent that restarts while etcd is down keeps the node's sessions and routes.
+  if (existsSync(bird.paths.config)) {
+    try {
+      log('bird-running', { how: await bird.start(), config: bird.paths.config, why: 'the last good configuration, before etcd is read' });
+      lastConfig = readFileSync(bird.paths.config, 'utf8');
+    } catch (e) {
+      log('bird-start-failed', { error: (e as Error).message, why: 'the first sync starts it' });
+    }
+  }
+
   const client = new EtcdClient(opts.etcd.connection);
   const prefix = opts.etcd.prefix;
   await register(client, opts, underlay.publicIp, () => terminated);
   const store = new ClusterIpamStore(client, prefix, opts.node);
-  const ownHandle = (h: string) => h === tunnelHandle(opts.node);
-  try {
-    const freed = await freeOwnLeaks(nl, store, ownHandle);
-    if (freed.length > 0) log('leaks-freed', { addresses: freed.join(','), why: 'no route to them on this node' });
-  } catch (e) {
-    log('leak-scan-failed', { error: (e as Error).message });
-  }
+  const ownHandle = (h: string) => h === tunnelHandle(opts.node) || h === legacyTunnelHandle(opts.node);
+  const heartbeat = new Heartbeat(client, prefix, opts.node);
+  const beat = async () => {
+    try {
+      if ((await heartbeat.beat()) === 'started') log('heartbeat', { key: aliveKey(prefix, opts.node), ttl: HEARTBEAT_TTL_S });
+    } catch (e) {
+      logger.once('heartbeat', 'heartbeat-failed', { error: (e as Error).message });
+    }
+  };
+  await beat();
+  /** Writes the node's record again when it disappears under the running agent: the node is not gone. */
+  let registering: Promise<void> | undefined;
+  const reregister = () => {
+    registering ??= register(client, opts, underlay.publicIp, () => terminated).finally(() => {
+      registering = undefined;
+      schedule();
+    });
+  };
   // The pod MTU is in place before the first plugin can ask for an address;
   // when etcd does not answer now, the first sync writes it.
   let podMtu: number | undefined;
@@ -117,18 +152,9 @@ export async function routedMain(args: string[]): Promise<number> {
   } catch (e) {
     log('pod-mtu-unknown', { error: (e as Error).message, why: 'the pools could not be read; the first sync writes it' });
   }
-  const server = await serveClusterIpam(opts.socketPath, store);
+  const records = new AttachmentRecords(opts.runDir);
+  const server = await serveClusterIpam(opts.socketPath, store, { records });
   log('ipam-serving', { socket: opts.socketPath });
-
-  let birdDown = true;
-  let status: AgentStatus | undefined;
-  let lastConfig: string | undefined;
-  let lastInput: BirdInput | undefined;
-  const bird = new BirdProcess(birdPaths(opts.runDir), (why) => {
-    log('bird-exited', { why });
-    birdDown = true;
-    schedule();
-  });
 
   /**
    * The VXLAN device, when a pool may encapsulate: its tunnel address is
@@ -140,7 +166,9 @@ export async function routedMain(args: string[]): Promise<number> {
     if (!self || encapsulating.length === 0) return undefined;
     let tunnel = self.tunnelAddress;
     if (tunnel === undefined) {
-      const { ips: [a] } = await store.assign(tunnelHandle(opts.node), encapsulating.map((p) => p.name));
+      // A record written anew (deleted under the agent) finds the address the node holds, in either handle form.
+      const [legacy] = await store.heldBy(legacyTunnelHandle(opts.node));
+      const a = legacy ?? (await store.assign(tunnelHandle(opts.node), encapsulating.map((p) => p.name))).ips[0];
       tunnel = a!.address.split('/')[0]!;
       await registerNode(client, prefix, { ...self, tunnelAddress: tunnel });
       log('tunnel-address', { address: tunnel });
@@ -176,14 +204,17 @@ export async function routedMain(args: string[]): Promise<number> {
       node: opts.node, pid: process.pid, ip: underlay.publicIp, ...(opts.ip6 ? { ip6: opts.ip6 } : {}), asn: opts.asn, routeReflector: opts.routeReflector,
       updated: new Date().toISOString(), blocks: mine.map(blockUse), ignored,
     };
-    writeStatus(opts.runDir, status);
+    publishStatus();
     const tunnelled = vtep === undefined ? [] : tunnelRoutes(opts.node, underlay, nodes, blocks, pools);
     const lonely6 = vtep === undefined ? pools.filter((p) => p.vxlan !== 'never' && p.cidr.ip.family === 6) : [];
     for (const p of lonely6) {
       logger.once(`vxlan6:${p.name}`, 'vxlan-unavailable', { pool: p.name, why: 'IPv6 blocks ride the VXLAN device an IPv4 pool with vxlan builds; no IPv4 pool encapsulates, so they are not encapsulated' });
     }
-    // A node removed from etcd while its agent runs withdraws from every session.
-    if (!self) log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed' });
+    // A record deleted (or garbled) under the running agent: every session closes until it is written again.
+    if (!self) {
+      log('node-removed', { node: opts.node, why: 'its record is gone; BGP sessions closed until it is written again' });
+      reregister();
+    }
     const sessions = plan.kept;
     const birdInput: BirdInput = {
       node: opts.node, routerId: underlay.publicIp, asn: opts.asn, underlayDev: underlay.name,
@@ -192,27 +223,32 @@ export async function routedMain(args: string[]): Promise<number> {
       ...(opts.clusterId ? { clusterId: opts.clusterId } : {}), sessions,
     };
     const config = renderBirdConfig(birdInput);
-    if (config !== lastConfig || birdDown) {
-      bird.writeConfig(config);
-      // A BIRD that just started read this file; one that was running must rerun the filters whose blocks changed.
-      let reloads = reloadsAfterConfigure(lastInput, birdInput);
-      if (birdDown) {
+    if (config !== lastConfig || !bird.started || lastInput === undefined) {
+      // A configuration BIRD refuses is said once and not installed: BIRD keeps the last good one.
+      const refused = await bird.install(config);
+      if (refused !== undefined) logger.once('bird-config', 'bird-config-refused', { error: refused, why: 'not installed; BIRD keeps the last good configuration' });
+      else logger.clear('bird-config');
+      // A BIRD that just started read the file, as did one that runs this very file; one
+      // that was running another must rerun the filters whose blocks changed.
+      let reloads = refused === undefined && config !== lastConfig ? reloadsAfterConfigure(lastInput, birdInput) : [];
+      if (!bird.started) {
         const how = await bird.start();
-        birdDown = false;
         if (how !== 'adopted') reloads = [];
         log('bird-running', { how, config: bird.paths.config });
-      } else {
+      } else if (refused === undefined) {
         await bird.reload();
       }
       lastConfig = config;
-      lastInput = birdInput;
-      const failed = await bird.refilter(reloads);
-      if (failed.length > 0) log('bird-refilter-failed', { protocols: failed.join(' '), why: 'no route refresh: routes learned before the block change keep the old filter' });
-      log('bird-configured', { sessions: sessions.length, blocks: ownBlocks.length });
+      if (refused === undefined) {
+        lastInput = birdInput;
+        const failed = await bird.refilter(reloads);
+        if (failed.length > 0) log('bird-refilter-failed', { protocols: failed.join(' '), why: 'no route refresh: routes learned before the block change keep the old filter' });
+        log('bird-configured', { sessions: sessions.length, blocks: ownBlocks.length });
+      }
     }
-    // Only now the kernel routes: BIRD learns a new block's blackhole from the
-    // kernel's announcement of it, which the old filter would have refused
-    // (and BIRD does not always re-read the kernel when the filter changes).
+    // Only now the kernel routes: BIRD has withdrawn a released block before
+    // its blackhole goes, and no longer puts the BGP route of a block that is
+    // now tunnelled into the kernel, where the agent's route takes its place.
     for (const family of [4, 6] as const) {
       const want: DesiredRoute[] = ownBlocks.filter((b) => ipFamily(b) === family).map((dst) => ({ dst, blackhole: true as const }));
       if (vtep !== undefined) {
@@ -261,14 +297,17 @@ export async function routedMain(args: string[]): Promise<number> {
     }
     const changed = new Map(mine.map((b) => [formatCidr(b.cidr), blockUse(b)]));
     status = { ...status, updated: new Date().toISOString(), blocks: status.blocks.map((u) => changed.get(u.cidr) ?? u) };
-    writeStatus(opts.runDir, status);
+    publishStatus();
   };
 
   let watch: Watch | undefined;
   const startWatch = () => {
     watch = watchPrefix(client, `${prefix}/`, {
       onEvents: (events) => {
-        if (events.some((e) => e.type === 'delete' && e.kv.key === nodeKey(prefix, opts.node))) log('own-record-deleted', { node: opts.node });
+        if (events.some((e) => e.type === 'delete' && e.kv.key === nodeKey(prefix, opts.node))) {
+          log('own-record-deleted', { node: opts.node, why: 'the agent runs: it registers again' });
+          reregister();
+        }
         const impacts = events.map((e) => impactOf(prefix, e));
         if (impacts.some((i) => i.kind === 'sync')) schedule();
         else allocationsChanged(impacts.flatMap((i) => (i.kind === 'allocations' ? [i.block] : [])));
@@ -289,22 +328,21 @@ export async function routedMain(args: string[]): Promise<number> {
   }
   // A periodic resync repairs drift nobody announced (a route deleted by hand).
   const resync = setInterval(schedule, 30_000);
-  const leaks = new LeakTracker(opts.node);
-  const leakScan = setInterval(() => {
-    void (async () => {
-      const unrouted = await unroutedAllocations(nl, await store.listBlocks(opts.node), ownHandle);
-      await leaks.publish(client, prefix, leaks.update(Date.now(), unrouted));
-    })().catch((e: Error) => logger.once('leak-scan', 'leak-scan-failed', { error: e.message }));
-  }, 2_500);
+  const heartbeats = setInterval(() => void beat(), HEARTBEAT_EVERY_MS);
+  const leaks = new LeakScan({ store, records, client, prefix, keep: ownHandle, log: logger });
+  void leaks.run();
+  const leakScan = setInterval(() => void leaks.run(), 2_500);
 
   const signal = await termination;
   log('terminating', { signal });
   clearInterval(resync);
   clearInterval(leakScan);
+  clearInterval(heartbeats);
   watch?.close();
   await syncs.stop();
   await server.close();
   await bird.stop();
+  await heartbeat.stop().catch((e: Error) => log('heartbeat-failed', { error: e.message, why: 'it ends with its lease' }));
   client.close();
   nl.close();
   log('stopped', { node: opts.node });

@@ -6,7 +6,7 @@ import { etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } fro
 import { asnProblem, nodeNameProblem } from '../../lib/datastore/routed-nodes';
 import { DEFAULT_ROUTED_PREFIX } from '../../lib/ipam/cluster/store';
 import { formatIp, parseIp } from '../../lib/ip/address';
-import { FlagError, parseFlags, type FlagKind } from '../../lib/flags';
+import { OptionsError, parseFlags, type FlagKind } from '../../lib/flags';
 
 export const DEFAULT_RUN_DIR = '/run/tscni';
 export const DEFAULT_ASN = 64512;
@@ -49,18 +49,9 @@ export interface RoutedOptions {
   nodeNameFile: string;
 }
 
-export class OptionsError extends Error {}
-
 export function parseRoutedOptions(args: string[], env: NodeJS.ProcessEnv): RoutedOptions | 'help' {
-  let values: Record<string, string | boolean>;
-  try {
-    const parsed = parseFlags(args, SPEC);
-    if (parsed.positional.length > 0) throw new OptionsError(`unexpected argument ${JSON.stringify(parsed.positional[0])}`);
-    values = parsed.values;
-  } catch (e) {
-    if (e instanceof FlagError) throw new OptionsError(e.message);
-    throw e;
-  }
+  const { values, positional } = parseFlags(args, SPEC);
+  if (positional.length > 0) throw new OptionsError(`unexpected argument ${JSON.stringify(positional[0])}`);
   if (values.help === true) return 'help';
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
 

@@ -16,15 +16,17 @@
 import type { RoutedNode } from '../../lib/datastore/routed-nodes';
 import { cidrsOverlap, formatCidr, linkLocalOfMac, parseIp } from '../../lib/ip/address';
 import type { Pool } from '../../lib/ipam/cluster/pool';
-import type { Block } from '../../lib/ipam/cluster/block';
+import { AGENT_NETWORK, LEGACY_AGENT_NETWORKS, type Block } from '../../lib/ipam/cluster/block';
 import { onSegment, type Underlay } from '../underlay';
 
 export const VXLAN_DEVICE = 'vxlan.tscni';
 export const VXLAN_VNI = 4096;
 export const VXLAN_PORT = 4789;
 
-/** The tunnel address is an allocation like a pod's, under a handle of its own. */
-export const tunnelHandle = (node: string) => `vxlan-tunnel/${node}/${VXLAN_DEVICE}`;
+/** The tunnel address is an allocation like a pod's, under a handle in the agent's own namespace. */
+export const tunnelHandle = (node: string) => `${AGENT_NETWORK}/${node}/${VXLAN_DEVICE}`;
+/** The handle agents before the reserved namespace filed it under: still read, never written. */
+export const legacyTunnelHandle = (node: string) => `${LEGACY_AGENT_NETWORKS[0]}/${node}/${VXLAN_DEVICE}`;
 
 /** IPv4 pools whose traffic may need encapsulation. */
 export const vxlanPools = (pools: Pool[]) => pools.filter((p) => p.vxlan !== 'never' && p.cidr.ip.family === 4);

@@ -5,9 +5,11 @@
 // counts it. A full sync for each (nodes, peers, pools and blocks read anew,
 // routes dumped) on every node cost each agent more CPU than the plugin
 // call that caused it spent in its own process, on the same cores. Leak
-// reports are the agents' own output, read by `tscni ipam check` alone.
+// reports and heartbeats are the agents' own output, read by `tscni ipam`
+// alone.
 import type { WatchEvent } from '../../lib/datastore/etcd-watch';
 import { blockOfKey, decodeBlock, type Block } from '../../lib/ipam/cluster/block';
+import { aliveDir } from '../../lib/datastore/routed-nodes';
 import { leaksDir } from './leaks';
 
 export type Impact =
@@ -17,7 +19,7 @@ export type Impact =
   | { kind: 'none' };
 
 export function impactOf(prefix: string, e: WatchEvent): Impact {
-  if (e.kv.key.startsWith(leaksDir(prefix))) return { kind: 'none' };
+  if (e.kv.key.startsWith(leaksDir(prefix)) || e.kv.key.startsWith(aliveDir(prefix))) return { kind: 'none' };
   const id = blockOfKey(prefix, e.kv.key);
   if (!id || e.type !== 'put' || !e.prevKv) return { kind: 'sync' };
   const before = decodeBlock(id.pool, id.cidr, e.prevKv.value);

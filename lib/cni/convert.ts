@@ -11,6 +11,7 @@
 // JSON reads like the Go plugins' JSON.
 
 import { CniError, ErrorCode } from './errors';
+import { fieldOf } from './keys';
 import { parseOrThrow, resultSchemaFor } from './schemas';
 import { LATEST_VERSION, type Dns, type Interface, type IpConfig, type Result, type Route, type SpecVersion } from './types';
 import { ipFamily } from '../ip/address';
@@ -46,7 +47,7 @@ export function parseResult(raw: unknown, fallbackVersion?: string, field = 'res
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `${field}: must be a JSON object`);
   }
-  const declared = (raw as Json).cniVersion;
+  const declared = fieldOf(raw as Json, 'cniVersion');
   const version = typeof declared === 'string' && declared !== '' ? declared : fallbackVersion;
   if (!isSupportedVersion(version)) {
     throw new CniError(ErrorCode.IncompatibleVersion, `${field}: unsupported CNI result version ${JSON.stringify(version ?? '')}`);

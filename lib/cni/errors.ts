@@ -1,7 +1,10 @@
 // CNI error codes and the error type every plugin throws.
 //
 // Codes below 100 are reserved by the CNI spec and used only with the meaning
-// the spec gives them; plugin-specific failures use 100 and up.
+// the spec gives them; plugin-specific failures use 100 and up. The layers
+// below (lib/netns, lib/netlink) throw their own errors; their codes are
+// given here and by the plugins.
+import { NetnsError } from '../netns/errors';
 
 export const ErrorCode = {
   IncompatibleVersion: 1,
@@ -62,9 +65,33 @@ export function invalidEnv(variable: string, rule: string): CniError {
   return new CniError(ErrorCode.InvalidEnvironment, `${variable}: ${rule}`);
 }
 
-/** Wraps anything thrown into a CniError; non-CNI errors become code 999 as the reference skel does. */
+/**
+ * CNI_NETNS unusable: a missing namespace is 3 (unknown container: the
+ * container's network is gone); a path that exists but is not a network
+ * namespace is 4 (invalid environment variable), a plain file left by an
+ * unmount too; an existing one we cannot open is 5 (I/O failure).
+ */
+function netnsError(e: NetnsError): CniError {
+  const path = JSON.stringify(e.path);
+  switch (e.reason) {
+    case 'missing':
+      return new CniError(ErrorCode.UnknownContainer, `CNI_NETNS: failed to open netns ${path}`, e.detail);
+    case 'unreadable':
+      return new CniError(ErrorCode.IoFailure, `CNI_NETNS: failed to open netns ${path}`, e.detail);
+    case 'not-netns':
+      return new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS: ${path} is not a network namespace`, e.detail);
+    case 'unmounted':
+      return new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS: ${path} is not a network namespace (a plain file: its namespace was unmounted)`, e.detail);
+  }
+}
+
+/**
+ * Wraps anything thrown into a CniError: a namespace error gets its code
+ * (netnsError); other non-CNI errors become code 999 as the reference skel does.
+ */
 export function asCniError(e: unknown): CniError {
   if (e instanceof CniError) return e;
+  if (e instanceof NetnsError) return netnsError(e);
   const msg = e instanceof Error ? e.message : String(e);
   return new CniError(UNKNOWN_ERROR_CODE, msg);
 }

@@ -4,6 +4,8 @@
 
 import { CniError, ErrorCode } from './errors';
 import { parseBoundedJson } from './input';
+import { fieldOf, matchKeys } from './keys';
+import { netConfBaseSchema } from './schemas';
 import type { Command, Env } from './types';
 import { validateContainerId, validateIfname, validateNetworkName } from './validate';
 
@@ -44,13 +46,17 @@ export function checkEnv(command: string, env: Env): void {
   }
 }
 
-/** The stdin config as a JSON object (code 6 otherwise) with a valid network name (code 7). */
+/**
+ * The stdin config as a JSON object (code 6 otherwise) with a valid network
+ * name (code 7), its common keys (cniVersion, name, prevResult, ...) matched
+ * as Go's decoder matches them; the plugin's own schema matches the rest.
+ */
 export function parseStdinConfig(stdin: string): Record<string, unknown> {
   const raw = parseBoundedJson(stdin, 'error unmarshall network config');
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new CniError(ErrorCode.DecodeFailure, 'error unmarshall network config: stdin is not a JSON object');
   }
-  const conf = raw as Record<string, unknown>;
+  const conf = matchKeys(netConfBaseSchema(), raw) as Record<string, unknown>;
   validateNetworkName(conf.name);
   return conf;
 }
@@ -58,7 +64,8 @@ export function parseStdinConfig(stdin: string): Record<string, unknown> {
 /** VERSION ignores a missing or malformed stdin: it must always answer. */
 function requestVersionOf(stdin: string): string | undefined {
   try {
-    const v = (parseBoundedJson(stdin, 'VERSION') as Record<string, unknown>)?.cniVersion;
+    const conf = parseBoundedJson(stdin, 'VERSION');
+    const v = conf && typeof conf === 'object' && !Array.isArray(conf) ? fieldOf(conf as Record<string, unknown>, 'cniVersion') : undefined;
     return typeof v === 'string' ? v : undefined;
   } catch {
     return undefined;

@@ -11,6 +11,7 @@ import { isAbsolute } from 'node:path';
 import * as z from 'zod/mini';
 import { invalidConfig, type CniError } from './errors';
 import { ipFamily } from '../ip/address';
+import { matchKeys } from './keys';
 import { isCidr, isIpAddress } from './validate';
 import type { SpecVersion } from './types';
 
@@ -113,8 +114,14 @@ export const netConfBaseSchema = lazy(() =>
     runtimeConfig: z.optional(z.record(z.string(), z.unknown())),
     prevResult: z.optional(z.record(z.string(), z.unknown())),
     'cni.dev/valid-attachments': z.optional(z.array(attachmentSchema())),
+    // read by lib/cni/log, named here so that their keys match as the others do
+    logLevel: z.optional(z.unknown()),
+    logFile: z.optional(z.unknown()),
   }),
 );
+
+/** The keys DEL relies on: what the runtime adds to the call (runtimeConfig, prevResult) cannot fail a DEL. */
+export const netConfDelSchema = lazy(() => z.omit(netConfBaseSchema(), { capabilities: true, runtimeConfig: true, prevResult: true }));
 
 /** "true"/"false" strings are accepted as libcni accepts them for disableCheck/disableGC. */
 const looseBool = () => z.union([z.boolean(), z.enum(['true', 'false', 'True', 'False', 'TRUE', 'FALSE'])]);
@@ -176,9 +183,13 @@ export function issueToError(issues: readonly Issue[], input: unknown, prefix = 
   return invalidConfig(field, ruleOf(issue, valueAt(input, issue.path)));
 }
 
-/** Validates `input` against `schema`; throws code 7 naming the first bad field. */
+/**
+ * Validates `input` against `schema`, its keys matched to the schema's fields
+ * as Go's decoder matches them (./keys); throws code 7 naming the first bad field.
+ */
 export function parseOrThrow<S extends z.ZodMiniType>(schema: S, input: unknown, prefix = ''): z.infer<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw issueToError(r.error.issues, input, prefix);
+  const matched = matchKeys(schema, input);
+  const r = schema.safeParse(matched);
+  if (!r.success) throw issueToError(r.error.issues, matched, prefix);
   return r.data as z.infer<S>;
 }

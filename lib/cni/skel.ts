@@ -4,11 +4,11 @@
 // and conversions as a runtime calling the executable.
 
 import { fstatSync, writeSync } from 'node:fs';
-import { parseCniArgs, parseCniArgsLoose } from './args';
 import { parseResult, formatResult } from './convert';
+import { commandArgs, delArgs } from './cmd-args';
 import { asCniError, CniError, invalidConfig, UNKNOWN_ERROR_CODE } from './errors';
 import { allowStderrLogging, DEFAULT_LOG_LEVEL, Logger, parseLogOptions } from './log';
-import { attachmentSchema, netConfBaseSchema, parseOrThrow } from './schemas';
+import { attachmentSchema, netConfBaseSchema, netConfDelSchema, parseOrThrow } from './schemas';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, type Attachment, type Command, type Env, type Result } from './types';
 import { checkVersion, isSupportedVersion, requireVersionFor, versionInfo } from './version';
 import { MAX_JSON_BYTES, readBounded } from './input';
@@ -41,7 +41,12 @@ export interface CmdArgs<C> {
 
 export type GcArgs<C> = CmdArgs<C> & { validAttachments: Attachment[] };
 
-export interface Plugin<C> {
+/**
+ * A plugin. `D` is what its DEL reads, when that is less than what ADD reads:
+ * DEL must clean up even when a field it does not need is malformed (a
+ * runtime sends its runtimeConfig and prevResult to DEL too).
+ */
+export interface Plugin<C, D = C> {
   /** For the about text printed when the executable runs without CNI_COMMAND. */
   name: string;
   /** Defaults to every version this suite supports. */
@@ -50,8 +55,10 @@ export interface Plugin<C> {
   knownArgs?: string[];
   /** Throws CniError 7 naming the field (parseOrThrow from ./schemas does that). */
   parseConfig(raw: Record<string, unknown>): C;
+  /** DEL's reading of the config: only the fields DEL uses; parseConfig when absent (then D is C). */
+  parseDelConfig?(raw: Record<string, unknown>): D;
   add(a: CmdArgs<C>): Promise<Result>;
-  del(a: CmdArgs<C>): Promise<void>;
+  del(a: CmdArgs<D>): Promise<void>;
   check(a: CmdArgs<C>): Promise<void>;
   /** Without it GC succeeds doing nothing, as the reference skel does for a nil GC func. */
   gc?(a: GcArgs<C>): Promise<void>;
@@ -73,7 +80,7 @@ function errorOutput(e: unknown, cniVersion: string): DispatchOutput {
   return { stdout: JSON.stringify(err.toJSON(cniVersion), null, 4), exitCode: 1 };
 }
 
-export async function dispatch<C>(p: Plugin<C>, env: Env, stdin: string): Promise<DispatchOutput> {
+export async function dispatch<C, D = C>(p: Plugin<C, D>, env: Env, stdin: string): Promise<DispatchOutput> {
   const supported = p.supportedVersions ?? [...SUPPORTED_VERSIONS];
   const command = env.CNI_COMMAND ?? '';
   if (command === '') {
@@ -95,48 +102,34 @@ export async function dispatch<C>(p: Plugin<C>, env: Env, stdin: string): Promis
     checkVersion(version, supported);
     if (req.command === 'CHECK') requireVersionFor('CHECK', version, '0.4.0');
     if (req.command === 'GC' || req.command === 'STATUS') requireVersionFor(req.command, version, '1.1.0');
-    parseOrThrow(netConfBaseSchema(), raw);
+    parseOrThrow(req.command === 'DEL' ? netConfDelSchema() : netConfBaseSchema(), raw);
     log = new Logger(parseLogOptions(raw), context);
     log.debug(`${req.command} start`, { cniVersion: version });
 
-    // CNI_ARGS, then prevResult, then the plugin's own schema: the cheapest checks first.
-    const args = p.knownArgs ? parseCniArgs(env.CNI_ARGS, p.knownArgs) : parseCniArgsLoose(env.CNI_ARGS);
-    const prevResult = raw.prevResult !== undefined ? parseResult(raw.prevResult, version, 'prevResult') : undefined;
-    const a: CmdArgs<C> = {
-      command: req.command,
-      containerId: env.CNI_CONTAINERID ?? '',
-      netns: env.CNI_NETNS ?? '',
-      ifname: env.CNI_IFNAME ?? '',
-      args,
-      path: (env.CNI_PATH ?? '').split(':').filter(Boolean),
-      config: p.parseConfig(raw),
-      raw,
-      cniVersion: version,
-      log,
-      ...(prevResult ? { prevResult } : {}),
-    };
-
-    switch (req.command) {
-      case 'ADD': {
-        const result = checkedResult(await p.add(a));
-        const stdout = formatResult(result, version);
-        log.endStep();
-        if (log.enabled('info')) log.info('ADD ok', { took: log.took(), ips: result.ips?.map((ip) => ip.address) });
-        if (log.enabled('debug')) log.debug('ADD result', { result: JSON.stringify(JSON.parse(stdout)) });
-        return { stdout, exitCode: 0, result };
+    const request = { command: req.command, env, raw, cniVersion: version, log };
+    if (req.command === 'DEL') {
+      await p.del(delArgs(p, request));
+    } else {
+      const a = commandArgs(p, request);
+      switch (req.command) {
+        case 'ADD': {
+          const result = checkedResult(await p.add(a));
+          const stdout = formatResult(result, version);
+          log.endStep();
+          if (log.enabled('info')) log.info('ADD ok', { took: log.took(), ips: result.ips?.map((ip) => ip.address) });
+          if (log.enabled('debug')) log.debug('ADD result', { result: JSON.stringify(JSON.parse(stdout)) });
+          return { stdout, exitCode: 0, result };
+        }
+        case 'CHECK':
+          await p.check(a);
+          break;
+        case 'GC':
+          if (p.gc) await p.gc({ ...a, validAttachments: validAttachments(raw) });
+          break;
+        case 'STATUS':
+          if (p.status) await p.status(a);
+          break;
       }
-      case 'DEL':
-        await p.del(a);
-        break;
-      case 'CHECK':
-        await p.check(a);
-        break;
-      case 'GC':
-        if (p.gc) await p.gc({ ...a, validAttachments: validAttachments(raw) });
-        break;
-      case 'STATUS':
-        if (p.status) await p.status(a);
-        break;
     }
     log.endStep();
     log.info(`${req.command} ok`, { took: log.took() });
@@ -212,7 +205,7 @@ function writeAll(fd: number, text: string): void {
  * success and 1 on error, as the reference skel. stdout carries nothing but
  * the JSON; anything a plugin wants to log goes to stderr.
  */
-export function runPlugin<C>(p: Plugin<C>): void {
+export function runPlugin<C, D = C>(p: Plugin<C, D>): void {
   allowStderrLogging();
   const run = async () => {
     const stdin = process.env.CNI_COMMAND ? await readStdin() : '';

@@ -10,6 +10,12 @@
 // endpoint that answered last, and moves on to the next when that one cannot
 // be reached (or answers "unavailable"); etcd's own answers (a missing lease,
 // a bad request) are final and name the endpoint that gave them.
+//
+// An answer is read into memory, so its size is capped (maxResponseBytes):
+// an endpoint that sends without end fails the call instead of exhausting
+// the process. A watch's messages are capped the same way, each; a message
+// that is not JSON ends the stream with the reason, as a broken connection
+// does, and the watch opens it again from the revision it needs.
 import * as http from 'node:http';
 import * as https from 'node:https';
 
@@ -27,7 +33,15 @@ export interface EtcdConnectionOptions {
   tls?: EtcdTls;
   /** per attempt on one endpoint, connect through answer; default 5000 */
   timeoutMs?: number;
+  /** the largest answer, and the largest watch message, read; default MAX_RESPONSE_BYTES */
+  maxResponseBytes?: number;
 }
+
+/**
+ * Far above what tscni reads (a range over every block of a large cluster is
+ * a few MiB; etcd refuses requests above 1.5 MiB), far below what would hurt.
+ */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /** gRPC status codes etcd answers with (the gateway passes them through as `code`). */
 export const GrpcCode = { InvalidArgument: 3, NotFound: 5, FailedPrecondition: 9, Unavailable: 14 } as const;
@@ -72,14 +86,15 @@ function reasonOf(e: Error & { code?: string; reason?: string }): string {
 export interface StreamHandle {
   /** ends the stream; no more messages are delivered */
   close(): void;
-  /** settles when the stream ends: by close(), by the server, or by a broken connection */
-  done: Promise<void>;
+  /** settles when the stream ends: by close(), by the server, by a broken connection or a bad message; says which */
+  done: Promise<string>;
 }
 
 export class EtcdTransport {
   readonly endpoints: readonly string[];
   private current = 0;
   private readonly timeoutMs: number;
+  private readonly maxBytes: number;
   private readonly httpAgent = new http.Agent({ keepAlive: true });
   private readonly httpsAgent: https.Agent;
 
@@ -91,6 +106,7 @@ export class EtcdTransport {
     }
     this.endpoints = opts.endpoints.map((e) => e.replace(/\/$/, ''));
     this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.maxBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
     this.httpsAgent = new https.Agent({ keepAlive: true, ...opts.tls });
   }
 
@@ -171,7 +187,15 @@ export class EtcdTransport {
       });
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let bytes = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (bytes <= this.maxBytes) return void chunks.push(c);
+          // destroyed without an error: one given here would reach the socket, where no one listens
+          clearTimeout(timer);
+          res.destroy();
+          reject(new Error(`the answer is larger than ${this.maxBytes} bytes`));
+        });
         res.on('error', (e) => {
           clearTimeout(timer);
           reject(e);
@@ -198,12 +222,12 @@ export class EtcdTransport {
       const req = this.request(endpoint, path, payload);
       let opened = false;
       let closed = false;
-      let finish!: () => void;
-      const done = new Promise<void>((r) => (finish = r));
-      const close = () => {
+      let finish!: (reason: string) => void;
+      const done = new Promise<string>((r) => (finish = r));
+      const close = (reason = 'closed') => {
         closed = true;
         req.destroy();
-        finish();
+        finish(reason);
       };
       const timer = setTimeout(() => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
       // The stream can be idle for hours; TCP keepalive notices a member that vanished.
@@ -211,7 +235,7 @@ export class EtcdTransport {
       req.on('error', (e) => {
         clearTimeout(timer);
         if (!opened) reject(e);
-        finish();
+        finish(reasonOf(e));
       });
       req.on('response', (res) => {
         clearTimeout(timer);
@@ -221,21 +245,35 @@ export class EtcdTransport {
           return;
         }
         opened = true;
-        resolve({ close, done });
+        resolve({ close: () => close(), done });
         // The gateway writes one JSON object per line.
-        let pending = '';
-        res.setEncoding('utf8');
-        res.on('data', (text: string) => {
-          pending += text;
-          for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-            const line = pending.slice(0, nl).trim();
-            pending = pending.slice(nl + 1);
-            if (line !== '' && !closed) onMessage(JSON.parse(line), endpoint);
+        const deliver = (line: string) => {
+          let msg: unknown;
+          try {
+            msg = JSON.parse(line);
+          } catch {
+            close(`a message that is not JSON: ${line.slice(0, 100)}`);
+            return;
           }
+          onMessage(msg, endpoint);
+        };
+        let pending: Buffer[] = [];
+        let pendingBytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          for (let nl = chunk.indexOf(0x0a); nl >= 0 && !closed; nl = chunk.indexOf(0x0a)) {
+            const line = Buffer.concat([...pending, chunk.subarray(0, nl)]).toString('utf8').trim();
+            pending = [];
+            pendingBytes = 0;
+            chunk = chunk.subarray(nl + 1);
+            if (line !== '') deliver(line);
+          }
+          pendingBytes += chunk.length;
+          if (pendingBytes > this.maxBytes) close(`a watch message is larger than ${this.maxBytes} bytes`);
+          else if (!closed) pending.push(chunk);
         });
-        res.on('end', finish);
-        res.on('error', finish);
-        res.on('close', finish);
+        res.on('end', () => finish('stream ended'));
+        res.on('error', (e) => finish(reasonOf(e)));
+        res.on('close', () => finish('stream ended'));
       });
       req.end(payload);
     });

@@ -8,6 +8,9 @@
 // partition sends no FIN, and TCP keepalive takes minutes to notice), so a
 // stream that has been silent for idleReopenMs is reopened from the next
 // revision: a dead one is then found within that time, a live one loses nothing.
+// A message that cannot be read ends the stream the same way, and so does an
+// onEvents that throws: the revision it was given is not passed, so the
+// reopened stream hands the same events again.
 import { decodeKv, prefixRangeEnd, type EtcdClient, type KeyValue } from './etcd';
 
 export interface WatchEvent {
@@ -70,8 +73,8 @@ export function watchPrefix(client: EtcdClient, prefix: string, handlers: WatchH
     }));
     if (events.length > 0) {
       const revision = events[events.length - 1]!.kv.modRevision;
-      nextRevision = revision + 1;
       handlers.onEvents(events, revision);
+      nextRevision = revision + 1;
     }
     return undefined;
   };
@@ -117,7 +120,8 @@ export function watchPrefix(client: EtcdClient, prefix: string, handlers: WatchH
         up = true;
         backoff = minBackoff;
         rearm();
-        await stream.done;
+        const ended = await stream.done;
+        if (reason === 'stream ended' && ended !== 'closed') reason = ended;
       } catch (e) {
         reason = (e as Error).message;
       }

@@ -4,6 +4,9 @@
 // VXLAN across segments, its tunnel address and VTEP MAC. A node record is
 // not bound to a lease, as Calico's Node is not: an agent that restarts must
 // not make its peers drop its routes. A node leaves when it is removed.
+// /tscni/v1/nodes-alive/<node> ({pid}) is its agent's heartbeat, bound to a
+// lease the running agent keeps alive (agent/routed/heartbeat.ts): a node is
+// gone only when both its record and its heartbeat are.
 import { formatIp, isMac, parseIp } from '../ip/address';
 import { isObjectName, NAME_RULE } from '../routed/names';
 import type { EtcdClient } from './etcd';
@@ -27,6 +30,8 @@ export interface RoutedNode {
 
 export const nodesDir = (prefix: string) => `${prefix}/nodes/`;
 export const nodeKey = (prefix: string, name: string) => `${nodesDir(prefix)}${name}`;
+export const aliveDir = (prefix: string) => `${prefix}/nodes-alive/`;
+export const aliveKey = (prefix: string, name: string) => `${aliveDir(prefix)}${name}`;
 
 /** What is wrong with a node's name (routed mode's name rule), the name quoted as JSON: it may hold a quote or a newline. */
 export function nodeNameProblem(name: string): string | undefined {

@@ -2,8 +2,9 @@
 // prefix arithmetic and the kernel's byte form, for IP and MAC addresses.
 // Addresses are (family, bigint) pairs, so range arithmetic is plain integer
 // arithmetic for both families. parseIp/parseCidr answer undefined or the
-// problem, for validators; the to*Bytes functions take text that has been
-// validated and throw, for the netlink code.
+// problem, for validators; toMacBytes takes text that has been validated and
+// throws. The netlink attribute form (AF_* family and bytes) is
+// lib/netlink/address-bytes.ts, on top of ipToBytes.
 //
 // It follows Go's net package, because the reference plugins do and we share
 // their files and their answers: dotted quads without leading zeros, no zone
@@ -12,8 +13,6 @@
 // with it. Hand-written rather than ip-address or node:net: it sits on every
 // plugin's start-up path, where ip-address cost ~5 ms of compile time per call
 // and node:net pulls in the socket and stream modules.
-
-import { AF_INET, AF_INET6 } from '../netlink/constants';
 
 export type Family = 4 | 6;
 
@@ -180,44 +179,6 @@ export function ipFromBytes(bytes: Uint8Array): Ip {
   if (bytes.length !== 4 && bytes.length !== 16) throw new Error(`IP address of ${bytes.length} bytes`);
   const value = bytes.reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
   return canonical(bytes.length === 4 ? 4 : 6, value);
-}
-
-/** An address in a netlink attribute: its AF_* family and 4 or 16 bytes. */
-export interface IpBytes {
-  family: typeof AF_INET | typeof AF_INET6;
-  bytes: Buffer;
-}
-
-export interface CidrBytes extends IpBytes {
-  prefixLen: number;
-}
-
-const afOf = (ip: Ip) => (ip.family === 4 ? AF_INET : AF_INET6);
-
-/** A bare address as netlink carries it; throws naming the text. */
-export function toIpBytes(text: string): IpBytes {
-  const ip = parseIp(text);
-  if (!ip) throw new Error(`${JSON.stringify(text)} is not an IP address`);
-  return { family: afOf(ip), bytes: ipToBytes(ip) };
-}
-
-function cidrOrHost(text: string): Cidr {
-  const ip = text.includes('/') ? undefined : parseIp(text);
-  const c = ip ? { ip, prefix: familyBits(ip.family) } : parseCidr(text);
-  if (typeof c === 'string') throw new Error(`${JSON.stringify(text)}: ${c.replace(/^prefix length/, 'bad prefix length')}`);
-  return c;
-}
-
-/** "10.1.2.3/24" with its host bits (an interface address); a bare address is a host prefix. */
-export function toCidrBytes(text: string): CidrBytes {
-  const c = cidrOrHost(text);
-  return { family: afOf(c.ip), bytes: ipToBytes(c.ip), prefixLen: c.prefix };
-}
-
-/** The network of "10.1.2.3/24", host bits cleared (a route destination). */
-export function toNetworkBytes(text: string): CidrBytes {
-  const c = networkOf(cidrOrHost(text));
-  return { family: afOf(c.ip), bytes: ipToBytes(c.ip), prefixLen: c.prefix };
 }
 
 /** 4 or 16 bytes from the kernel as Go's net.IP.String() prints them. */

@@ -1,7 +1,9 @@
-// The one seam between the allocator and where reservations live. The disk
-// store keeps host-local's layout; an etcd block store (routed mode) can
-// implement the same methods later, which is why everything is async even
-// though the disk store does its file work synchronously.
+// The seam between the allocator and where host-local's reservations live:
+// the disk store, in host-local's layout. Routed mode's cluster IPAM does not
+// sit behind it: its blocks and per-handle assignments live in etcd and are
+// handed out by the node's agent (lib/ipam/cluster). The methods are async
+// because withLock runs the allocator's async walk, even though the disk
+// store does its file work synchronously.
 import type { Ip } from '../ip/address';
 
 export interface Reservation {

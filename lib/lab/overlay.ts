@@ -63,7 +63,7 @@ export class OverlayAgent extends AgentDaemon {
    * first fails this with its last words.
    */
   async ready(timeoutMs = 20_000): Promise<SubnetEnv> {
-    await this.untilLogged([/ subnet file written/, / lease watch connected/], timeoutMs, (why) =>
+    await this.untilLogged([/ subnet-file-written /, / watch-up( |$)/], timeoutMs, (why) =>
       /not built into this agent/.test(why)
         ? new BackendNotBuiltError(why.split('\n').at(-1)!)
         : new Error(`tscni-agent on ${this.o.nodeName} exited ${this.child?.exitCode ?? '?'}:\n${why}`));

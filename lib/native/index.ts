@@ -19,6 +19,8 @@ export interface TscniNative {
   close(fd: number): void;
   /** A connected AF_UNIX stream socket; reads and writes on it fail with EAGAIN after `timeoutMs` without progress. */
   unixConnect(path: string, timeoutMs: number): number;
+  /** Who connected to an AF_UNIX socket (SO_PEERCRED on the accepted `fd`). */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /**
    * Runs `path` with `argv` (argv[0] included) to completion; stdin is /dev/null; status 128+n for
    * signal n. Throws (errno ETIMEDOUT) after killing a child still running after `timeoutMs`.
@@ -30,7 +32,10 @@ export interface TscniNative {
   udpProxyStart(tunFd: number, address: string, port: number): number;
   /** Replaces the loop's routes: 12 bytes each, network order: network, next hop, prefix length, 3 zero bytes. */
   udpProxySetRoutes(handle: number, routes: Buffer): void;
-  /** [packets to peers, from peers, without a route, send errors, TUN write errors] */
+  /**
+   * [packets to peers, from peers, without a route, send errors, TUN write errors, datagrams from an
+   * unknown source, oversized datagrams, socket errors, lanes stopped] (udp_proxy.h says what each is)
+   */
   udpProxyCounters(handle: number): number[];
   /** Stops the loop and closes its socket; the TUN fd stays open. */
   udpProxyStop(handle: number): void;

@@ -13,6 +13,7 @@
  *   AF_UNIX     a blocking stream connection to a local socket (the node
  *               agent's), read and written with fs' sync calls, so that a
  *               plugin asking the agent loads no networking module either;
+ *               and, for the agent's side, the credentials of who connected;
  *   TUNSETIFF   a TUN device for the overlay's udp backend, and that backend's
  *               packet loop (udp_proxy.c, threads of its own) started, given
  *               routes, read and stopped.
@@ -263,8 +264,12 @@ static napi_value js_udp_proxy_start(napi_env env, napi_callback_info info) {
   char text[INET_ADDRSTRLEN];
   struct in_addr address;
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* the length first, and no NUL inside: a longer string would be cut to a valid address, e.g.
+   * "127.100.100.1001" to 127.100.100.100 */
   if (argc < 3 || napi_get_value_int32(env, argv[0], &tun) != napi_ok ||
-      napi_get_value_string_utf8(env, argv[1], text, sizeof text, &len) != napi_ok || inet_pton(AF_INET, text, &address) != 1 ||
+      napi_get_value_string_utf8(env, argv[1], NULL, 0, &len) != napi_ok || len >= sizeof text ||
+      napi_get_value_string_utf8(env, argv[1], text, sizeof text, &len) != napi_ok || strlen(text) != len ||
+      inet_pton(AF_INET, text, &address) != 1 ||
       napi_get_value_int32(env, argv[2], &port) != napi_ok || port < 1 || port > 65535)
     return throw_type(env, "udpProxyStart(tunFd, address: IPv4, port: 1-65535)");
   int slot = 0;
@@ -309,7 +314,8 @@ static napi_value js_udp_proxy_set_routes(napi_env env, napi_callback_info info)
   return NULL;
 }
 
-/* udpProxyCounters(handle) -> [toPeers, fromPeers, noRoute, sendErrors, tunErrors] */
+/* udpProxyCounters(handle) -> [toPeers, fromPeers, noRoute, sendErrors, tunErrors, unknownSource, oversized,
+ * socketErrors, lanesStopped] (udp_proxy.h) */
 static napi_value js_udp_proxy_counters(napi_env env, napi_callback_info info) {
   napi_value argv[1], out, v;
   size_t argc = 1;
@@ -558,6 +564,28 @@ static napi_value js_unix_connect(napi_env env, napi_callback_info info) {
   return fd_or_throw(env, fd, failed);
 }
 
+/*
+ * peerCredentials(fd) -> { pid, uid, gid }: who is at the other end of a
+ * connected AF_UNIX socket, as the kernel recorded it at connect(2)
+ * (SO_PEERCRED), so a server can refuse a peer that is not root or of its group.
+ */
+static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (int_args(env, info, &fd, 1, "peerCredentials(fd)") < 0) return NULL;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return throw_errno(env, "getsockopt(SO_PEERCRED)", errno);
+  napi_value out, v;
+  NAPI_OK(napi_create_object(env, &out));
+  NAPI_OK(napi_create_int32(env, cred.pid, &v));
+  NAPI_OK(napi_set_named_property(env, out, "pid", v));
+  NAPI_OK(napi_create_uint32(env, cred.uid, &v));
+  NAPI_OK(napi_set_named_property(env, out, "uid", v));
+  NAPI_OK(napi_create_uint32(env, cred.gid, &v));
+  NAPI_OK(napi_set_named_property(env, out, "gid", v));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"setns", NULL, js_setns, NULL, NULL, NULL, napi_default, NULL},
@@ -567,6 +595,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"netlinkReceive", NULL, js_netlink_receive, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
     {"unixConnect", NULL, js_unix_connect, NULL, NULL, NULL, napi_default, NULL},
+    {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_default, NULL},
     {"runProgram", NULL, js_run_program, NULL, NULL, NULL, napi_default, NULL},
     {"tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_default, NULL},
     {"udpProxyStart", NULL, js_udp_proxy_start, NULL, NULL, NULL, napi_default, NULL},

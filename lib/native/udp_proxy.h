@@ -12,13 +12,24 @@ struct udp_proxy_route {
   int prefix;
 };
 
-enum { UDP_PROXY_TO_PEERS, UDP_PROXY_FROM_PEERS, UDP_PROXY_NO_ROUTE, UDP_PROXY_SEND_ERRORS, UDP_PROXY_TUN_ERRORS, UDP_PROXY_COUNTERS };
+/*
+ * What the loop counts. UNKNOWN_SOURCE: datagrams from an address that is no
+ * route's next hop (not a node of the cluster); OVERSIZED: datagrams larger
+ * than a slot, dropped rather than written cut short; SOCKET_ERRORS: errors
+ * the socket reported (POLLERR), read and cleared; LANES_STOPPED: threads
+ * that stopped because their fd failed (the TUN device went away), after
+ * which the caller must start the loop anew.
+ */
+enum {
+  UDP_PROXY_TO_PEERS, UDP_PROXY_FROM_PEERS, UDP_PROXY_NO_ROUTE, UDP_PROXY_SEND_ERRORS, UDP_PROXY_TUN_ERRORS,
+  UDP_PROXY_UNKNOWN_SOURCE, UDP_PROXY_OVERSIZED, UDP_PROXY_SOCKET_ERRORS, UDP_PROXY_LANES_STOPPED, UDP_PROXY_COUNTERS
+};
 
 struct udp_proxy;
 
 /* Binds a UDP socket to address:port (address in network order) and starts the threads; 0 or an errno. */
 int udp_proxy_start(int tun, uint32_t address, uint16_t port, struct udp_proxy **out);
-/* Replaces the route table; 0 or ENOMEM. */
+/* Replaces the route table, and with it the sources datagrams are taken from; 0 or ENOMEM. */
 int udp_proxy_set_routes(struct udp_proxy *p, const struct udp_proxy_route *routes, size_t n);
 void udp_proxy_counters(struct udp_proxy *p, uint64_t out[UDP_PROXY_COUNTERS]);
 /* Stops and joins the threads, closes the socket; the TUN fd stays the caller's. */

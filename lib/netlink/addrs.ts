@@ -3,7 +3,8 @@ import { AttrStream, formatAddressMessage, type AddressMessage, type AddressFlag
 import type { RtnlChannel } from './channel';
 import { AF_INET, AF_INET6, NLM_F, ROUTE_SCOPE, RTM, type RouteScopeName } from './constants';
 import { isNetlinkErrno } from './errors';
-import { ipBytesToString, toCidrBytes } from '../ip/address';
+import { ipBytesToString } from '../ip/address';
+import { toCidrBytes } from './address-bytes';
 import type { LinkRef, Links } from './links';
 
 export interface Address {

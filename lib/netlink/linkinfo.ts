@@ -29,7 +29,8 @@ import {
   VETH_INFO_PEER,
   type MacvlanMode,
 } from './constants';
-import { ipBytesToString, toIpBytes, toMacBytes } from '../ip/address';
+import { ipBytesToString, toMacBytes } from '../ip/address';
+import { toIpBytes } from './address-bytes';
 
 function linkInfo(kind: string, data: readonly Buffer[]): Buffer {
   const kindAttr = bareStringAttr(IFLA_INFO.KIND, kind);

@@ -6,7 +6,8 @@ import { u32 } from './attr';
 import type { RtnlChannel } from './channel';
 import { AF_BRIDGE, AF_INET, AF_INET6, NLM_F, NUD, RTM } from './constants';
 import { isNetlinkErrno } from './errors';
-import { ipBytesToString, macBytesToString, toIpBytes, toMacBytes } from '../ip/address';
+import { ipBytesToString, macBytesToString, toMacBytes } from '../ip/address';
+import { toIpBytes } from './address-bytes';
 import type { LinkRef, Links } from './links';
 
 type Msg = Omit<NeighborMessage, 'kind'>;

@@ -1,7 +1,6 @@
 // A pod's veth pair, as bridge and routed make it: the container end becomes
 // CNI_IFNAME in the pod's namespace, the host end stays on the node.
 import { sha256Hex } from '../hash';
-import { CniError, UNKNOWN_ERROR_CODE } from '../cni/errors';
 import { isNetnsGone, openNetns, type NetnsHandle } from '../netns';
 import type { Link } from './link-decode';
 import { isExists } from './errors';
@@ -38,7 +37,7 @@ export async function createPodVeth(node: Rtnl, v: VethRequest): Promise<void> {
   } catch (e) {
     if (!isExists(e)) throw e;
     // The message the reference gives; which end clashed is not reported by the kernel.
-    throw new CniError(UNKNOWN_ERROR_CODE, `container veth name provided (${v.podIfname}) already exists, or host veth ${v.hostName} does`);
+    throw new Error(`container veth name provided (${v.podIfname}) already exists, or host veth ${v.hostName} does`, { cause: e });
   }
 }
 
@@ -54,7 +53,7 @@ export async function waitForOperUp(node: Rtnl, name: string, what = 'host veth'
     if (link.operState === 'up') return link;
   }
   const link = await node.links.require(name);
-  throw new CniError(UNKNOWN_ERROR_CODE, `${what} ${name} did not come up (operstate ${link.operState})`);
+  throw new Error(`${what} ${name} did not come up (operstate ${link.operState})`);
 }
 
 /** DEL's first step: the pod's end, which takes the host end with it. A namespace that is gone is success. */

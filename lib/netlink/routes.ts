@@ -25,7 +25,8 @@ import {
   type RouteTypeName,
 } from './constants';
 import { isNetlinkErrno } from './errors';
-import { ipBytesToString, toIpBytes, toNetworkBytes } from '../ip/address';
+import { ipBytesToString } from '../ip/address';
+import { toIpBytes, toNetworkBytes } from './address-bytes';
 import type { LinkRef, Links } from './links';
 
 export interface RouteSpec {

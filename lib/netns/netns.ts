@@ -7,53 +7,13 @@
 // it is inside. libuv's thread pool and any later tick run in the original
 // namespace, which is why withNetns refuses async functions.
 import { closeSync, fstatSync, openSync, readlinkSync, statfsSync } from 'node:fs';
-import { CniError, ErrorCode } from '../cni/errors';
+import { getSystemErrorName } from 'node:util';
 import { native } from '../native/index';
+import { NetnsError } from './errors';
 
 /** f_type of the nsfs pseudo file system (linux/magic.h). */
 const NSFS_MAGIC = 0x6e736673;
 const EINVAL = 22;
-
-export type NetnsErrorReason = 'missing' | 'unmounted' | 'not-netns' | 'unreadable';
-
-/**
- * A CNI_NETNS that cannot be used. `reason` lets DEL treat a namespace that is
- * already gone as success, as the reference plugins do with NSPathNotExistErr.
- *
- * Codes: a missing namespace is 3 (unknown container: the container's network
- * is gone); a path that exists but is not a network namespace is 4 (invalid
- * environment variable); an existing one we cannot open is 5 (I/O failure).
- * A plain file ("unmounted": the runtime unmounted the namespace and left its
- * bind-mount target behind) is 4 too, but DEL counts it as gone.
- */
-export class NetnsError extends CniError {
-  readonly reason: NetnsErrorReason;
-  readonly path: string;
-
-  constructor(reason: NetnsErrorReason, path: string, details?: string) {
-    const code =
-      reason === 'missing' ? ErrorCode.UnknownContainer
-      : reason === 'not-netns' || reason === 'unmounted' ? ErrorCode.InvalidEnvironment
-      : ErrorCode.IoFailure;
-    const msg =
-      reason === 'not-netns' ? `CNI_NETNS: ${JSON.stringify(path)} is not a network namespace`
-      : reason === 'unmounted' ? `CNI_NETNS: ${JSON.stringify(path)} is not a network namespace (a plain file: its namespace was unmounted)`
-      : `CNI_NETNS: failed to open netns ${JSON.stringify(path)}`;
-    super(code, msg, details);
-    this.name = 'NetnsError';
-    this.reason = reason;
-    this.path = path;
-  }
-}
-
-export function isNetnsMissing(e: unknown): boolean {
-  return e instanceof NetnsError && e.reason === 'missing';
-}
-
-/** DEL's test: the namespace no longer exists, whether its file went too or stayed behind unmounted. */
-export function isNetnsGone(e: unknown): boolean {
-  return e instanceof NetnsError && (e.reason === 'missing' || e.reason === 'unmounted');
-}
 
 /** An open network namespace file; the fd can be handed to IFLA_NET_NS_FD. */
 export interface NetnsHandle {
@@ -74,7 +34,7 @@ export function openNetns(path: string): NetnsHandle {
     fd = openSync(path, 'r');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new NetnsError(err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'missing' : 'unreadable', path, err.message);
+    throw new NetnsError(err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'missing' : 'unreadable', path, err.message, err.code);
   }
   try {
     // A bind-mount target whose mount is gone is an ordinary empty file; the
@@ -142,7 +102,7 @@ export function withNetns<T>(target: string | NetnsHandle, fn: () => T): T {
         setns(ns.fd, CLONE_NEWNET);
       } catch (e) {
         const errno = (e as { errno?: number }).errno;
-        throw new NetnsError(errno === EINVAL ? 'not-netns' : 'unreadable', ns.path, (e as Error).message);
+        throw new NetnsError(errno === EINVAL ? 'not-netns' : 'unreadable', ns.path, (e as Error).message, errno === undefined ? undefined : getSystemErrorName(-errno));
       }
       try {
         result = fn();

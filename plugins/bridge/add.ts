@@ -13,7 +13,7 @@ import { createPodVeth, hostVethName, waitForOperUp } from '../../lib/netlink/po
 import { openNetns, writeSysctl, type NetnsHandle } from '../../lib/netns';
 import { applyRuleset } from '../../lib/nft/add-elements';
 import { addMasquerade, removeMasquerade } from '../../lib/nft/masquerade';
-import { addSpoofCheckCommands, removeSpoofCheck } from '../../lib/nft/spoofcheck';
+import { addSpoofCheckCommands, removeSpoofCheck } from './spoofcheck';
 import { ensureBridge, ensureBridgeAddress, enableForwarding } from './bridge-device';
 import { containerMac, type BridgeConfig } from './config';
 import { planGateways } from './gateway';

@@ -10,7 +10,7 @@ import { addressesFor, verifyInterfaceConfig } from '../../lib/ipam/interface-co
 import { Rtnl, type Link } from '../../lib/netlink';
 import { openNetns } from '../../lib/netns';
 import { checkMasquerade } from '../../lib/nft/masquerade';
-import { checkSpoofCheck } from '../../lib/nft/spoofcheck';
+import { checkSpoofCheck } from './spoofcheck';
 import type { BridgeConfig } from './config';
 import { planGateways } from './gateway';
 

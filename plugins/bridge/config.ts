@@ -57,6 +57,17 @@ export interface BridgeConfig {
 const hasDns = (d: Dns | undefined): d is Dns =>
   !!d && !!(d.nameservers?.length || d.domain || d.search?.length || d.options?.length);
 
+/** What DEL reads: the rest of a config (runtimeConfig.mac, dns, ...) cannot keep a pod's veth and address from going. */
+export type BridgeDelConfig = Pick<BridgeConfig, 'network' | 'bridge' | 'ipMasq' | 'macSpoofCheck' | 'ipamType'>;
+
+const bridgeDelSchema = z.pick(bridgeSchema, { name: true, bridge: true, ipMasq: true, macspoofchk: true, ipam: true });
+
+export function parseBridgeDelConfig(raw: Record<string, unknown>): BridgeDelConfig {
+  const c = parseOrThrow(bridgeDelSchema, raw);
+  const ipamType = c.ipam.type || undefined;
+  return { network: c.name, bridge: c.bridge, ipMasq: c.ipMasq, macSpoofCheck: c.macspoofchk, ...(ipamType ? { ipamType } : {}) };
+}
+
 export function parseBridgeConfig(raw: Record<string, unknown>): BridgeConfig {
   const c = parseOrThrow(bridgeSchema, raw);
   const ipamType = c.ipam.type || undefined;

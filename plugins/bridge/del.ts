@@ -10,10 +10,10 @@ import { Rtnl } from '../../lib/netlink';
 import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { deletePodInterface, hostVethName } from '../../lib/netlink/pod-veth';
 import { removeMasquerade } from '../../lib/nft/masquerade';
-import { removeSpoofCheck } from '../../lib/nft/spoofcheck';
-import type { BridgeConfig } from './config';
+import { removeSpoofCheck } from './spoofcheck';
+import type { BridgeDelConfig } from './config';
 
-export async function cmdDel(a: CmdArgs<BridgeConfig>): Promise<void> {
+export async function cmdDel(a: CmdArgs<BridgeDelConfig>): Promise<void> {
   const c = a.config;
   const errors = new ErrorCollector(a.log);
   const attachment = { network: c.network, containerId: a.containerId, ifname: a.ifname };

@@ -8,7 +8,7 @@ import { delegateGc, delegateStatus } from '../../lib/cni/delegate';
 import type { CmdArgs, GcArgs } from '../../lib/cni/skel';
 import { ErrorCollector } from '../../lib/cni/transaction';
 import { gcMasquerade } from '../../lib/nft/masquerade';
-import { gcSpoofCheck } from '../../lib/nft/spoofcheck';
+import { gcSpoofCheck } from './spoofcheck';
 import type { BridgeConfig } from './config';
 
 export async function cmdGc(a: GcArgs<BridgeConfig>): Promise<void> {

@@ -6,14 +6,15 @@ import { runPlugin, type Plugin } from '../../lib/cni/skel';
 import { hostLocal } from '../../lib/ipam/host-local/plugin';
 import { cmdAdd } from './add';
 import { cmdCheck } from './check';
-import { parseBridgeConfig, type BridgeConfig } from './config';
+import { parseBridgeConfig, parseBridgeDelConfig, type BridgeConfig, type BridgeDelConfig } from './config';
 import { cmdDel } from './del';
 import { cmdGc, cmdStatus } from './gc';
 
-export const bridge: Plugin<BridgeConfig> = {
+export const bridge: Plugin<BridgeConfig, BridgeDelConfig> = {
   name: 'bridge',
   knownArgs: ['MAC'],
   parseConfig: parseBridgeConfig,
+  parseDelConfig: parseBridgeDelConfig,
   add: cmdAdd,
   del: cmdDel,
   check: cmdCheck,

@@ -9,7 +9,7 @@ import { findInPath } from '../../lib/cni/exec';
 import type { CmdArgs, GcArgs } from '../../lib/cni/skel';
 import { ErrorCollector, withRollback } from '../../lib/cni/transaction';
 import type { Result } from '../../lib/cni/types';
-import type { FlannelConfig } from './config';
+import type { FlannelConfig, FlannelDelConfig } from './config';
 import { buildDelegate, type DelegateConfig } from './delegate-config';
 import { loadDelegate, removeDelegate, saveDelegate, savedContainers } from './saved';
 import { readSubnetFile } from './subnet-file';
@@ -32,7 +32,7 @@ export async function cmdAdd(a: CmdArgs<FlannelConfig>): Promise<Result> {
   }, a.log);
 }
 
-export async function cmdDel(a: CmdArgs<FlannelConfig>): Promise<void> {
+export async function cmdDel(a: CmdArgs<FlannelDelConfig>): Promise<void> {
   const c = a.config;
   const saved = loadDelegate(c.dataDir, a.containerId);
   if ('missing' in saved) {

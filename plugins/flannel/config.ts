@@ -32,6 +32,14 @@ export interface FlannelConfig {
   runtimeConfig?: Record<string, unknown>;
 }
 
+/** What DEL reads: where ADD saved the delegate's config, which DEL hands the delegate. */
+export type FlannelDelConfig = Pick<FlannelConfig, 'network' | 'dataDir'>;
+
+export function parseFlannelDelConfig(raw: Record<string, unknown>): FlannelDelConfig {
+  const c = parseOrThrow(z.pick(flannelSchema, { name: true, dataDir: true }), raw);
+  return { network: c.name, dataDir: c.dataDir };
+}
+
 export function parseFlannelConfig(raw: Record<string, unknown>): FlannelConfig {
   const c = parseOrThrow(flannelSchema, raw);
   for (const key of ['name', 'ipam'] as const) {

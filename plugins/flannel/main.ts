@@ -4,11 +4,12 @@
 // subnet) and runs the delegate as its own process from CNI_PATH.
 import { runPlugin, type Plugin } from '../../lib/cni/skel';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus } from './actions';
-import { parseFlannelConfig, type FlannelConfig } from './config';
+import { parseFlannelConfig, parseFlannelDelConfig, type FlannelConfig, type FlannelDelConfig } from './config';
 
-export const flannel: Plugin<FlannelConfig> = {
+export const flannel: Plugin<FlannelConfig, FlannelDelConfig> = {
   name: 'flannel',
   parseConfig: parseFlannelConfig,
+  parseDelConfig: parseFlannelDelConfig,
   add: cmdAdd,
   del: cmdDel,
   check: cmdCheck,

@@ -6,7 +6,7 @@ import * as z from 'zod/mini';
 import { CniError, ErrorCode, invalidConfig } from '../../lib/cni/errors';
 import { parseOrThrow } from '../../lib/cni/schemas';
 import { isIpAddress } from '../../lib/cni/validate';
-import type { PortMapping, Protocol } from '../../lib/nft/portmap';
+import type { PortMapping, Protocol } from './nft-rules';
 
 const port = z.int().check(z.gte(1), z.lte(65535));
 
@@ -52,6 +52,15 @@ function checkConditions(field: string, c: string[] | null | undefined): void {
     throw invalidConfig(field, 'holds iptables conditions, but this portmap is the nftables backend');
   }
   throw unsupported(field, 'nft conditions are not supported: the reference splices them as text into one shared rule, which our JSON batches cannot express');
+}
+
+/** DEL removes by owner: the network's name is all it reads (a runtime's malformed mapping cannot keep host ports taken). */
+export type PortmapDelConfig = Pick<PortmapConfig, 'network'>;
+
+const portmapDelSchema = z.pick(portmapSchema, { name: true });
+
+export function parsePortmapDelConfig(raw: Record<string, unknown>): PortmapDelConfig {
+  return { network: parseOrThrow(portmapDelSchema, raw).name };
 }
 
 export function parsePortmapConfig(raw: Record<string, unknown>): PortmapConfig {

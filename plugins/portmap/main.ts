@@ -3,12 +3,13 @@
 // portmap's nftables backend. Imports nothing beyond nft and the skel: every
 // call is a fresh Node process.
 import { runPlugin, type Plugin } from '../../lib/cni/skel';
-import { parsePortmapConfig, type PortmapConfig } from './config';
+import { parsePortmapConfig, parsePortmapDelConfig, type PortmapConfig, type PortmapDelConfig } from './config';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc } from './portmap';
 
-export const portmap: Plugin<PortmapConfig> = {
+export const portmap: Plugin<PortmapConfig, PortmapDelConfig> = {
   name: 'portmap',
   parseConfig: parsePortmapConfig,
+  parseDelConfig: parsePortmapDelConfig,
   add: cmdAdd,
   del: cmdDel,
   check: cmdCheck,

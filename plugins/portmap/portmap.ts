@@ -10,9 +10,9 @@ import type { Route } from '../../lib/netlink';
 import { deleteConntrackEntries, IPPROTO, type OriginalDestination } from '../../lib/netlink/conntrack';
 import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { writeSysctl } from '../../lib/netns/sysctl';
-import { DuplicateMappingError, type PortmapTarget } from '../../lib/nft/portmap';
-import { addPortmap, checkPortmap, gcPortmap, removePortmap } from '../../lib/nft/portmap-state';
-import type { PortmapConfig } from './config';
+import { DuplicateMappingError, type PortmapTarget } from './nft-rules';
+import { addPortmap, checkPortmap, gcPortmap, removePortmap } from './nft-state';
+import type { PortmapConfig, PortmapDelConfig } from './config';
 
 /**
  * The sandbox interface's addresses, the first of each family, as the
@@ -154,7 +154,7 @@ export async function cmdAdd(a: CmdArgs<PortmapConfig>): Promise<Result> {
  * are needed: a runtime that lost its cache sends DEL without mappings, and
  * the host ports must still be given back.
  */
-export async function cmdDel(a: CmdArgs<PortmapConfig>): Promise<void> {
+export async function cmdDel(a: CmdArgs<PortmapDelConfig>): Promise<void> {
   await removePortmap({ network: a.config.network, containerId: a.containerId, ifname: a.ifname });
 }
 

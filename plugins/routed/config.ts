@@ -24,6 +24,15 @@ export interface RoutedConfig {
   ipamType: string;
 }
 
+/** What DEL reads: the network and its IPAM, which gets the DEL next. */
+export type RoutedDelConfig = Pick<RoutedConfig, 'network' | 'ipamType'>;
+
+export function parseRoutedDelConfig(raw: Record<string, unknown>): RoutedDelConfig {
+  const c = parseOrThrow(z.pick(schema, { name: true, ipam: true }), raw);
+  if (!c.ipam.type) throw invalidConfig('ipam.type', 'is required: routed needs addresses from an IPAM plugin');
+  return { network: c.name, ipamType: c.ipam.type };
+}
+
 export function parseRoutedConfig(raw: Record<string, unknown>): RoutedConfig {
   const c = parseOrThrow(schema, raw);
   // A routed pod is its addresses: without IPAM there is nothing to route.

@@ -11,10 +11,10 @@ import { Rtnl } from '../../lib/netlink';
 import { NfnlChannel } from '../../lib/netlink/nfnetlink';
 import { deletePodInterface } from '../../lib/netlink/pod-veth';
 import { removeMasquerade } from '../../lib/nft/masquerade';
-import type { RoutedConfig } from './config';
+import type { RoutedDelConfig } from './config';
 import { HOST_VETH_MAC, routedHostVeth } from './dataplane';
 
-export async function cmdDel(a: CmdArgs<RoutedConfig>): Promise<void> {
+export async function cmdDel(a: CmdArgs<RoutedDelConfig>): Promise<void> {
   const c = a.config;
   const errors = new ErrorCollector(a.log);
   if (a.netns !== '') await errors.attempt(`delete ${a.ifname} in the container`, () => deletePodInterface(a.netns, a.ifname));

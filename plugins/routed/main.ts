@@ -10,13 +10,14 @@ import { clusterIpam } from '../../lib/ipam/cluster/plugin';
 import { hostLocal } from '../../lib/ipam/host-local/plugin';
 import { cmdAdd } from './add';
 import { cmdCheck } from './check';
-import { parseRoutedConfig, type RoutedConfig } from './config';
+import { parseRoutedConfig, parseRoutedDelConfig, type RoutedConfig, type RoutedDelConfig } from './config';
 import { cmdDel } from './del';
 import { cmdGc, cmdStatus } from './gc';
 
-export const routed: Plugin<RoutedConfig> = {
+export const routed: Plugin<RoutedConfig, RoutedDelConfig> = {
   name: 'routed',
   parseConfig: parseRoutedConfig,
+  parseDelConfig: parseRoutedDelConfig,
   add: cmdAdd,
   del: cmdDel,
   check: cmdCheck,

@@ -41,8 +41,8 @@ async function createPool(prefix: string, name: string, args: string[]): Promise
   expect(r.exitCode, r.stderr).toBe(0);
 }
 
-async function agent(nodeIndex: number, nodeName: string, prefix: string): Promise<IpamAgent> {
-  const a = await startIpamAgent(h, cluster.nodes[nodeIndex]!, nodeName, { 'etcd-endpoints': etcd.endpoints[0]!, 'etcd-prefix': prefix });
+async function agent(nodeIndex: number, nodeName: string, prefix: string, faults: { resendFirstWrite?: boolean } = {}): Promise<IpamAgent> {
+  const a = await startIpamAgent(h, cluster.nodes[nodeIndex]!, nodeName, { 'etcd-endpoints': etcd.endpoints[0]!, 'etcd-prefix': prefix }, faults);
   agents.push(a);
   return a;
 }
@@ -200,6 +200,17 @@ describe('the agent\'s IPAM service', () => {
     ]);
     expect(thrown(() => askAgent(a.socket, { op: 'assign', handle: 'net/x/eth0', pools: ['nope'] }))).toMatchObject({ code: 7 });
     expect(thrown(() => askAgent(a.socket, { op: 'assign', handle: 'no-handle' } as any))).toMatchObject({ code: 6, msg: 'bad request: handle: must be "<network>/<containerId>/<ifname>"' });
+  });
+
+  it('a write whose answer was lost and that reached etcd twice gives the handle one address, not two', async () => {
+    const prefix = newPrefix();
+    await createPool(prefix, 'p4', ['--cidr', '10.244.16.0/24']);
+    const a = await agent(0, 'node-a', prefix, { resendFirstWrite: true });
+    // The first claims the block (create-if-absent); the second is the compare-and-put whose answer is lost.
+    expect(askAgent(a.socket, { op: 'assign', handle: 'net/c1/eth0' }).ips[0]!.address).toBe('10.244.16.1/26');
+    const second = askAgent(a.socket, { op: 'assign', handle: 'net/c2/eth0' });
+    expect(second.ips).toEqual([{ pool: 'p4', address: '10.244.16.2/26', gateway: '10.244.16.0' }]);
+    expect((await allocations(prefix)).filter((x) => x.handle === 'net/c2/eth0').map((x) => x.ip)).toEqual(['10.244.16.2']);
   });
 });
 

@@ -12,7 +12,9 @@ import { claimSubnet, listSubnetLeases } from '../../lib/datastore/flannel';
 import { parseCidr, type Cidr } from '../../lib/ip/address';
 
 const settings = etcdSettings(JSON.parse(process.argv[2] ?? '{}') as Partial<Record<EtcdFlag, string>>, process.env);
-const client = new EtcdClient({ ...settings.connection, timeoutMs: 2000 });
+// TSCNI_TEST_MAX_RESPONSE_BYTES: a small cap, for the tests of the cap
+const maxResponseBytes = process.env.TSCNI_TEST_MAX_RESPONSE_BYTES ? Number(process.env.TSCNI_TEST_MAX_RESPONSE_BYTES) : undefined;
+const client = new EtcdClient({ ...settings.connection, timeoutMs: 2000, ...(maxResponseBytes ? { maxResponseBytes } : {}) });
 const watches = new Map<number, Watch>();
 const send = (msg: unknown) => process.stdout.write(JSON.stringify(msg) + '\n');
 
@@ -33,9 +35,16 @@ const ops: Record<string, (...args: any[]) => unknown> = {
     const r = await listSubnetLeases(client, settings.prefix);
     return { ...r, leases: r.leases.map((l) => ({ key: l.kv.key, lease: l.lease })) };
   },
-  watch: (id: number, prefix: string, startRevision?: number) => {
+  // failFirst: that many deliveries make onEvents throw (reported as failedEvents), as a failing handler would
+  watch: (id: number, prefix: string, startRevision?: number, failFirst = 0) => {
     watches.set(id, watchPrefix(client, prefix, {
-      onEvents: (events, revision) => send({ watch: id, events, revision }),
+      onEvents: (events, revision) => {
+        if (failFirst-- > 0) {
+          send({ watch: id, failedEvents: events });
+          throw new Error('the handler failed');
+        }
+        send({ watch: id, events, revision });
+      },
       onCompacted: (compactRevision) => send({ watch: id, compactRevision }),
       onConnection: (up, reason) => send({ watch: id, up, reason }),
     }, { startRevision, minBackoffMs: 100, maxBackoffMs: 500, idleReopenMs: 1000 }));

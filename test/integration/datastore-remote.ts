@@ -13,6 +13,8 @@ export interface RemoteError {
 export class RemoteWatch {
   readonly events: WatchEvent[] = [];
   readonly connections: { up: boolean; reason?: string }[] = [];
+  /** events handed to an onEvents that threw (see the driver's failFirst) */
+  readonly failedEvents: WatchEvent[] = [];
   compactRevision?: number;
   private waiters: (() => void)[] = [];
 
@@ -20,6 +22,7 @@ export class RemoteWatch {
 
   deliver(msg: any): void {
     if (msg.events) this.events.push(...msg.events);
+    if (msg.failedEvents) this.failedEvents.push(...msg.failedEvents);
     if (msg.compactRevision !== undefined) this.compactRevision = msg.compactRevision;
     if (msg.up !== undefined) this.connections.push({ up: msg.up, reason: msg.reason });
     for (const w of this.waiters.splice(0)) w();
@@ -52,7 +55,7 @@ export class RemoteEtcd {
   private readonly watches = new Map<number, RemoteWatch>();
   private stderr = '';
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(readonly child: ChildProcess) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const msg = JSON.parse(line);
       if (msg.watch !== undefined) this.watches.get(msg.watch)?.deliver(msg);
@@ -99,10 +102,11 @@ export class RemoteEtcd {
     });
   }
 
-  async watch(prefix: string, startRevision?: number): Promise<RemoteWatch> {
+  /** The driver's watch; its onEvents throws on the first `failFirst` deliveries. */
+  async watch(prefix: string, startRevision?: number, failFirst = 0): Promise<RemoteWatch> {
     const w = new RemoteWatch(this.nextId++, this);
     this.watches.set(w.id, w);
-    await this.call('watch', w.id, prefix, startRevision);
+    await this.call('watch', w.id, prefix, startRevision, failFirst);
     return w;
   }
 

@@ -3,6 +3,7 @@
 // create-if-absent under contention, watches across an etcd restart, TLS with
 // client certificates, fail-over between endpoints, and an unreachable etcd.
 import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ETCD_CLIENT_PORT, ip, startEtcd, useHarness, createCluster, makeCertificates, INFRA_IP, type Cluster, type EtcdServer } from './harness';
@@ -215,6 +216,67 @@ describe('etcd watch', () => {
       await h.execIn(watcherNode, 'nft', ['delete', 'table', 'inet', 'silent']);
     }
     expect(w.events.map((e) => e.kv.key)).toEqual(['/t/silent/before', '/t/silent/meanwhile']);
+    await w.close();
+  });
+});
+
+describe('etcd answers that are too large or not etcd\'s', () => {
+  const CAPPED = { TSCNI_TEST_MAX_RESPONSE_BYTES: '4096' };
+
+  it('refuses an answer larger than the cap instead of reading it all', async () => {
+    await client(1).call('put', '/t/cap/large', 'x'.repeat(10_000));
+    const r = await client(0, {}, CAPPED).attempt('get', '/t/cap/large');
+    expect((r as { error: string }).error).toMatch(/the answer is larger than 4096 bytes/);
+  });
+
+  it('ends a watch stream whose message is larger than the cap, and says so', async () => {
+    const c = client(0, {}, CAPPED);
+    const w = await c.watch('/t/capwatch/');
+    await client(1).call('put', '/t/capwatch/large', 'x'.repeat(10_000));
+    await w.until('the stream ended', () => w.connections.some((x) => !x.up));
+    expect(w.connections.find((x) => !x.up)!.reason).toMatch(/a watch message is larger than 4096 bytes/);
+    expect(w.events).toEqual([]);
+    await w.close();
+  });
+
+  it('hands the events of a handler that threw again, instead of passing them', async () => {
+    const c = client(2);
+    const w = await c.watch('/t/failed/', undefined, 1);
+    await client(1).call('put', '/t/failed/k', 'v');
+    await w.until('the events again', () => w.events.length >= 1);
+    expect(w.failedEvents.map((e) => e.kv.value)).toEqual(['v']);
+    expect(w.events.map((e) => e.kv.value)).toEqual(['v']);
+    await w.close();
+  });
+
+  it('takes a watch line that is not JSON as a broken stream: reported, reopened from the same revision, no exit', async () => {
+    // A gateway that garbles its first stream after confirming the watch, then serves a good one.
+    const node = cluster.nodes[1]!;
+    const gateway = h.startDaemon(node, process.execPath, ['-e', `
+      const b64 = (s) => Buffer.from(s).toString('base64');
+      let streams = 0;
+      require('http').createServer((req, res) => {
+        let body = '';
+        req.on('data', (d) => (body += d));
+        req.on('end', () => {
+          console.log(body);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write(JSON.stringify({ result: { header: { revision: '6' }, created: true } }) + '\\n');
+          if (++streams === 1) return res.write('this is not json\\n');
+          const kv = { key: b64('/t/garbled/k'), value: b64('v'), create_revision: '7', mod_revision: '7', version: '1' };
+          res.write(JSON.stringify({ result: { header: { revision: '7' }, events: [{ kv }] } }) + '\\n');
+        });
+      }).listen(2399, '127.0.0.1', () => console.log('listening'));
+      setTimeout(() => process.exit(0), 60000);`]);
+    const bodies: string[] = [];
+    await new Promise<void>((resolve) => createInterface({ input: gateway.stdout! }).on('line', (l) => (l === 'listening' ? resolve() : bodies.push(l))));
+    const c = client(1, { 'etcd-endpoints': 'http://127.0.0.1:2399' });
+    const w = await c.watch('/t/garbled/', 6);
+    await w.until('the event of the second stream', () => w.events.length >= 1);
+    expect(w.connections.find((x) => !x.up)!.reason).toMatch(/not JSON: this is not json/);
+    expect(w.events.map((e) => e.kv.key)).toEqual(['/t/garbled/k']);
+    expect(bodies.map((b) => JSON.parse(b).create_request.start_revision)).toEqual(['6', '6']);
+    expect(c.child.exitCode).toBeNull();
     await w.close();
   });
 });

@@ -12,11 +12,11 @@ export interface IpamAgent {
 
 let bundle: Promise<string> | undefined;
 
-/** The service for `nodeName` in `node`, its socket in a temp dir; the prefix is routed mode's unless given. */
-export async function startIpamAgent(h: Harness, node: Netns, nodeName: string, etcd: Record<string, string>): Promise<IpamAgent> {
+/** The service for `nodeName` in `node`, its socket in a temp dir; the prefix is routed mode's unless given; `group` is let in besides root. */
+export async function startIpamAgent(h: Harness, node: Netns, nodeName: string, etcd: Record<string, string>, o: { group?: number; resendFirstWrite?: boolean } = {}): Promise<IpamAgent> {
   bundle ??= h.tempDir('ipam-agent').then((dir) => bundleFixture('ipam-agent.ts', dir));
   const socket = join(await h.tempDir('agent-run'), 'agent.sock');
-  const child = h.startDaemon(node, process.execPath, [await bundle, JSON.stringify({ etcd, node: nodeName, socket })], { stdin: true });
+  const child = h.startDaemon(node, process.execPath, [await bundle, JSON.stringify({ etcd, node: nodeName, socket, ...o })], { stdin: true });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   await new Promise<void>((resolve, reject) => {

@@ -19,6 +19,7 @@ import {
   writeSysctl,
 } from '../../lib/netns';
 import { Rtnl } from '../../lib/netlink';
+import { asCniError } from '../../lib/cni/errors';
 
 const run = promisify(execFile);
 const PREFIX = `tscni-ns${process.pid}-${Date.now().toString(36)}`;
@@ -92,31 +93,34 @@ describe('withNetns', () => {
   });
 });
 
-describe('openNetns errors (CNI_NETNS)', () => {
-  it('a missing path is code 3 with reason "missing"', () => {
-    let err: unknown;
-    try {
-      openNetns(path(`${PREFIX}-absent`));
-    } catch (e) {
-      err = e;
-    }
+describe('openNetns errors, and the CNI codes a plugin answers them with', () => {
+  it('a missing path: reason "missing" with its errno; code 3 for CNI_NETNS', () => {
+    const absent = path(`${PREFIX}-absent`);
+    const err = catchError(() => openNetns(absent));
     expect(err).toBeInstanceOf(NetnsError);
-    expect((err as NetnsError).code).toBe(3);
-    expect((err as NetnsError).msg).toMatch(/^CNI_NETNS: failed to open netns/);
+    expect(err).toMatchObject({ reason: 'missing', path: absent, errno: 'ENOENT' });
     expect(isNetnsMissing(err)).toBe(true);
+    const cni = asCniError(err);
+    expect(cni.code).toBe(3);
+    expect(cni.msg).toBe(`CNI_NETNS: failed to open netns ${JSON.stringify(absent)}`);
+    expect(cni.details).toMatch(/ENOENT/);
   });
 
-  it('a directory or another namespace type is code 4, and so is a regular file, which DEL counts as gone', () => {
+  it('a directory or another namespace type is not a netns, and a regular file is an unmounted one, which DEL counts as gone; both code 4', () => {
     const file = join(tmp, 'not-a-netns');
     writeFileSync(file, '');
     for (const p of [tmp, '/proc/self/ns/uts']) {
-      expect(() => openNetns(p)).toThrow(expect.objectContaining({ code: 4, reason: 'not-netns' }));
-      expect(isNetnsGone(catchError(() => openNetns(p)))).toBe(false);
+      const err = catchError(() => openNetns(p));
+      expect(err).toMatchObject({ reason: 'not-netns', path: p });
+      expect(isNetnsGone(err)).toBe(false);
+      expect(asCniError(err)).toMatchObject({ code: 4, msg: `CNI_NETNS: ${JSON.stringify(p)} is not a network namespace` });
     }
     // The bind-mount target a runtime leaves behind after unmounting the namespace.
-    expect(() => openNetns(file)).toThrow(expect.objectContaining({ code: 4, reason: 'unmounted' }));
+    expect(() => openNetns(file)).toThrow(expect.objectContaining({ reason: 'unmounted' }));
     expect(isNetnsGone(catchError(() => openNetns(file)))).toBe(true);
-    expect(() => withNetns(file, () => 1)).toThrow(/is not a network namespace \(a plain file: its namespace was unmounted\)/);
+    expect(asCniError(catchError(() => withNetns(file, () => 1)))).toMatchObject({
+      code: 4, msg: `CNI_NETNS: ${JSON.stringify(file)} is not a network namespace (a plain file: its namespace was unmounted)`,
+    });
   });
 
   it('accepts both bind-mounted and /proc paths', () => {

@@ -9,9 +9,9 @@ import { deleteSetElements, listSetElements, type KernelElement } from '../../li
 import type { NftCommand, TableRef } from '../../lib/nft/json';
 import { applyCommands } from '../../lib/nft/run';
 import { applyRuleset, withChainMarkers } from '../../lib/nft/add-elements';
-import { addSpoofCheckCommands } from '../../lib/nft/spoofcheck';
-import { addPortmapCommands, type PortmapTarget } from '../../lib/nft/portmap';
-import { addPortmap } from '../../lib/nft/portmap-state';
+import { addSpoofCheckCommands } from '../../plugins/bridge/spoofcheck';
+import { addPortmapCommands, type PortmapTarget } from '../../plugins/portmap/nft-rules';
+import { addPortmap } from '../../plugins/portmap/nft-state';
 import { parseAttrList, parseAttrs, stringAttr } from '../../lib/netlink/attr';
 import { NFNL_SUBSYS, NFT_MSG, NfnlChannel } from '../../lib/netlink/nfnetlink';
 

@@ -70,8 +70,8 @@ export class Agent extends AgentDaemon {
 
   /** Until the subnet file is written; returns FLANNEL_* values. */
   async ready(timeoutMs = 15_000): Promise<Record<string, string>> {
-    await this.waitLog(/subnet file written/, timeoutMs);
-    await this.waitLog(/lease watch connected/, timeoutMs);
+    await this.waitLog(/ subnet-file-written /, timeoutMs);
+    await this.waitLog(/ watch-up( |$)/, timeoutMs);
     return readSubnetFile(this.subnetFile);
   }
 

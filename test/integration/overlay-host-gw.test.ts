@@ -36,16 +36,16 @@ describe('overlay agent, host-gw backend', () => {
 
   it('logs a peer behind the router once as unreachable and gives it no route', async () => {
     const far = netOf(env[3]!);
-    await agents[0]!.waitLog(new RegExp(`peer unreachable for host-gw subnet=${far.replace(/\./g, '\\.')}`));
+    await agents[0]!.waitLog(new RegExp(`peer-unreachable backend=host-gw subnet=${far.replace(/\./g, '\\.')}`));
     // Several reconciles later, still one line, and no route to it anywhere on the segment.
     await new Promise((r) => setTimeout(r, 2500));
-    expect(agents[0]!.lines.filter((l) => l.includes('peer unreachable') && l.includes(far))).toHaveLength(1);
+    expect(agents[0]!.lines.filter((l) => l.includes(' peer-unreachable ') && l.includes(far))).toHaveLength(1);
     for (let i = 0; i < 3; i++) {
       expect((await ipJson(c.nodes[i]!, ['route', 'show', far])).filter((r: any) => r.dst === far)).toEqual([]);
     }
     // The far node, alone on its segment, routes to no one.
     expect(await ipJson(c.nodes[3]!, ['route', 'show', 'proto', '74'])).toEqual([]);
-    expect(agents[3]!.lines.filter((l) => l.includes('peer unreachable'))).toHaveLength(3);
+    expect(agents[3]!.lines.filter((l) => l.includes(' peer-unreachable '))).toHaveLength(3);
   });
 
   it('pods on different nodes ping each other and hold a TCP connection, with their own source addresses', async () => {
@@ -79,7 +79,7 @@ describe('overlay agent, host-gw backend', () => {
     const mark = agents[2]!.lines.length;
     // Someone else's route for the same destination, as `ip route replace` by hand would put it.
     await h.execIn(n3, 'ip', ['route', 'replace', dst, 'via', c.nodes[0]!.ip, 'dev', 'eth0', 'proto', 'static']);
-    await agents[2]!.waitLog(new RegExp(`route not added: a route of another owner holds the destination dst=${dst.replace(/\./g, '\\.')}`), 5_000, mark);
+    await agents[2]!.waitLog(new RegExp(`route-conflict dst=${dst.replace(/\./g, '\\.')} why="a route of another owner holds this destination"`), 5_000, mark);
     await new Promise((r) => setTimeout(r, 2500));
     expect(agents[2]!.lines.slice(mark).filter((l) => l.includes('another owner'))).toHaveLength(1);
     expect((await ipJson(n3, ['route', 'show', dst])).map((r: any) => r.protocol)).toEqual(['static']);

@@ -5,7 +5,7 @@
 // across nodes moved in user space as UDP to port 8285 on the fabric.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectSuccess, ipJson, poll, useHarness } from './harness';
+import { expectSuccess, ipJson, poll, useHarness, type Netns } from './harness';
 import { Agent, createOverlayCluster, etcdctl, etcdGet, expectPodsConnected, NETWORK, PREFIX, startAgents, stopAgents, timed, type OverlayCluster, type Pod } from './overlay-cluster';
 
 const h = useHarness();
@@ -79,6 +79,49 @@ describe('overlay agent, udp backend', () => {
     await h.execIn(n, 'ip', ['link', 'del', 'flannel0']);
     await timed('flannel0 back', async () => (await ipJson(n, ['route', 'show', 'proto', '74'])).some((r: any) => r.dev === 'flannel0'), 5_000);
     await poll('pod1 -> pod2 again', async () => (await h.ping(pods[0]!, pods[1]!.ip, 1)).ok, 5_000);
+  });
+
+  it('holds its port: no other local user binds it beside the agent, even asking for SO_REUSEADDR', async () => {
+    const bind = `const s = require('dgram').createSocket({ type: 'udp4', reuseAddr: true });
+      s.on('error', (e) => { console.log(e.code); process.exit(0); });
+      s.bind(8285, '${c.nodes[0]!.ip}', () => { console.log('bound'); s.close(); });`;
+    const r = await h.execIn(c.nodes[0]!, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', bind]);
+    expect(r.stdout.trim()).toBe('EADDRINUSE');
+  });
+
+  it('delivers a datagram from a node of the network to the pod, and drops and counts one from any other host', async () => {
+    // pod1 prints what reaches its UDP port 7777
+    const listener = h.startDaemon(pods[0]!, process.execPath, ['-e', `
+      const s = require('dgram').createSocket('udp4');
+      s.on('message', (m) => console.log(m.toString()));
+      s.bind(7777, () => console.log('listening'));
+      setTimeout(() => process.exit(0), 30000);`]);
+    const got: string[] = [];
+    await new Promise<void>((resolve) => listener.stdout!.on('data', (d: Buffer) => {
+      for (const line of d.toString().trim().split('\n')) (line === 'listening' ? resolve() : got.push(line));
+    }));
+    // what a udp node puts on the wire: an IPv4/UDP packet from pod2 to pod1:7777 as the payload, to node1's port
+    const sendTo1 = (from: Netns, text: string) => h.execIn(from, process.execPath, ['-e', `
+      const data = Buffer.from(${JSON.stringify(text)});
+      const p = Buffer.alloc(28 + data.length);
+      p.writeUInt8(0x45, 0); p.writeUInt16BE(p.length, 2); p.writeUInt8(64, 8); p.writeUInt8(17, 9);
+      ${JSON.stringify(pods[1]!.ip)}.split('.').forEach((b, i) => p.writeUInt8(Number(b), 12 + i));
+      ${JSON.stringify(pods[0]!.ip)}.split('.').forEach((b, i) => p.writeUInt8(Number(b), 16 + i));
+      let sum = 0;
+      for (let i = 0; i < 20; i += 2) sum += p.readUInt16BE(i);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+      p.writeUInt16BE(~sum & 0xffff, 10);
+      p.writeUInt16BE(40000, 20); p.writeUInt16BE(7777, 22); p.writeUInt16BE(8 + data.length, 24);
+      data.copy(p, 28);
+      const s = require('dgram').createSocket('udp4');
+      s.send(p, 8285, ${JSON.stringify(c.nodes[0]!.ip)}, () => s.close());`]);
+
+    const logFrom = agents[0]!.lines.length;
+    await sendTo1(c.infra, 'from infra'); // the etcd host: on the underlay, but no node of the network
+    await sendTo1(c.nodes[1]!, 'from node2'); // sent after it, on the same path
+    await poll('node2\'s datagram in pod1', () => got.includes('from node2') || undefined, 5_000);
+    expect(got).toEqual(['from node2']);
+    await agents[0]!.waitLog(/udp-dropped why="source is no node of the network" count=1/, 10_000, logFrom);
   });
 
   it('sends to a node whose lease flanneld\'s udp backend wrote (no BackendType)', async () => {

@@ -164,6 +164,17 @@ export class RoutedLab {
     return parseProtocols(r.stdout);
   }
 
+  /** The BIRD of `name`'s run dir (its pidfile), while it runs. */
+  birdPid(name: string): number | undefined {
+    try {
+      const pid = Number(readFileSync(join(this.baseDir, name, 'bird.pid'), 'utf8').trim());
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Kills every BIRD an agent left (by its pidfile), before the harness deletes the namespaces. */
   killBirds(names: string[]): void {
     for (const name of names) {

@@ -47,6 +47,32 @@ describe('tscni-agent routed across segments (vxlan cross-subnet)', () => {
     }
   });
 
+  it('a record deleted under the agent is written again with the same tunnel address, filed under either handle form', async () => {
+    const tunnelHandles = async () => {
+      const values = (await lab.etcdctl(['get', '--prefix', '--print-value-only', '/tscni/v1/ipam/blocks/'])).trim().split('\n');
+      return values.flatMap((v) => Object.entries(JSON.parse(v).allocations as Record<string, string>)).filter(([, hd]) => hd.endsWith('/s0b/vxlan.tscni'));
+    };
+    /** Files s0b's tunnel address under another handle, in place. */
+    const refile = async (from: string, to: string) => {
+      for (const k of (await lab.etcdctl(['get', '--prefix', '--keys-only', '/tscni/v1/ipam/blocks/'])).split('\n').filter((l) => l !== '')) {
+        const value = (await lab.etcdctl(['get', '--print-value-only', k])).trim();
+        if (value.includes(`"${from}"`)) await lab.etcdctl(['put', k, value.replace(`"${from}"`, `"${to}"`)]);
+      }
+    };
+    const { tunnelAddress } = await record('s0b');
+    expect(await tunnelHandles()).toEqual([[tunnelAddress, 'tscni:agent/s0b/vxlan.tscni']]);
+    // As an agent before the reserved namespace filed it, then as now.
+    for (const handle of ['vxlan-tunnel/s0b/vxlan.tscni', 'tscni:agent/s0b/vxlan.tscni']) {
+      await refile((await tunnelHandles())[0]![1], handle);
+      await lab.etcdctl(['del', '/tscni/v1/nodes/s0b']);
+      await eventually(`s0b registered again with its tunnel address (${handle})`, async () => {
+        const r = (await lab.etcdctl(['get', '--print-value-only', '/tscni/v1/nodes/s0b'])).trim();
+        return (r !== '' && JSON.parse(r).tunnelAddress === tunnelAddress) || r || 'no record';
+      });
+      expect(await tunnelHandles()).toEqual([[tunnelAddress, handle]]);
+    }
+  }, 60_000);
+
   it('same-segment peers keep BGP routes; the node across the router is routed through VXLAN, onlink, with neighbour and FDB', async () => {
     const [s0a, s0b, s1a] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
     const far = await record('s1a');

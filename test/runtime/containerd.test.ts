@@ -8,19 +8,13 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness } from '../integration/harness';
 import { cniState, expectNoPodState, foreignPlugins, GATEWAY, SUBNET_PREFIX, traceOf } from './cni-state';
+import { containerdConfig, startContainerd } from './containerd';
 import { BRIDGE_CONFLIST, installTree } from './install';
 import { RuntimeNode, type Background } from './node';
 
 const h = createHarness();
 /** containerd namespace; runc puts the containers' cgroups under /<it>/<id> */
 const NS = `${h.prefix}ctr`;
-const CONTAINERD_CONFIG = `version = 2
-root = "/var/lib/containerd"
-state = "/run/containerd"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "/run/containerd/containerd.sock"
-`;
 
 let node: RuntimeNode;
 const running = new Map<string, Background>();
@@ -44,15 +38,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-async function startContainerd(): Promise<void> {
-  await node.writeFile('/etc/containerd/config.toml', CONTAINERD_CONFIG);
-  const daemon = node.spawn('containerd', []);
-  await waitFor('containerd to answer', async () => {
-    if (daemon.child.exitCode !== null) throw new Error(`containerd exited: ${daemon.output()}`);
-    return (await node.exec('ctr', ['version'], { reject: false })).exitCode === 0 ? true : undefined;
-  });
-}
-
 /** `ctr run` in the foreground, as a user runs it: it calls DEL itself when the container exits. */
 async function startContainer(name: string): Promise<string> {
   const run = node.spawn('ctr', ['-n', NS, 'run', '--cni', '--env', 'PATH=/bin', '--rootfs', node.rootfs, name, '/bin/sleep', '600']);
@@ -74,7 +59,7 @@ describe('containerd (ctr run --cni) with our plugins', () => {
   beforeAll(async () => {
     node = await RuntimeNode.start(h, await installTree(await h.tempDir('install')), [`/${NS}`]);
     await node.writeFile('/etc/cni/net.d/10-bridge.conflist', await readFile(BRIDGE_CONFLIST, 'utf8'));
-    await startContainerd();
+    await startContainerd(node, containerdConfig({ disabledPlugins: ['io.containerd.grpc.v1.cri'] }));
     expect(await foreignPlugins(node)).toEqual([]);
   });
 

@@ -119,6 +119,11 @@ export class RuntimeNode {
     return { child, output: () => output, exited };
   }
 
+  /** A path inside the node as this process opens it (e.g. a daemon's socket under the node's private /run). */
+  hostPath(path: string): string {
+    return `/proc/${this.holder.pid}/root${path}`;
+  }
+
   async writeFile(path: string, content: string): Promise<void> {
     await this.exec('sh', ['-c', 'mkdir -p "$(dirname "$1")" && cat > "$1"', 'sh', path], { input: content });
   }

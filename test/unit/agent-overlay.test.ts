@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger, formatLine } from '../../agent/log';
-import { OptionsError, parseOverlayOptions } from '../../agent/overlay/options';
+import { OptionsError } from '../../lib/flags';
+import { parseOverlayOptions } from '../../agent/overlay/options';
 import { formatSubnetFile, previousSubnet, writeSubnetFile } from '../../agent/overlay/subnet-file';
 import { vtepMac } from '../../agent/vxlan/vtep-mac';
 import { formatCidr, parseCidr, type Cidr } from '../../lib/ip/address';
@@ -70,7 +71,7 @@ describe('overlay agent flags', () => {
 
 describe('agent log', () => {
   it('writes one line per event, quoting values with spaces, and once() skips repeats until cleared', () => {
-    expect(formatLine('lease added', { subnet: '10.244.1.0/24', why: 'a b' }, new Date(0))).toBe('1970-01-01T00:00:00.000Z lease added subnet=10.244.1.0/24 why="a b"');
+    expect(formatLine('lease-added', { subnet: '10.244.1.0/24', why: 'a b' }, new Date(0))).toBe('1970-01-01T00:00:00.000Z lease-added subnet=10.244.1.0/24 why="a b"');
     const lines: string[] = [];
     const log = createLogger((l) => lines.push(l));
     log.once('k', 'failed', { error: 'x' });

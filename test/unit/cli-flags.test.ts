@@ -1,6 +1,6 @@
 // The CLI's flag parser: both spellings, booleans alone, and every mistake an error.
 import { describe, expect, it } from 'vitest';
-import { integerFlag, parseFlags } from '../../lib/flags';
+import { FlagError, integerFlag, OptionsError, parseFlags } from '../../lib/flags';
 
 const spec = { network: 'string', 'direct-routing': 'boolean', vni: 'string' } as const;
 
@@ -20,6 +20,9 @@ describe('parseFlags', () => {
     [['--direct-routing=yes'], '--direct-routing: "yes" is not true or false'],
   ])('refuses %j', (args, message) => {
     expect(() => parseFlags(args, spec)).toThrow(message);
+    // One error type for a command line that cannot run, in the agents and the CLI alike.
+    expect(() => parseFlags(args, spec)).toThrow(FlagError);
+    expect(() => parseFlags(args, spec)).toThrow(OptionsError);
   });
 
   it('reads whole numbers only', () => {

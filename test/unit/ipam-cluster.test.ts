@@ -7,6 +7,9 @@ import {
 } from '../../lib/ipam/cluster/block';
 import { blockCount, decodePool, makePool, nthBlock, poolValue, PoolError } from '../../lib/ipam/cluster/pool';
 import { parseRequest } from '../../lib/ipam/cluster/server';
+import { parseClusterIpamConfig } from '../../lib/ipam/cluster/config';
+import { legacyTunnelHandle, tunnelHandle } from '../../agent/routed/vxlan';
+import { validateNetworkName } from '../../lib/cni/validate';
 
 const cidr = (s: string) => parseCidr(s) as Cidr;
 
@@ -144,3 +147,33 @@ describe('agent protocol requests', () => {
     expect(parseRequest(line)).toContain(message);
   });
 });
+
+describe('the agent\'s own handles', () => {
+  const gc = (network: string) => parseRequest(JSON.stringify({ op: 'gc', network, keep: [] }));
+
+  it('are filed under a network name no CNI network can have', () => {
+    const network = tunnelHandle('node-a').split('/')[0]!;
+    expect(() => validateNetworkName(network)).toThrow(/invalid characters found in network name/);
+  });
+
+  it('no plugin can name them: GC, DEL, CHECK and ADD of the agent\'s networks are refused, the old "vxlan-tunnel" included', () => {
+    for (const handle of [tunnelHandle('node-a'), legacyTunnelHandle('node-a')]) {
+      const network = handle.split('/')[0]!;
+      expect(gc(network)).toBe(`network: "${network}" is reserved for the agent's own addresses`);
+      for (const op of ['release', 'held', 'assign']) expect(parseRequest(JSON.stringify({ op, handle }))).toContain('is reserved for the agent\'s own addresses');
+    }
+    expect(gc('vxlan-tunnels')).toEqual({ op: 'gc', network: 'vxlan-tunnels', keep: [] });
+  });
+
+  it('cluster-ipam refuses a network named "vxlan-tunnel"', () => {
+    const config = { cniVersion: '1.0.0', name: 'vxlan-tunnel', type: 'ptp', ipam: { type: 'cluster-ipam' } };
+    expect(() => parseClusterIpamConfig(config)).toThrow('name: "vxlan-tunnel" is reserved for the tscni agent\'s own addresses');
+    expect(parseClusterIpamConfig({ ...config, name: 'vxlan-tunnel2' }).name).toBe('vxlan-tunnel2');
+  });
+
+  it('an assign carries the ADD\'s netns, an absolute path', () => {
+    expect(parseRequest('{"op":"assign","handle":"n/c/eth0","netns":"/run/netns/p1"}')).toEqual({ op: 'assign', handle: 'n/c/eth0', netns: '/run/netns/p1' });
+    expect(parseRequest('{"op":"assign","handle":"n/c/eth0","netns":"p1"}')).toBe('netns: must be an absolute path');
+  });
+});
+

@@ -54,9 +54,27 @@ describe('source layout', () => {
   });
 
   it('address parsing and printing live in lib/ip/address.ts alone', () => {
-    const definitions = /\bfunction\s+(parseIp|parseCidr|formatIp|formatCidr|parseMac|formatMac|maskCidr|toIpBytes|toMacBytes)\b|\[0-9a-fA-F\]\{2\}\(:/;
+    const definitions = /\bfunction\s+(parseIp|parseCidr|formatIp|formatCidr|parseMac|formatMac|maskCidr|toMacBytes)\b|\[0-9a-fA-F\]\{2\}\(:/;
     const elsewhere = product.filter((file) => file !== 'lib/ip/address.ts' && definitions.test(text(file)));
     expect(elsewhere).toEqual([]);
+  });
+
+  it('lib/ip imports no other tscni module: the netlink byte forms sit in lib/netlink, on top of it', () => {
+    const outside = product.filter((f) => f.startsWith('lib/ip/')).flatMap((file) => imports(file)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => relative(ROOT, resolve(ROOT, dirname(file), spec)))
+      .filter((target) => !target.startsWith('lib/ip/'))
+      .map((target) => `${file} -> ${target}`));
+    expect(outside).toEqual([]);
+  });
+
+  it('lib/netns and lib/netlink know no CNI error codes: they import nothing of lib/cni', () => {
+    const offending = product.filter((f) => /^lib\/(netns|netlink)\//.test(f)).flatMap((file) => imports(file)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => relative(ROOT, resolve(ROOT, dirname(file), spec)))
+      .filter((target) => target.startsWith('lib/cni/'))
+      .map((target) => `${file} -> ${target}`));
+    expect(offending).toEqual([]);
   });
 
   it('lib/cni, lib/ip, lib/ipam and lib/netns export nothing that product code does not use', () => {

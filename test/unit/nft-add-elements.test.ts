@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { elementTransaction, withChainMarkers } from '../../lib/nft/add-elements';
 import { parseAttrList, parseAttrs } from '../../lib/netlink/attr';
 import { addMasqueradeCommands, masqueradeBaseCommands } from '../../lib/nft/masquerade';
-import { addPortmapCommands } from '../../lib/nft/portmap';
-import { addSpoofCheckCommands } from '../../lib/nft/spoofcheck';
+import { addPortmapCommands } from '../../plugins/portmap/nft-rules';
+import { addSpoofCheckCommands } from '../../plugins/bridge/spoofcheck';
 import type { NftCommand } from '../../lib/nft/json';
 import type { NftMessage } from '../../lib/netlink/nfnetlink';
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kindOfProtocol, meshSessions, reloadsAfterConfigure, renderBirdConfig, sessionName, type BirdInput, type NodeView } from '../../agent/routed/bird-config';
-import { OptionsError, parseRoutedOptions } from '../../agent/routed/options';
+import { OptionsError } from '../../lib/flags';
+import { parseRoutedOptions } from '../../agent/routed/options';
 import { parseProtocols } from '../../lib/bird/control';
 import { BgpPeerError, decodePeer, makePeer, peersOfNode } from '../../lib/datastore/bgp-peers';
 import { decodeNode, encodeNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
@@ -59,14 +60,16 @@ describe('BIRD configuration', () => {
     const text = renderBirdConfig(input);
     birdParses(text);
     birdParses(renderBirdConfig({ ...input, ownBlocks: [], sessions: [], clusterId: undefined }));
-    // The kernel's import takes the agent's blackholes by their protocol, not by a block list that BIRD would not reapply.
-    expect(text).toMatch(/filter tscni_own_blocks \{\n {2}if krt_source = 75 && dest = RTD_BLACKHOLE then accept;\n {2}reject;/);
+    // The blocks are announced from the configuration, there from BIRD's start; nothing is learned from the kernel.
+    expect(text).toMatch(/protocol static blocks4 \{\n {2}ipv4;\n {2}route 10\.244\.0\.0\/26 blackhole;\n {2}route 10\.244\.1\.0\/26 blackhole;\n\}/);
+    expect(text).toMatch(/protocol kernel kernel4 \{\n {2}ipv4 \{\n {4}import none;\n {4}export filter tscni_to_kernel4;/);
+    expect(text).not.toMatch(/^ *learn;/m);
     expect(text).toMatch(/protocol bgp rrclient_10_250_0_12 from tscni_node \{[^}]*rr client;\n {2}rr cluster id 224\.0\.0\.1;/);
     expect(text).toMatch(/protocol bgp ext_10_250_0_3 from tscni_external \{[^}]*neighbor 10\.250\.0\.3 as 65001;/);
     // Only a reflector passes on BGP routes to other nodes.
-    expect(text).toContain('export where proto = "kernel4" || source = RTS_BGP;');
+    expect(text).toContain('export where proto = "blocks4" || source = RTS_BGP;');
     const plain = renderBirdConfig({ ...input, clusterId: undefined, sessions: [] });
-    expect(plain.match(/export where[^;]*;/g)).toEqual(['export where proto = "kernel4";', 'export where proto = "kernel4";']);
+    expect(plain.match(/export where[^;]*;/g)).toEqual(['export where proto = "blocks4";', 'export where proto = "blocks4";']);
     // Blocks reached through VXLAN stay out of the kernel's BGP routes.
     const tunnelled = renderBirdConfig({ ...input, tunnelBlocks: ['10.244.9.0/26'] });
     birdParses(tunnelled);
@@ -90,12 +93,13 @@ describe('BIRD configuration', () => {
       expect(text).toMatch(/filter tscni_import4 \{\n {2}if net ~ \[ 10\.244\.0\.0\/26, 10\.244\.1\.0\/26 \] then reject;/);
       expect(text).toMatch(/filter tscni_import6 \{\n {2}if net ~ \[ fd00:244::\/122 \] then reject;/);
       expect(text).toMatch(/filter tscni_to_kernel6 \{\n {2}if net ~ \[ fd00:244::40\/122 \] then reject;\n {2}if source = RTS_BGP then accept;/);
-      // The same rule as IPv4: the agent's blackholes go out, what BGP learned comes in.
-      expect(text).toMatch(/protocol kernel kernel6 \{\n {2}ipv6 \{\n {4}import filter tscni_own_blocks;\n {4}export filter tscni_to_kernel6;/);
+      // The same rule as IPv4: the blocks go out from the configuration, what BGP learned goes into the kernel.
+      expect(text).toMatch(/protocol static blocks6 \{\n {2}ipv6;\n {2}route fd00:244::\/122 blackhole;\n\}/);
+      expect(text).toMatch(/protocol kernel kernel6 \{\n {2}ipv6 \{\n {4}import none;\n {4}export filter tscni_to_kernel6;/);
       expect(text).toMatch(/protocol direct underlay6 \{\n {2}ipv6;\n {2}interface "eth0";/);
       // Both templates carry IPv6 on the IPv4 session, announcing the IPv6 underlay address as next hop.
-      expect(text).toMatch(/template bgp tscni_node \{[^]*? {2}ipv6 \{\n {4}gateway recursive;\n {4}next hop address fd00:250::11;\n {4}import filter tscni_import6;\n {4}export where proto = "kernel6" \|\| source = RTS_BGP;\n {2}\};\n\}/);
-      expect(text).toMatch(/template bgp tscni_external \{[^]*? {2}ipv6 \{\n {4}next hop address fd00:250::11;\n {4}import filter tscni_import6;\n {4}export where proto = "kernel6";\n {2}\};\n\}/);
+      expect(text).toMatch(/template bgp tscni_node \{[^]*? {2}ipv6 \{\n {4}gateway recursive;\n {4}next hop address fd00:250::11;\n {4}import filter tscni_import6;\n {4}export where proto = "blocks6" \|\| source = RTS_BGP;\n {2}\};\n\}/);
+      expect(text).toMatch(/template bgp tscni_external \{[^]*? {2}ipv6 \{\n {4}next hop address fd00:250::11;\n {4}import filter tscni_import6;\n {4}export where proto = "blocks6";\n {2}\};\n\}/);
       // Still one protocol per peer.
       expect(text.match(/^protocol bgp /gm)).toHaveLength(input.sessions.length);
     });

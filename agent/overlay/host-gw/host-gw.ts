@@ -23,8 +23,8 @@ export class HostGwBackend implements Backend {
       if (p.lease.BackendType !== 'host-gw') continue;
       const dst = formatCidr(p.subnet);
       if (!onSegment(underlay, p.lease.PublicIP)) {
-        log.once(`unreachable ${dst}`, 'peer unreachable for host-gw', {
-          subnet: dst, publicIp: p.lease.PublicIP, reason: `not on ${formatCidr(underlay.segment)} of ${underlay.name}`,
+        log.once(`unreachable ${dst}`, 'peer-unreachable', {
+          backend: 'host-gw', subnet: dst, publicIp: p.lease.PublicIP, reason: `not on ${formatCidr(underlay.segment)} of ${underlay.name}`,
         });
         continue;
       }

@@ -1,8 +1,9 @@
 // The udp backend's packet loop, flannel's proxy: a packet the kernel routes
 // into flannel0 goes, whole and unchanged, as the payload of one UDP
 // datagram to the node whose subnet holds its destination (longest-prefix
-// match); a datagram that arrives on the port is written back into flannel0
-// for the kernel to deliver. The loop is a thread of the native addon
+// match); a datagram that arrives on the port from a node of the table (a
+// route's next hop) is written back into flannel0 for the kernel to deliver,
+// and one from anywhere else is dropped and counted: flanneld takes any. The loop is a thread of the native addon
 // (lib/native/udp_proxy.c), which reads and sends in batches: a loop in
 // JavaScript moves packets one event at a time at a fraction of the rate.
 import { parseIp } from '../../../lib/ip/address';
@@ -36,7 +37,18 @@ export interface ProxyCounters {
   noRoute: number;
   sendErrors: number;
   tunErrors: number;
+  /** datagrams from an address that is no node's of the table */
+  unknownSource: number;
+  /** datagrams larger than the loop's slot, dropped whole */
+  oversized: number;
+  socketErrors: number;
+  /** threads stopped by a failed fd: the loop must be started anew */
+  lanesStopped: number;
 }
+
+const COUNTER_NAMES = [
+  'toPeers', 'fromPeers', 'noRoute', 'sendErrors', 'tunErrors', 'unknownSource', 'oversized', 'socketErrors', 'lanesStopped',
+] as const;
 
 export class PacketProxy {
   private readonly handle: number;
@@ -51,8 +63,8 @@ export class PacketProxy {
   }
 
   counters(): ProxyCounters {
-    const [toPeers = 0, fromPeers = 0, noRoute = 0, sendErrors = 0, tunErrors = 0] = native().udpProxyCounters(this.handle);
-    return { toPeers, fromPeers, noRoute, sendErrors, tunErrors };
+    const values = native().udpProxyCounters(this.handle);
+    return Object.fromEntries(COUNTER_NAMES.map((name, i) => [name, values[i] ?? 0])) as unknown as ProxyCounters;
   }
 
   stop(): void {

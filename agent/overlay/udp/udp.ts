@@ -5,7 +5,8 @@
 // to the cluster network through it; the node's own subnet is more specific
 // and stays on the pods' bridge. Packets cross in user space (proxy.ts) to
 // the UDP port of the config (8285) on the node whose lease holds the
-// destination. The device lives as long as the agent holds its fd, as
+// destination; datagrams are taken only from the PublicIP of a udp lease
+// (flanneld takes them from anyone who can reach the port). The device lives as long as the agent holds its fd, as
 // flanneld's does.
 import { formatCidr, formatIp, type Cidr } from '../../../lib/ip/address';
 import type { Link } from '../../../lib/netlink';
@@ -29,6 +30,8 @@ export class UdpBackend implements Backend {
   readonly mtu: number;
   private readonly port: number;
   private tun?: { fd: number; proxy: PacketProxy };
+  /** drops already logged, so each reconcile logs only new ones */
+  private dropsLogged = { unknownSource: 0, oversized: 0 };
 
   constructor(private readonly ctx: BackendContext) {
     const b = ctx.config.Backend;
@@ -44,6 +47,7 @@ export class UdpBackend implements Backend {
       .map((p) => ({ network: p.subnet.ip.value, prefix: p.subnet.prefix, nextHop: p.lease.PublicIP }));
     const link = await this.ensureTun(changes);
     this.tun!.proxy.setRoutes(routes);
+    this.logDrops();
     await this.ensureDevice(link, own, changes);
     const r = await reconcileRoutes(this.ctx.nl, ROUTE_PROTOCOL.overlay, [{ dst: formatCidr(this.ctx.config.Network), dev: link.index }]);
     changes.push(...routeChanges(r, this.ctx.log));
@@ -54,9 +58,10 @@ export class UdpBackend implements Backend {
   private async ensureTun(changes: string[]): Promise<Link> {
     const nl = this.ctx.nl;
     let link = await nl.links.get(TUN_NAME);
-    if (this.tun && link?.kind === 'tun') return link;
+    const stopped = this.tun ? this.tun.proxy.counters().lanesStopped : 0;
+    if (this.tun && link?.kind === 'tun' && stopped === 0) return link;
     if (this.tun) {
-      changes.push(`${TUN_NAME} gone: opened again`);
+      changes.push(stopped > 0 ? `${TUN_NAME} packet loop stopped on a failed fd: opened again` : `${TUN_NAME} gone: opened again`);
       await this.closeTun();
     }
     if (link) {
@@ -76,6 +81,19 @@ export class UdpBackend implements Backend {
     link = await nl.links.require(TUN_NAME);
     changes.push(`${TUN_NAME} created: udp port ${this.port} on ${this.ctx.underlay.publicIp}`);
     return link;
+  }
+
+  /** Datagrams dropped since the last reconcile: from no node of the cluster, or too large to carry whole. */
+  private logDrops(): void {
+    const { unknownSource, oversized } = this.tun!.proxy.counters();
+    const last = this.dropsLogged;
+    if (unknownSource > last.unknownSource) {
+      this.ctx.log.event('udp-dropped', { why: 'source is no node of the network', count: unknownSource - last.unknownSource, total: unknownSource });
+    }
+    if (oversized > last.oversized) {
+      this.ctx.log.event('udp-dropped', { why: 'larger than the packet loop carries', count: oversized - last.oversized, total: oversized });
+    }
+    this.dropsLogged = { unknownSource, oversized };
   }
 
   private async ensureDevice(link: Link, own: Cidr, changes: string[]): Promise<void> {
@@ -110,11 +128,12 @@ export class UdpBackend implements Backend {
   private async closeTun(): Promise<void> {
     const tun = this.tun;
     this.tun = undefined;
+    this.dropsLogged = { unknownSource: 0, oversized: 0 };
     if (!tun) return;
     const moved = tun.proxy.counters();
     tun.proxy.stop();
     native().close(tun.fd);
-    this.ctx.log.event('udp packet loop stopped', { ...moved });
+    this.ctx.log.event('udp-loop-stopped', { ...moved });
   }
 
   /** The loop stops and flannel0 goes with its fd, as flanneld's does; routes through it go with it. */

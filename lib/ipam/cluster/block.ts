@@ -24,6 +24,22 @@ export function handleOf(a: Attachment): string {
   return `${a.network}/${a.containerId}/${a.ifname}`;
 }
 
+/**
+ * The agent's own allocations (a node's VXLAN tunnel address) are filed under
+ * a network name no CNI network can have (":" is outside the CNI name rule),
+ * so no plugin's GC or DEL can name them. Agents before this rule used
+ * "vxlan-tunnel", a valid CNI name: stored handles keep it, so it stays
+ * reserved too, and cluster-ipam refuses a network of that name.
+ */
+export const AGENT_NETWORK = 'tscni:agent';
+export const LEGACY_AGENT_NETWORKS: readonly string[] = ['vxlan-tunnel'];
+
+/** Whether a handle is one of the agent's own, in either form. */
+export function isAgentHandle(handle: string): boolean {
+  const network = handle.split('/')[0]!;
+  return network === AGENT_NETWORK || LEGACY_AGENT_NETWORKS.includes(network);
+}
+
 export function attachmentOfHandle(handle: string): Attachment | undefined {
   const parts = handle.split('/');
   if (parts.length !== 3 || parts.some((p) => p === '')) return undefined;

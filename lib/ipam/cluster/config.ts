@@ -4,7 +4,9 @@
 //                absent: every pool, one address per family that has one
 //   routes       routes the result carries, as host-local's
 import * as z from 'zod/mini';
+import { invalidConfig } from '../../cni/errors';
 import { absolutePath, parseOrThrow } from '../../cni/schemas';
+import { LEGACY_AGENT_NETWORKS } from './block';
 import type { Route } from '../../cni/types';
 import { canonicalRoute, routeSchema } from '../host-local/config';
 import { isPoolName } from './pool';
@@ -29,8 +31,19 @@ const schema = z.object({
   }),
 });
 
+/** What DEL reads: whom to ask, and the network that names the handle. */
+export type ClusterIpamDelConfig = Pick<ClusterIpamConfig, 'name' | 'agentSocket'>;
+
+const delSchema = z.object({ name: z.string(), ipam: z.object({ agentSocket: z._default(absolutePath(), DEFAULT_AGENT_SOCKET) }) });
+
+export function parseClusterIpamDelConfig(raw: Record<string, unknown>): ClusterIpamDelConfig {
+  const c = parseOrThrow(delSchema, raw);
+  return { name: c.name, agentSocket: c.ipam.agentSocket };
+}
+
 export function parseClusterIpamConfig(raw: Record<string, unknown>): ClusterIpamConfig {
   const c = parseOrThrow(schema, raw);
+  if (LEGACY_AGENT_NETWORKS.includes(c.name)) throw invalidConfig('name', `"${c.name}" is reserved for the tscni agent's own addresses`);
   return {
     cniVersion: c.cniVersion,
     name: c.name,

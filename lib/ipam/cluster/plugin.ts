@@ -9,14 +9,16 @@ import type { CmdArgs, GcArgs, Plugin } from '../../cni/skel';
 import type { Result } from '../../cni/types';
 import { handleOf } from './block';
 import { askAgent, assignFromAgent } from './protocol';
-import { parseClusterIpamConfig, type ClusterIpamConfig } from './config';
+import { parseClusterIpamConfig, parseClusterIpamDelConfig, type ClusterIpamConfig, type ClusterIpamDelConfig } from './config';
 
 type Args = CmdArgs<ClusterIpamConfig>;
 
-const handle = (a: Args) => handleOf({ network: a.config.name, containerId: a.containerId, ifname: a.ifname });
+const handle = (a: CmdArgs<ClusterIpamDelConfig>) => handleOf({ network: a.config.name, containerId: a.containerId, ifname: a.ifname });
 
 async function add(a: Args): Promise<Result> {
-  const { ips } = assignFromAgent(a.config.agentSocket, { op: 'assign', handle: handle(a), ...(a.config.pools ? { pools: a.config.pools } : {}) });
+  const { ips } = assignFromAgent(a.config.agentSocket, {
+    op: 'assign', handle: handle(a), ...(a.config.pools ? { pools: a.config.pools } : {}), ...(a.netns.startsWith('/') ? { netns: a.netns } : {}),
+  });
   return {
     cniVersion: a.cniVersion,
     ips: ips.map((ip) => ({ address: ip.address, gateway: ip.gateway })),
@@ -25,7 +27,7 @@ async function add(a: Args): Promise<Result> {
 }
 
 /** Releasing nothing is success; an agent that cannot be asked is 11, so the runtime retries rather than leaks. */
-async function del(a: Args): Promise<void> {
+async function del(a: CmdArgs<ClusterIpamDelConfig>): Promise<void> {
   await askAgent(a.config.agentSocket, { op: 'release', handle: handle(a) });
 }
 
@@ -53,9 +55,10 @@ async function status(a: Args): Promise<void> {
   await askAgent(a.config.agentSocket, { op: 'status', ...(a.config.pools ? { pools: a.config.pools } : {}) });
 }
 
-export const clusterIpam: Plugin<ClusterIpamConfig> = {
+export const clusterIpam: Plugin<ClusterIpamConfig, ClusterIpamDelConfig> = {
   name: 'cluster-ipam',
   parseConfig: parseClusterIpamConfig,
+  parseDelConfig: parseClusterIpamDelConfig,
   add,
   del,
   check,

@@ -21,7 +21,8 @@ export interface Assignment {
 }
 
 export type IpamRequest =
-  | { op: 'assign'; handle: string; pools?: string[] }
+  /** `netns`: the ADD's CNI_NETNS, which the agent keeps as the attachment's evidence of life */
+  | { op: 'assign'; handle: string; pools?: string[]; netns?: string }
   | { op: 'release'; handle: string }
   | { op: 'held'; handle: string }
   /** frees this node's addresses of `network` whose handle is not in `keep` */
@@ -75,9 +76,35 @@ export function askAgent<R extends IpamRequest>(socketPath: string, request: R, 
   } finally {
     native().close(fd);
   }
-  const answer = JSON.parse(line) as Answer<R['op']> | ErrorAnswer;
+  const answer = parseAnswer(line, request.op);
+  if (answer === undefined) {
+    const shown = line.length > 80 ? `${JSON.stringify(line.slice(0, 80))}...` : JSON.stringify(line);
+    throw new CniError(ErrorCode.TryAgainLater, `the tscni agent at ${socketPath} answered something that is not an answer (${shown}); try again later`);
+  }
   if (!answer.ok) throw new CniError(answer.code, answer.msg, answer.details);
-  return answer;
+  return answer as unknown as Answer<R['op']>;
+}
+
+/** The list every answer to an op carries. */
+const ANSWER_LIST: Record<IpamRequest['op'], string> = { assign: 'ips', held: 'ips', release: 'released', gc: 'released', pools: 'pools', status: 'pools' };
+
+/**
+ * An answer line as {ok: true, ...} or a CNI error; undefined when it is
+ * neither (garbled, cut, another program on the socket): like an agent that
+ * does not answer, that is the agent's state, not the request's fault.
+ */
+function parseAnswer(line: string, op: IpamRequest['op']): ({ ok: true } & Record<string, unknown>) | ErrorAnswer | undefined {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) return undefined;
+  const a = answer as Record<string, unknown>;
+  if (a.ok === true) return Array.isArray(a[ANSWER_LIST[op]]) ? (a as { ok: true } & Record<string, unknown>) : undefined;
+  if (a.ok !== false || !Number.isInteger(a.code) || typeof a.msg !== 'string') return undefined;
+  return { ok: false, code: a.code as number, msg: a.msg, ...(typeof a.details === 'string' ? { details: a.details } : {}) };
 }
 
 /** The pools each agent's assign answer named in this process, by socket. */

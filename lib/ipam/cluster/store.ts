@@ -157,10 +157,18 @@ export class ClusterIpamStore {
     throw new CniError(ErrorCode.IpamExhausted, `IP pool exhausted: ${what}: every block is claimed and node ${this.node}'s blocks are full`);
   }
 
-  /** Takes the block's lowest free address; undefined when the block is full or no longer ours. */
+  /**
+   * Takes the block's lowest free address; undefined when the block is full
+   * or no longer ours. An address the block already gives to `handle` is
+   * the answer instead: a write whose answer was lost (a timeout, then the
+   * same transaction resent to another endpoint) fails its compare on the
+   * retry, and the fresh read shows the address it did take.
+   */
   private async allocateIn(start: StoredBlock, handle: string): Promise<Assignment | undefined> {
     let b: StoredBlock | undefined = start;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS && b && b.node === this.node; attempt++) {
+      const [taken] = heldByHandle(b, handle);
+      if (taken) return this.assignment(b, formatIp(taken));
       const ip = freeAddress(b);
       if (!ip) return undefined;
       const allocations = { ...b.allocations, [formatIp(ip)]: handle };

@@ -72,6 +72,16 @@ export const hostLocalSchema = z.object({
   })),
 });
 
+/** What DEL reads: the store (DEL releases by container and interface, whatever the ranges say). */
+export type HostLocalDelConfig = Pick<HostLocalConfig, 'name' | 'dataDir'>;
+
+const hostLocalDelSchema = z.object({ name: networkName, ipam: z.object({ dataDir: z._default(absolutePath(), DEFAULT_DATA_DIR) }) });
+
+export function parseHostLocalDelConfig(raw: Record<string, unknown>): HostLocalDelConfig {
+  const c = parseOrThrow(hostLocalDelSchema, raw);
+  return { name: c.name, dataDir: c.ipam.dataDir };
+}
+
 /** Validates `raw` completely before anything touches the disk; throws code 7 naming the field. */
 export function parseHostLocalConfig(raw: Record<string, unknown>): HostLocalConfig {
   const conf = parseOrThrow(hostLocalSchema, raw);

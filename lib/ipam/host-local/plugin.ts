@@ -11,12 +11,12 @@ import { allocatableCount } from '../range';
 import { formatRangeSet, rangeSetContains, type RangeSet } from '../range-set';
 import { readResolvConf } from '../resolv-conf';
 import { heldBy, type IpamStore, type Reservation } from '../store';
-import { parseHostLocalConfig, requestedFromCniArgs, type HostLocalConfig } from './config';
+import { parseHostLocalConfig, parseHostLocalDelConfig, requestedFromCniArgs, type HostLocalConfig, type HostLocalDelConfig } from './config';
 
 type Args = CmdArgs<HostLocalConfig>;
 
 /** Runs `fn` on the network's store under its lock; without create, a store that does not exist yet yields `absent`. */
-async function withStore<T>(conf: HostLocalConfig, create: boolean, absent: T, fn: (s: IpamStore) => Promise<T>): Promise<T> {
+async function withStore<T>(conf: HostLocalDelConfig, create: boolean, absent: T, fn: (s: IpamStore) => Promise<T>): Promise<T> {
   const store = DiskStore.open(conf.dataDir, conf.name, { create });
   if (!store) return absent;
   try {
@@ -71,7 +71,7 @@ async function add(a: Args): Promise<Result> {
   return { cniVersion: a.cniVersion, ips, routes: conf.routes, ...(dns ? { dns } : {}) };
 }
 
-async function del(a: Args): Promise<void> {
+async function del(a: CmdArgs<HostLocalDelConfig>): Promise<void> {
   await withStore(a.config, false, [], (store) => store.releaseById(a.containerId, a.ifname));
 }
 
@@ -118,9 +118,10 @@ async function status(a: Args): Promise<void> {
   }
 }
 
-export const hostLocal: Plugin<HostLocalConfig> = {
+export const hostLocal: Plugin<HostLocalConfig, HostLocalDelConfig> = {
   name: 'host-local',
   parseConfig: parseHostLocalConfig,
+  parseDelConfig: parseHostLocalDelConfig,
   add,
   del,
   check,

@@ -6,9 +6,9 @@
 //   ip saddr != <Network> ip daddr <Network> masquerade    node to remote pods: a source they can answer
 // Each rule carries a comment naming its place and the networks, so a check
 // (one `nft list chain`) tells a chain as written from a flushed or stale one.
-import { addTable, defineChain, PRIORITY, TSCNI_TABLE, type NftCommand } from './json';
-import { daddr, masquerade, match, prefix, ret, saddr } from './expr';
-import { applyCommands, listChain } from './run';
+import { addTable, defineChain, PRIORITY, TSCNI_TABLE, type NftCommand } from '../../lib/nft/json';
+import { daddr, masquerade, match, prefix, ret, saddr } from '../../lib/nft/expr';
+import { applyCommands, listChain } from '../../lib/nft/run';
 
 export const OVERLAY_MASQ_CHAIN = 'overlay_postrouting';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { overlayMasqCommands } from '../../lib/nft/overlay-masquerade';
+import { overlayMasqCommands } from '../../agent/overlay/masquerade';
 
 describe('overlay masquerade', () => {
   it('returns inside the Network and masquerades to the outside, in tscni\'s table', () => {

@@ -19,18 +19,18 @@
 //                            route_localnet (for localhost:hostPort) would accept them
 // Address and port live in two maps because nft 1.0.6's JSON parser cannot
 // declare a map whose data is a concatenation. Each element carries its owner
-// (owner.ts). DNAT elements are claimed with `create`, so a second pod asking
+// (lib/nft/owner.ts). DNAT elements are claimed with `create`, so a second pod asking
 // for a taken host port fails in the kernel, race-free, and ADD stays one call.
-import { parsePodCidr } from './cidr';
+import { parsePodCidr } from '../../lib/nft/cidr';
 import {
   commentedElement, concat, ct, daddr, dnat, drop, fib, jump, mapLookup, match, meta, payload, prefix, saddr, masquerade,
   type AddressFamily,
-} from './expr';
+} from '../../lib/nft/expr';
 import {
   addSet, addTable, createElements, defineChain, deleteElements, PRIORITY, replaceElements,
   TSCNI_TABLE, type Expr, type NftCommand,
-} from './json';
-import { ownerComment, type PodAttachment } from './owner';
+} from '../../lib/nft/json';
+import { ownerComment, type PodAttachment } from '../../lib/nft/owner';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addSpoofCheckCommands } from '../../lib/nft/spoofcheck';
+import { addSpoofCheckCommands } from '../../plugins/bridge/spoofcheck';
 
 describe('MAC spoof check ruleset', () => {
   const cmds = addSpoofCheckCommands({ network: 'n1', containerId: 'c1', ifname: 'eth0', hostVeth: 'veth12345678', mac: '0A:58:0A:F4:01:02' });

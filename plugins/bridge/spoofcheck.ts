@@ -8,12 +8,12 @@
 //   spoofchk          prerouting filter chain:
 //                     `iifname @spoofchk_ports iifname . ether saddr != @spoofchk_allowed drop`
 // Both sets carry the owner comment, so DEL and GC remove exactly one pod.
-import type { NfnlChannel } from '../netlink/nfnetlink';
-import { commentedElement, concat, drop, match, meta, payload } from './expr';
-import { addSet, addTable, defineChain, replaceElements, type NftCommand, type TableRef } from './json';
-import { removeOwnedElements, removeStaleElements } from './owned';
-import { isOwnedBy, ownedBy, ownerComment, type PodAttachment } from './owner';
-import { elementsOf, listTable, type ListedElement } from './run';
+import type { NfnlChannel } from '../../lib/netlink/nfnetlink';
+import { commentedElement, concat, drop, match, meta, payload } from '../../lib/nft/expr';
+import { addSet, addTable, defineChain, replaceElements, type NftCommand, type TableRef } from '../../lib/nft/json';
+import { removeOwnedElements, removeStaleElements } from '../../lib/nft/owned';
+import { isOwnedBy, ownedBy, ownerComment, type PodAttachment } from '../../lib/nft/owner';
+import { elementsOf, listTable, type ListedElement } from '../../lib/nft/run';
 
 export const SPOOFCHK_TABLE: TableRef = { family: 'bridge', name: 'tscni' };
 const T = SPOOFCHK_TABLE;

@@ -3,8 +3,8 @@ import { CniError } from '../../lib/cni/errors';
 import { ownerComment } from '../../lib/nft/owner';
 import {
   addPortmapCommands, DuplicateMappingError, elementId, planElements, PM_SETS, portmapBaseCommands, type PortmapTarget,
-} from '../../lib/nft/portmap';
-import { portmapProblems, resolveClaims } from '../../lib/nft/portmap-state';
+} from '../../plugins/portmap/nft-rules';
+import { portmapProblems, resolveClaims } from '../../plugins/portmap/nft-state';
 import { isOwnedBy, staleIn } from '../../lib/nft/owner';
 import { elementsOf, type NftListing } from '../../lib/nft/run';
 

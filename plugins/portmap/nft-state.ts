@@ -1,15 +1,15 @@
-// The portmap layout (portmap.ts) against what the kernel holds: ADD with its
+// The portmap layout (nft-rules.ts) against what the kernel holds: ADD with its
 // conflict report, DEL and GC by owner, CHECK naming each missing mapping.
-import { CniError, ErrorCode } from '../cni/errors';
-import { TSCNI_TABLE } from './json';
-import { removeOwnedElements, removeStaleElements } from './owned';
-import { describeOwner, isOwnedBy, type PodAttachment } from './owner';
+import { CniError, ErrorCode } from '../../lib/cni/errors';
+import { TSCNI_TABLE } from '../../lib/nft/json';
+import { removeOwnedElements, removeStaleElements } from '../../lib/nft/owned';
+import { describeOwner, isOwnedBy, type PodAttachment } from '../../lib/nft/owner';
 import {
   addPortmapCommands, elementId, PM_CHAINS, PM_SETS, planElements, type PlannedElement, type PortmapTarget,
-} from './portmap';
-import type { NfnlChannel } from '../netlink/nfnetlink';
-import { applyRuleset, type Applied } from './add-elements';
-import { elementsOf, listTable, NftError, type ListedElement, type NftListing } from './run';
+} from './nft-rules';
+import type { NfnlChannel } from '../../lib/netlink/nfnetlink';
+import { applyRuleset, type Applied } from '../../lib/nft/add-elements';
+import { elementsOf, listTable, NftError, type ListedElement, type NftListing } from '../../lib/nft/run';
 
 const T = TSCNI_TABLE;
 
