@@ -233,6 +233,9 @@ protocol direct underlay6 {
 router id ${input.routerId};
 log stderr { info, warning, error, fatal };
 timeformat protocol "%FT%T";
+# A BIRD started in recovery (-R) holds its kernel exports until every session has
+# sent End-of-RIB; a peer that went away meanwhile would hold them for BIRD's 240 s.
+graceful restart wait 10;
 
 protocol device {
   scan time 2;
