@@ -5,6 +5,7 @@
 import { formatIp, parseIp } from '../ip/address';
 import type { EtcdClient } from './etcd';
 import { asnProblem, listNodes, listRecords, nodeNameProblem } from './routed-nodes';
+import { storedObject } from './stored-object';
 
 export interface BgpPeer {
   name: string;
@@ -48,13 +49,8 @@ export function encodePeer(p: BgpPeer): string {
 /** A stored peer, or a string naming what is wrong with it (checked as `tscni bgp peer add` checks its flags). */
 export function decodePeer(name: string, text: string): BgpPeer | string {
   const what = `BGP peer ${nodeNameProblem(name) ? JSON.stringify(name) : name}`;
-  let raw: any;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return `${what}: the stored value is not JSON`;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `${what}: the stored value is not an object`;
+  const raw = storedObject(what, text);
+  if (typeof raw === 'string') return raw;
   if (typeof raw.asNumber !== 'number') return `${what}: asNumber must be a number`;
   if (raw.node !== undefined && typeof raw.node !== 'string') return `${what}: node must be a node's name`;
   try {

@@ -10,6 +10,7 @@
 import { formatIp, isMac, parseIp } from '../ip/address';
 import { isObjectName, NAME_RULE } from '../routed/names';
 import type { EtcdClient } from './etcd';
+import { storedObject } from './stored-object';
 
 export interface RoutedNode {
   name: string;
@@ -60,13 +61,8 @@ export function encodeNode(n: RoutedNode): string {
 export function decodeNode(name: string, text: string): RoutedNode | string {
   if (!isObjectName(name)) return `node ${JSON.stringify(name)}: the name ${NAME_RULE}`;
   const what = `node ${name}`;
-  let raw: any;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return `${what}: the stored value is not JSON`;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `${what}: the stored value is not an object`;
+  const raw = storedObject(what, text);
+  if (typeof raw === 'string') return raw;
   const absent = (v: unknown) => v === undefined || v === null;
   const address = (v: unknown, family: 4 | 6) => (typeof v === 'string' ? parseIp(v) : undefined)?.family === family;
   if (!address(raw.ip, 4)) return `${what}: ip must be an IPv4 address`;

@@ -6,6 +6,7 @@
 // plugins such as the reference ptp put on the node's end of each veth.
 import { familyBits, formatCidr, formatIp, networkOf, parseCidr, parseIp, prefixBounds, type Cidr, type Ip } from '../../ip/address';
 import { isObjectName } from '../../routed/names';
+import { storedObject } from '../../datastore/stored-object';
 
 /** What an allocation is filed under: one attachment of one network. */
 export interface Attachment {
@@ -84,13 +85,8 @@ export function decodeBlock(pool: string, cidr: Cidr, text: string): Block | str
   const what = `block ${formatCidr(cidr)} of pool ${JSON.stringify(pool).slice(1, -1)}`;
   if (!isObjectName(pool)) return `${what}: the pool's name in the key ${JSON.stringify(pool)} is not a pool name`;
   if (networkOf(cidr).ip.value !== cidr.ip.value) return `${what}: the key's CIDR has host bits set`;
-  let raw: any;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return `${what}: the stored value is not JSON`;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `${what}: the stored value is not an object`;
+  const raw = storedObject(what, text);
+  if (typeof raw === 'string') return raw;
   if (typeof raw.node !== 'string' || !isObjectName(raw.node)) return `${what}: node must be a node's name`;
   if (typeof raw.allocations !== 'object' || raw.allocations === null || Array.isArray(raw.allocations)) return `${what}: allocations must be an object`;
   const { first, last } = prefixBounds(cidr);

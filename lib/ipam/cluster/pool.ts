@@ -5,6 +5,7 @@
 // before it connects to etcd, so bad input writes nothing.
 import { familyBits, formatCidr, networkOf, parseCidr, type Cidr, type Family } from '../../ip/address';
 import { isObjectName, NAME_RULE } from '../../routed/names';
+import { storedObject } from '../../datastore/stored-object';
 
 export const VXLAN_MODES = ['never', 'cross-subnet', 'always'] as const;
 export type VxlanMode = (typeof VXLAN_MODES)[number];
@@ -83,13 +84,8 @@ export function poolValue(p: Pool): PoolValue {
  */
 export function decodePool(name: string, text: string): Pool | string {
   const what = `pool ${isPoolName(name) ? name : JSON.stringify(name)}`;
-  let raw: any;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    return `${what}: the stored value is not JSON: ${(e as Error).message}`;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `${what}: the stored value is not an object`;
+  const raw = storedObject(what, text);
+  if (typeof raw === 'string') return raw;
   if (typeof raw.cidr !== 'string') return `${what}: cidr: must be a CIDR`;
   if (raw.blockSize !== undefined && typeof raw.blockSize !== 'number') return `${what}: blockSize: must be a prefix length`;
   if (raw.vxlan !== undefined && typeof raw.vxlan !== 'string') return `${what}: vxlan: must be one of ${VXLAN_MODES.join(', ')}`;
