@@ -101,6 +101,33 @@ describe('tscni pool', () => {
   });
 });
 
+describe('--etcd-prefix, one rule for the routed commands', () => {
+  it('bgp and ipam work under the prefix given, as pool does, and leave the others alone', async () => {
+    const prefix = newPrefix();
+    const endpoint = ['--etcd-endpoints', etcd.endpoints[0]!];
+    const add = await tscni(['bgp', 'peer', 'add', '--peer-ip', '10.250.0.3', '--as', '65001', '--etcd-prefix', prefix, ...endpoint]);
+    expect(add.exitCode, add.stderr).toBe(0);
+    expect(Object.keys(await stored(prefix))).toEqual([`${prefix}/bgp/peers/10-250-0-3`]);
+    expect(await stored('/tscni/v1/bgp/')).toEqual({});
+    const list = await tscni(['bgp', 'peer', 'list', '--etcd-prefix', prefix, ...endpoint]);
+    expect(list.stdout).toContain('10-250-0-3');
+    const check = await tscni(['ipam', 'check', '--etcd-prefix', prefix, ...endpoint]);
+    expect(check.exitCode, check.stderr).toBe(0);
+    expect(JSON.parse(check.stdout)).toMatchObject({ allocations: [], blocks: [], ignored: [] });
+    const remove = await tscni(['bgp', 'peer', 'remove', '10-250-0-3', '--etcd-prefix', prefix, ...endpoint]);
+    expect(remove.exitCode, remove.stderr).toBe(0);
+    expect(await stored(prefix)).toEqual({});
+  });
+
+  it('a bad prefix is exit 2, naming the flag, for every etcd command', async () => {
+    for (const args of [['pool', 'list'], ['bgp', 'peer', 'list'], ['ipam', 'check'], ['overlay', 'config', 'get']]) {
+      const r = await tscni([...args, '--etcd-prefix', 'tscni', '--etcd-endpoints', etcd.endpoints[0]!]);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toBe(`tscni: ${args.join(' ')}: --etcd-prefix: must be a key path starting with "/"\n`);
+    }
+  });
+});
+
 const netconf = (socket: string, extra: Record<string, unknown> = {}) => ({
   cniVersion: '1.0.0', name: 'net', type: 'ptp', ipam: { type: 'cluster-ipam', agentSocket: socket, ...extra },
 });
