@@ -329,10 +329,11 @@ describe('the cluster-ipam plugin', () => {
     expect(askAgent(a.socket, { op: 'held', handle: 'ptp-net/ptp-pod/eth0' }).ips).toEqual([]);
   });
 
-  it('under the reference ptp, served by tscni-agent routed itself', async () => {
+  it('under the reference ptp, served by tscni-agent routed itself (under its own --etcd-prefix)', async () => {
+    const prefix = newPrefix();
     const lab = new RoutedLab(h, cluster, await h.tempDir('agents'));
-    await lab.createPool('real', '10.244.28.0/24', 26);
-    lab.startAgent(cluster.nodes[1]!, 'node-real');
+    await createPool(prefix, 'real', ['--cidr', '10.244.28.0/24', '--block-size', '26']);
+    lab.startAgent(cluster.nodes[1]!, 'node-real', ['--etcd-prefix', prefix]);
     try {
       const socket = lab.socket('node-real');
       await eventually('the agent serves IPAM', async () => askAgent(socket, { op: 'pools' }).ok === true, 20_000);
@@ -346,6 +347,8 @@ describe('the cluster-ipam plugin', () => {
       expect((await h.ping(pod, cluster.nodes[1]!.ip, 2)).received).toBe(2);
       expectSuccess(await run('DEL'), 'ptp DEL');
       expect(askAgent(socket, { op: 'held', handle: 'ptp-real/ptp-real/eth0' }).ips).toEqual([]);
+      expect(Object.keys(await stored(`${prefix}/nodes/`))).toEqual([`${prefix}/nodes/node-real`]);
+      expect(await stored('/tscni/v1/nodes/node-real')).toEqual({});
     } finally {
       await lab.stopAgent('node-real');
       lab.killBirds(['node-real']);
