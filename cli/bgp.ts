@@ -3,13 +3,8 @@
 // Everything is checked before etcd is contacted, so bad input writes nothing;
 // add then refuses an address one of the nodes has a session with already.
 import { addPeer, BgpPeerConflictError, BgpPeerError, listPeers, makePeer, peerKey } from '../lib/datastore/bgp-peers';
-import { EtcdClient } from '../lib/datastore/etcd';
-import { EtcdError, EtcdUnreachableError } from '../lib/datastore/etcd-http';
-import { etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../lib/datastore/etcd-options';
-import { DEFAULT_ROUTED_PREFIX } from '../lib/ipam/cluster/store';
-import { FlagError, parseFlags, type FlagKind } from '../lib/flags';
-
-const ETCD_FLAGS = ['etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile'] as const;
+import { parseFlags, type FlagKind } from '../lib/flags';
+import { commandEtcdSettings, commandName, ETCD_SPEC, etcdCommandUsage, runEtcdCommand, UsageError, withEtcdClient } from './etcd-command';
 
 export const BGP_USAGE = `usage:
   tscni bgp peer add --peer-ip IP --as ASN [--node NAME] [--name NAME] [etcd flags]
@@ -18,34 +13,10 @@ export const BGP_USAGE = `usage:
   tscni bgp peer list [etcd flags]
   tscni bgp peer remove NAME [etcd flags]
 
-etcd (flag, or environment variable):
-  --etcd-endpoints  ETCD_ENDPOINTS     comma-separated URLs  (default http://127.0.0.1:2379)
-  --etcd-cafile     ETCD_CA_CERT_FILE  CA of the etcd members' certificates (PEM)
-  --etcd-certfile   ETCD_CERT_FILE     client certificate (PEM)
-  --etcd-keyfile    ETCD_KEY_FILE      client key (PEM)
-`;
+${etcdCommandUsage('routed')}`;
 
-const ETCD_SPEC: Record<string, FlagKind> = Object.fromEntries(ETCD_FLAGS.map((f) => [f, 'string']));
 const ADD_SPEC: Record<string, FlagKind> = { ...ETCD_SPEC, 'peer-ip': 'string', as: 'string', node: 'string', name: 'string' };
 const FLAG_OF_FIELD = { name: '--name', peerIP: '--peer-ip', asNumber: '--as', node: '--node' } as const;
-
-class UsageError extends Error {}
-
-/** The etcd settings of routed mode's commands (no prefix flag: the keys are always under /tscni/v1). */
-export function routedEtcdSettings(values: Record<string, string | boolean>, env: NodeJS.ProcessEnv): EtcdSettings {
-  const flags: Partial<Record<EtcdFlag, string>> = {};
-  for (const f of ETCD_FLAGS) if (typeof values[f] === 'string') flags[f] = values[f] as string;
-  return etcdSettings(flags, env, DEFAULT_ROUTED_PREFIX);
-}
-
-async function withClient<T>(settings: EtcdSettings, fn: (c: EtcdClient) => Promise<T>): Promise<T> {
-  const client = new EtcdClient(settings.connection);
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
-}
 
 async function peerCommand(verb: string | undefined, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (verb === 'add') {
@@ -59,19 +30,19 @@ async function peerCommand(verb: string | undefined, args: string[], env: NodeJS
         ...(typeof values.node === 'string' ? { node: values.node } : {}), ...(typeof values.name === 'string' ? { name: values.name } : {}),
       });
     } catch (e) {
-      if (e instanceof BgpPeerError) throw new UsageError(`${FLAG_OF_FIELD[e.field]}: ${e.message}`);
+      if (e instanceof BgpPeerError) throw new UsageError(`${FLAG_OF_FIELD[e.field]}: ${e.message}`, false);
       throw e;
     }
-    const settings = routedEtcdSettings(values, env);
-    await withClient(settings, (c) => addPeer(c, settings.prefix, peer));
+    const settings = commandEtcdSettings('routed', values, env);
+    await withEtcdClient(settings, (c) => addPeer(c, settings.prefix, peer));
     process.stdout.write(`${peer.name}\n`);
     return 0;
   }
   if (verb === 'list') {
     const { values, positional } = parseFlags(args, ETCD_SPEC);
     if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
-    const settings = routedEtcdSettings(values, env);
-    const { peers, problems } = await withClient(settings, (c) => listPeers(c, settings.prefix));
+    const settings = commandEtcdSettings('routed', values, env);
+    const { peers, problems } = await withEtcdClient(settings, (c) => listPeers(c, settings.prefix));
     const rows = [['NAME', 'PEER IP', 'AS', 'NODE'], ...peers.map((p) => [p.name, p.peerIP, String(p.asNumber), p.node ?? '(global)'])];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     process.stdout.write(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n');
@@ -81,8 +52,8 @@ async function peerCommand(verb: string | undefined, args: string[], env: NodeJS
   if (verb === 'remove') {
     const { values, positional } = parseFlags(args, ETCD_SPEC);
     if (positional.length !== 1) throw new UsageError('remove needs the peer\'s NAME (tscni bgp peer list)');
-    const settings = routedEtcdSettings(values, env);
-    const deleted = await withClient(settings, (c) => c.delete(peerKey(settings.prefix, positional[0]!)));
+    const settings = commandEtcdSettings('routed', values, env);
+    const deleted = await withEtcdClient(settings, (c) => c.delete(peerKey(settings.prefix, positional[0]!)));
     if (deleted === 0) {
       process.stderr.write(`tscni: bgp peer remove: no BGP peer named ${JSON.stringify(positional[0])}\n`);
       return 1;
@@ -95,19 +66,8 @@ async function peerCommand(verb: string | undefined, args: string[], env: NodeJS
 /** `tscni bgp ...`; the exit code. */
 export async function runBgp(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [noun, verb, ...rest] = args;
-  const what = `bgp ${[noun, verb].filter((x) => x !== undefined).join(' ')}`;
-  try {
+  return runEtcdCommand(commandName('bgp', noun, verb), BGP_USAGE, async () => {
     if (noun !== 'peer') throw new UsageError(noun === undefined ? 'bgp needs a command' : `unknown bgp command ${JSON.stringify(noun)}`);
-    return await peerCommand(verb, rest, env);
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof FlagError || e instanceof EtcdSettingsError) {
-      process.stderr.write(`tscni: ${what}: ${e.message}\n${e instanceof EtcdSettingsError ? '' : `\n${BGP_USAGE}`}`);
-      return 2;
-    }
-    if (e instanceof EtcdUnreachableError || e instanceof EtcdError || e instanceof BgpPeerConflictError) {
-      process.stderr.write(`tscni: ${what}: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
+    return peerCommand(verb, rest, env);
+  }, [BgpPeerConflictError]);
 }

@@ -9,15 +9,13 @@
 // Nothing in use is freed.
 import { readFileSync } from 'node:fs';
 import { decodeLeaks, leaksDir, leaksKey, type Leak } from '../agent/routed/leaks';
-import { EtcdClient } from '../lib/datastore/etcd';
-import { EtcdError, EtcdUnreachableError } from '../lib/datastore/etcd-http';
-import { EtcdSettingsError } from '../lib/datastore/etcd-options';
+import type { EtcdClient } from '../lib/datastore/etcd';
 import { aliveDir, aliveKey, nodeKey, nodesDir } from '../lib/datastore/routed-nodes';
 import { blockKey } from '../lib/ipam/cluster/block';
 import { ClusterIpamStore } from '../lib/ipam/cluster/store';
 import { formatCidr, parseCidr } from '../lib/ip/address';
-import { routedEtcdSettings } from './bgp';
-import { FlagError, parseFlags, type FlagKind } from '../lib/flags';
+import { parseFlags } from '../lib/flags';
+import { commandEtcdSettings, commandName, ETCD_SPEC, etcdCommandUsage, runEtcdCommand, UsageError, withEtcdClient } from './etcd-command';
 
 export const IPAM_USAGE = `usage:
   tscni ipam check [etcd flags] > report.json
@@ -25,9 +23,8 @@ export const IPAM_USAGE = `usage:
       reports), and blocks held by nodes that are gone; with the evidence
   tscni ipam release --from-report FILE [etcd flags]
       frees exactly what the report lists, each only if it is still a leak
-`;
 
-const ETCD_SPEC: Record<string, FlagKind> = { 'etcd-endpoints': 'string', 'etcd-cafile': 'string', 'etcd-certfile': 'string', 'etcd-keyfile': 'string' };
+${etcdCommandUsage('routed')}`;
 
 export interface LeakReport {
   generated: string;
@@ -95,45 +92,32 @@ async function release(client: EtcdClient, prefix: string, report: LeakReport): 
 /** `tscni ipam ...`; the exit code. */
 export async function runIpam(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [verb, ...rest] = args;
-  try {
-    if (verb !== 'check' && verb !== 'release') throw new FlagError(verb === undefined ? 'ipam needs check or release' : `unknown ipam command ${JSON.stringify(verb)}`);
+  return runEtcdCommand(commandName('ipam', verb), IPAM_USAGE, async () => {
+    if (verb !== 'check' && verb !== 'release') throw new UsageError(verb === undefined ? 'ipam needs check or release' : `unknown ipam command ${JSON.stringify(verb)}`);
     const { values, positional } = parseFlags(rest, verb === 'release' ? { ...ETCD_SPEC, 'from-report': 'string' } : ETCD_SPEC);
-    if (positional.length > 0) throw new FlagError(`unexpected argument ${JSON.stringify(positional[0])}`);
+    if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
     let report: LeakReport | undefined;
     if (verb === 'release') {
-      if (typeof values['from-report'] !== 'string') throw new FlagError('--from-report FILE is required');
+      if (typeof values['from-report'] !== 'string') throw new UsageError('--from-report FILE is required');
       try {
         report = JSON.parse(readFileSync(values['from-report'], 'utf8')) as LeakReport;
         if (!Array.isArray(report.allocations) || !Array.isArray(report.blocks)) throw new Error('it has no "allocations" and "blocks" lists');
       } catch (e) {
-        throw new FlagError(`--from-report ${values['from-report']}: not a report of tscni ipam check: ${(e as Error).message}`);
+        throw new UsageError(`--from-report ${values['from-report']}: not a report of tscni ipam check: ${(e as Error).message}`);
       }
     }
-    const settings = routedEtcdSettings(values, env);
-    const client = new EtcdClient(settings.connection);
-    try {
+    const settings = commandEtcdSettings('routed', values, env);
+    await withEtcdClient(settings, async (client) => {
       if (report) {
         for (const line of await release(client, settings.prefix, report)) process.stdout.write(`${line}\n`);
-      } else {
-        const r = await check(client, settings.prefix);
-        process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-        for (const a of r.allocations) process.stderr.write(`leaked ${a.ips.join(', ')} (${a.handle}): ${a.evidence}\n`);
-        for (const b of r.blocks) process.stderr.write(`leaked block ${b.block} of pool ${b.pool} (${b.allocations} allocations): ${b.evidence}\n`);
-        for (const p of r.ignored) process.stderr.write(`ignored ${p}\n`);
+        return;
       }
-    } finally {
-      client.close();
-    }
+      const r = await check(client, settings.prefix);
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      for (const a of r.allocations) process.stderr.write(`leaked ${a.ips.join(', ')} (${a.handle}): ${a.evidence}\n`);
+      for (const b of r.blocks) process.stderr.write(`leaked block ${b.block} of pool ${b.pool} (${b.allocations} allocations): ${b.evidence}\n`);
+      for (const p of r.ignored) process.stderr.write(`ignored ${p}\n`);
+    });
     return 0;
-  } catch (e) {
-    if (e instanceof FlagError || e instanceof EtcdSettingsError) {
-      process.stderr.write(`tscni: ipam ${verb ?? ''}: ${e.message}\n${e instanceof FlagError ? `\n${IPAM_USAGE}` : ''}`);
-      return 2;
-    }
-    if (e instanceof EtcdUnreachableError || e instanceof EtcdError) {
-      process.stderr.write(`tscni: ipam ${verb}: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
+  });
 }

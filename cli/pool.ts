@@ -2,14 +2,12 @@
 // (<prefix>/ipam/pools/<name>, prefix /tscni/v1 by default), with Calico
 // IPPool's fields. `create` checks the pool completely before it connects,
 // and refuses a name or a CIDR another pool has, so bad input writes nothing.
-import { ETCD_FLAGS, etcdSettings, etcdUsage, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../lib/datastore/etcd-options';
-import { EtcdClient } from '../lib/datastore/etcd';
-import { EtcdError, EtcdUnreachableError } from '../lib/datastore/etcd-http';
-import { CniError } from '../lib/cni/errors';
+import type { EtcdSettings } from '../lib/datastore/etcd-options';
 import { formatCidr } from '../lib/ip/address';
 import { makePool, PoolError, VXLAN_MODES, type Pool } from '../lib/ipam/cluster/pool';
-import { ClusterIpamStore, DEFAULT_ROUTED_PREFIX } from '../lib/ipam/cluster/store';
-import { FlagError, integerFlag, parseFlags, type FlagKind } from '../lib/flags';
+import { ClusterIpamStore } from '../lib/ipam/cluster/store';
+import { integerFlag, parseFlags, type FlagKind } from '../lib/flags';
+import { commandEtcdSettings, commandName, ETCD_SPEC, etcdCommandUsage, runEtcdCommand, UsageError, withEtcdClient } from './etcd-command';
 
 export const POOL_USAGE = `usage:
   tscni pool create NAME --cidr CIDR [--block-size N] [--vxlan ${VXLAN_MODES.join('|')}]
@@ -20,21 +18,12 @@ export const POOL_USAGE = `usage:
   tscni pool list [etcd flags]
       the pools, one a line
 
-${etcdUsage(DEFAULT_ROUTED_PREFIX)}`;
+${etcdCommandUsage('routed')}`;
 
-const ETCD_SPEC: Record<string, FlagKind> = Object.fromEntries(ETCD_FLAGS.map((f) => [f, 'string']));
 const CREATE_SPEC: Record<string, FlagKind> = { ...ETCD_SPEC, cidr: 'string', 'block-size': 'string', vxlan: 'string', 'nat-outgoing': 'boolean' };
 const FLAG_OF_FIELD: Record<PoolError['field'], string> = {
   name: 'NAME', cidr: '--cidr', blockSize: '--block-size', vxlan: '--vxlan', natOutgoing: '--nat-outgoing',
 };
-
-class UsageError extends Error {}
-
-function settingsFrom(values: Record<string, string | boolean>, env: NodeJS.ProcessEnv): EtcdSettings {
-  const flags: Partial<Record<EtcdFlag, string>> = {};
-  for (const f of ETCD_FLAGS) if (typeof values[f] === 'string') flags[f] = values[f] as string;
-  return etcdSettings(flags, env, DEFAULT_ROUTED_PREFIX);
-}
 
 function poolToCreate(positional: string[], values: Record<string, string | boolean>): Pool {
   if (positional.length !== 1) throw new UsageError(positional.length === 0 ? 'create needs the pool\'s NAME' : `unexpected argument ${JSON.stringify(positional[1])}`);
@@ -45,19 +34,14 @@ function poolToCreate(positional: string[], values: Record<string, string | bool
       ...(typeof values.vxlan === 'string' ? { vxlan: values.vxlan } : {}), natOutgoing: values['nat-outgoing'] === true,
     });
   } catch (e) {
-    if (e instanceof PoolError) throw new FlagError(`${FLAG_OF_FIELD[e.field]}: ${e.message}`);
+    if (e instanceof PoolError) throw new UsageError(`${FLAG_OF_FIELD[e.field]}: ${e.message}`, false);
     throw e;
   }
 }
 
-async function withStore<T>(settings: EtcdSettings, fn: (s: ClusterIpamStore) => Promise<T>): Promise<T> {
-  const client = new EtcdClient(settings.connection);
-  try {
-    // The CLI holds no blocks: the node name only labels the store.
-    return await fn(new ClusterIpamStore(client, settings.prefix, ''));
-  } finally {
-    client.close();
-  }
+function withStore<T>(settings: EtcdSettings, fn: (s: ClusterIpamStore) => Promise<T>): Promise<T> {
+  // The CLI holds no blocks: the node name only labels the store.
+  return withEtcdClient(settings, (client) => fn(new ClusterIpamStore(client, settings.prefix, '')));
 }
 
 function table(pools: Pool[]): string {
@@ -67,15 +51,14 @@ function table(pools: Pool[]): string {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-/** `tscni pool ...`; the exit code. Messages go to stderr, without stack traces. */
+/** `tscni pool ...`; the exit code. */
 export async function runPool(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [verb, ...rest] = args;
-  const what = `pool${verb === undefined ? '' : ` ${verb}`}`;
-  try {
+  return runEtcdCommand(commandName('pool', verb), POOL_USAGE, async () => {
     if (verb === 'create') {
       const { values, positional } = parseFlags(rest, CREATE_SPEC);
       const pool = poolToCreate(positional, values);
-      const settings = settingsFrom(values, env);
+      const settings = commandEtcdSettings('routed', values, env);
       await withStore(settings, (s) => s.createPool(pool));
       process.stdout.write(table([pool]));
       return 0;
@@ -83,22 +66,12 @@ export async function runPool(args: string[], env: NodeJS.ProcessEnv): Promise<n
     if (verb === 'list') {
       const { values, positional } = parseFlags(rest, ETCD_SPEC);
       if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
-      const { records, problems } = await withStore(settingsFrom(values, env), (s) => s.readPools());
+      const { records, problems } = await withStore(commandEtcdSettings('routed', values, env), (s) => s.readPools());
       process.stdout.write(table(records));
       // a pool that does not read is named, never the end of the listing
       for (const p of problems) process.stderr.write(`tscni: warning: ${p}\n`);
       return 0;
     }
     throw new UsageError(verb === undefined ? 'pool needs create or list' : `unknown pool command ${JSON.stringify(verb)}`);
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof FlagError || e instanceof EtcdSettingsError) {
-      process.stderr.write(`tscni: ${what}: ${e.message}\n${e instanceof UsageError ? `\n${POOL_USAGE}` : ''}`);
-      return 2;
-    }
-    if (e instanceof EtcdUnreachableError || e instanceof EtcdError || e instanceof CniError || e instanceof PoolError) {
-      process.stderr.write(`tscni: ${what}: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
+  }, [PoolError]);
 }

@@ -22,13 +22,14 @@ export const ROUTED_USAGE = `usage: tscni-agent routed [flags]
   --cluster-id ID         the reflectors' cluster ID, IPv4-formatted (e.g. 224.0.0.1)
   --run-dir DIR           agent.sock, bird.conf, bird.ctl, nodename (default ${DEFAULT_RUN_DIR})
   --etcd-endpoints URLS   ETCD_ENDPOINTS     comma-separated  (default http://127.0.0.1:2379)
+  --etcd-prefix PATH                         key prefix       (default ${DEFAULT_ROUTED_PREFIX})
   --etcd-cafile FILE      ETCD_CA_CERT_FILE  CA of the etcd members' certificates
   --etcd-certfile FILE    ETCD_CERT_FILE     client certificate
   --etcd-keyfile FILE     ETCD_KEY_FILE      client key
 `;
 
 const SPEC: Record<string, FlagKind> = {
-  'etcd-endpoints': 'string', 'etcd-cafile': 'string', 'etcd-certfile': 'string', 'etcd-keyfile': 'string',
+  'etcd-endpoints': 'string', 'etcd-prefix': 'string', 'etcd-cafile': 'string', 'etcd-certfile': 'string', 'etcd-keyfile': 'string',
   'node-name': 'string', ip: 'string', ip6: 'string', iface: 'string', as: 'string', 'route-reflector': 'boolean', 'cluster-id': 'string', 'run-dir': 'string',
   help: 'boolean',
 };
@@ -98,8 +99,7 @@ export function parseRoutedOptions(args: string[], env: NodeJS.ProcessEnv): Rout
   if (runDir === '' || runDir.includes('\0')) throw new OptionsError('--run-dir: must be a directory path');
 
   const etcdFlags: Partial<Record<EtcdFlag, string>> = {};
-  for (const f of ['etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile'] as const) if (str(f) !== undefined) etcdFlags[f] = str(f);
-  // No --etcd-prefix: routed mode's keys are always under /tscni/v1.
+  for (const f of ['etcd-endpoints', 'etcd-prefix', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile'] as const) if (str(f) !== undefined) etcdFlags[f] = str(f);
   let etcd: EtcdSettings;
   try {
     etcd = etcdSettings(etcdFlags, env, DEFAULT_ROUTED_PREFIX);

@@ -2,13 +2,11 @@
 // (<prefix>/config), which every overlay node, tscni's or flanneld, reads.
 // `set` checks everything (flags, etcd settings, the config by flannel's
 // rules) before it connects, so bad input writes nothing.
-import { ETCD_FLAGS, ETCD_USAGE, etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../../lib/datastore/etcd-options';
-import { EtcdClient } from '../../lib/datastore/etcd';
-import { EtcdError, EtcdUnreachableError } from '../../lib/datastore/etcd-http';
 import { decodeFlannelConfig, flannelConfigJson } from '../../lib/datastore/flannel-config';
 import { configKey, writeFlannelConfig } from '../../lib/datastore/flannel';
 import { CniError } from '../../lib/cni/errors';
-import { FlagError, integerFlag, parseFlags, type FlagKind } from '../../lib/flags';
+import { integerFlag, parseFlags, type FlagKind } from '../../lib/flags';
+import { commandEtcdSettings, commandName, ETCD_SPEC, etcdCommandUsage, runEtcdCommand, UsageError, withEtcdClient } from '../etcd-command';
 
 export const OVERLAY_USAGE = `usage:
   tscni overlay config set --network CIDR [--subnet-len N] --backend vxlan|host-gw|udp
@@ -18,9 +16,8 @@ export const OVERLAY_USAGE = `usage:
   tscni overlay config get [etcd flags]
       print the config as stored
 
-${ETCD_USAGE}`;
+${etcdCommandUsage('overlay')}`;
 
-const ETCD_SPEC: Record<string, FlagKind> = Object.fromEntries(ETCD_FLAGS.map((f) => [f, 'string']));
 const SET_SPEC: Record<string, FlagKind> = {
   ...ETCD_SPEC, network: 'string', 'subnet-len': 'string', backend: 'string', vni: 'string', port: 'string', 'direct-routing': 'boolean',
 };
@@ -30,19 +27,6 @@ const FLAG_OF_FIELD: Record<string, string> = {
   Network: '--network', SubnetLen: '--subnet-len', 'Backend.Type': '--backend', 'Backend.VNI': '--vni',
   'Backend.Port': '--port', 'Backend.DirectRouting': '--direct-routing',
 };
-
-/** A problem with what the user gave: exit 2, nothing touched; the usage follows when the command line itself is wrong. */
-class UsageError extends Error {
-  constructor(message: string, readonly showUsage = true) {
-    super(message);
-  }
-}
-
-function settingsFrom(values: Record<string, string | boolean>, env: NodeJS.ProcessEnv): EtcdSettings {
-  const flags: Partial<Record<EtcdFlag, string>> = {};
-  for (const f of ETCD_FLAGS) if (typeof values[f] === 'string') flags[f] = values[f] as string;
-  return etcdSettings(flags, env);
-}
 
 function configToWrite(values: Record<string, string | boolean>): string {
   for (const required of ['network', 'backend']) {
@@ -66,30 +50,21 @@ function configToWrite(values: Record<string, string | boolean>): string {
   }
 }
 
-async function withClient<T>(settings: EtcdSettings, fn: (client: EtcdClient) => Promise<T>): Promise<T> {
-  const client = new EtcdClient(settings.connection);
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
-}
-
 async function configCommand(verb: string | undefined, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (verb === 'set') {
     const { values, positional } = parseFlags(args, SET_SPEC);
     if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
     const json = configToWrite(values);
-    const settings = settingsFrom(values, env);
-    await withClient(settings, (c) => writeFlannelConfig(c, settings.prefix, json));
+    const settings = commandEtcdSettings('overlay', values, env);
+    await withEtcdClient(settings, (c) => writeFlannelConfig(c, settings.prefix, json));
     process.stdout.write(json + '\n');
     return 0;
   }
   if (verb === 'get') {
     const { values, positional } = parseFlags(args, ETCD_SPEC);
     if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
-    const settings = settingsFrom(values, env);
-    const kv = await withClient(settings, (c) => c.get(configKey(settings.prefix)));
+    const settings = commandEtcdSettings('overlay', values, env);
+    const kv = await withEtcdClient(settings, (c) => c.get(configKey(settings.prefix)));
     if (kv === undefined) {
       process.stderr.write(`tscni: overlay config get: no config at ${configKey(settings.prefix)}\n`);
       return 1;
@@ -105,23 +80,11 @@ async function configCommand(verb: string | undefined, args: string[], env: Node
   throw new UsageError(verb === undefined ? 'config needs set or get' : `unknown config command ${JSON.stringify(verb)}`);
 }
 
-/** `tscni overlay ...`; the exit code. Messages go to stderr, without stack traces. */
+/** `tscni overlay ...`; the exit code. */
 export async function runOverlay(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [noun, verb, ...rest] = args;
-  const what = `overlay ${[noun, verb].filter((x) => x !== undefined).join(' ')}`;
-  try {
+  return runEtcdCommand(commandName('overlay', noun, verb), OVERLAY_USAGE, async () => {
     if (noun !== 'config') throw new UsageError(noun === undefined ? 'overlay needs a command' : `unknown overlay command ${JSON.stringify(noun)}`);
-    return await configCommand(verb, rest, env);
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof FlagError || e instanceof EtcdSettingsError) {
-      const usage = e instanceof FlagError || (e instanceof UsageError && e.showUsage) ? `\n${OVERLAY_USAGE}` : '';
-      process.stderr.write(`tscni: ${what}: ${e.message}\n${usage}`);
-      return 2;
-    }
-    if (e instanceof EtcdUnreachableError || e instanceof EtcdError || e instanceof CniError) {
-      process.stderr.write(`tscni: ${what}: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
+    return configCommand(verb, rest, env);
+  });
 }

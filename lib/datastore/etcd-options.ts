@@ -4,12 +4,21 @@
 import { readFileSync } from 'node:fs';
 import { endpointProblem, type EtcdConnectionOptions } from './etcd-http';
 
-/** flannel's default key prefix */
+/** flannel's default key prefix: overlay mode's */
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
+/** routed mode's default key prefix (its keys are ours, not flannel's) */
+export const DEFAULT_ROUTED_PREFIX = '/tscni/v1';
 export const DEFAULT_ETCD_ENDPOINT = 'http://127.0.0.1:2379';
 
 export const ETCD_FLAGS = ['etcd-endpoints', 'etcd-prefix', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile'] as const;
 export type EtcdFlag = (typeof ETCD_FLAGS)[number];
+
+/** The etcd flags among a command line's parsed flags. */
+export function etcdFlagsOf(values: Record<string, string | boolean>): Partial<Record<EtcdFlag, string>> {
+  const flags: Partial<Record<EtcdFlag, string>> = {};
+  for (const f of ETCD_FLAGS) if (typeof values[f] === 'string') flags[f] = values[f] as string;
+  return flags;
+}
 
 const ENV_OF: Partial<Record<EtcdFlag, string>> = {
   'etcd-endpoints': 'ETCD_ENDPOINTS',

@@ -101,6 +101,33 @@ describe('tscni pool', () => {
   });
 });
 
+describe('--etcd-prefix, one rule for the routed commands', () => {
+  it('bgp and ipam work under the prefix given, as pool does, and leave the others alone', async () => {
+    const prefix = newPrefix();
+    const endpoint = ['--etcd-endpoints', etcd.endpoints[0]!];
+    const add = await tscni(['bgp', 'peer', 'add', '--peer-ip', '10.250.0.3', '--as', '65001', '--etcd-prefix', prefix, ...endpoint]);
+    expect(add.exitCode, add.stderr).toBe(0);
+    expect(Object.keys(await stored(prefix))).toEqual([`${prefix}/bgp/peers/10-250-0-3`]);
+    expect(await stored('/tscni/v1/bgp/')).toEqual({});
+    const list = await tscni(['bgp', 'peer', 'list', '--etcd-prefix', prefix, ...endpoint]);
+    expect(list.stdout).toContain('10-250-0-3');
+    const check = await tscni(['ipam', 'check', '--etcd-prefix', prefix, ...endpoint]);
+    expect(check.exitCode, check.stderr).toBe(0);
+    expect(JSON.parse(check.stdout)).toMatchObject({ allocations: [], blocks: [], ignored: [] });
+    const remove = await tscni(['bgp', 'peer', 'remove', '10-250-0-3', '--etcd-prefix', prefix, ...endpoint]);
+    expect(remove.exitCode, remove.stderr).toBe(0);
+    expect(await stored(prefix)).toEqual({});
+  });
+
+  it('a bad prefix is exit 2, naming the flag, for every etcd command', async () => {
+    for (const args of [['pool', 'list'], ['bgp', 'peer', 'list'], ['ipam', 'check'], ['overlay', 'config', 'get']]) {
+      const r = await tscni([...args, '--etcd-prefix', 'tscni', '--etcd-endpoints', etcd.endpoints[0]!]);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toBe(`tscni: ${args.join(' ')}: --etcd-prefix: must be a key path starting with "/"\n`);
+    }
+  });
+});
+
 const netconf = (socket: string, extra: Record<string, unknown> = {}) => ({
   cniVersion: '1.0.0', name: 'net', type: 'ptp', ipam: { type: 'cluster-ipam', agentSocket: socket, ...extra },
 });
@@ -302,10 +329,11 @@ describe('the cluster-ipam plugin', () => {
     expect(askAgent(a.socket, { op: 'held', handle: 'ptp-net/ptp-pod/eth0' }).ips).toEqual([]);
   });
 
-  it('under the reference ptp, served by tscni-agent routed itself', async () => {
+  it('under the reference ptp, served by tscni-agent routed itself (under its own --etcd-prefix)', async () => {
+    const prefix = newPrefix();
     const lab = new RoutedLab(h, cluster, await h.tempDir('agents'));
-    await lab.createPool('real', '10.244.28.0/24', 26);
-    lab.startAgent(cluster.nodes[1]!, 'node-real');
+    await createPool(prefix, 'real', ['--cidr', '10.244.28.0/24', '--block-size', '26']);
+    lab.startAgent(cluster.nodes[1]!, 'node-real', ['--etcd-prefix', prefix]);
     try {
       const socket = lab.socket('node-real');
       await eventually('the agent serves IPAM', async () => askAgent(socket, { op: 'pools' }).ok === true, 20_000);
@@ -319,6 +347,8 @@ describe('the cluster-ipam plugin', () => {
       expect((await h.ping(pod, cluster.nodes[1]!.ip, 2)).received).toBe(2);
       expectSuccess(await run('DEL'), 'ptp DEL');
       expect(askAgent(socket, { op: 'held', handle: 'ptp-real/ptp-real/eth0' }).ips).toEqual([]);
+      expect(Object.keys(await stored(`${prefix}/nodes/`))).toEqual([`${prefix}/nodes/node-real`]);
+      expect(await stored('/tscni/v1/nodes/node-real')).toEqual({});
     } finally {
       await lab.stopAgent('node-real');
       lab.killBirds(['node-real']);

@@ -230,6 +230,11 @@ describe('tscni-agent routed flags', () => {
     expect(parse(['--node-name', 'n1', '--ip', '10.250.0.11', '--ip6', 'FD00:250:0::11'])).toMatchObject({ ip6: 'fd00:250::11' });
   });
 
+  it('takes --etcd-prefix, as every etcd command does', () => {
+    const o = parse(['--node-name', 'n1', '--ip', '10.250.0.11', '--etcd-prefix', '/tscni-test/a/']);
+    expect(o !== 'help' && o.etcd.prefix).toBe('/tscni-test/a');
+  });
+
   it('names the flag that is wrong', () => {
     expect(problem(['--node-name', 'n1'])).toBe('--ip or --iface is required');
     expect(problem(['--node-name', 'n1', '--ip', '10.250.0.311'])).toBe('--ip: "10.250.0.311" is not an IPv4 address');
@@ -239,7 +244,7 @@ describe('tscni-agent routed flags', () => {
     expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--route-reflector'])).toBe('--route-reflector needs --cluster-id');
     expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--cluster-id', '1.0.0.1'])).toMatch(/^--cluster-id is only for a route reflector/);
     expect(problem(['--node-name', 'N1', '--ip', '10.0.0.1'])).toMatch(/^--node-name: "N1" must be/);
-    expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--etcd-prefix', '/x'])).toBe('unknown flag --etcd-prefix');
+    expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--etcd-prefix', 'x'])).toBe('--etcd-prefix: must be a key path starting with "/"');
     expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--etcd-endpoints', 'http://a:1', '--etcd-cafile', '/nonexistent'])).toMatch(/is not https/);
   });
 });

@@ -17,7 +17,7 @@ import { blockCount, decodePool, nthBlock, poolValue, type Pool } from './pool';
 
 export type { StoredBlock } from './listing';
 
-export const DEFAULT_ROUTED_PREFIX = '/tscni/v1';
+export { DEFAULT_ROUTED_PREFIX } from '../../datastore/etcd-options';
 
 /** How many more addresses a node can get from a pool: free ones in its blocks, plus unclaimed blocks. */
 export interface PoolRoom {
