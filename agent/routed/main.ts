@@ -153,8 +153,8 @@ export async function routedMain(args: string[]): Promise<number> {
     log('pod-mtu-unknown', { error: (e as Error).message, why: 'the pools could not be read; the first sync writes it' });
   }
   const records = new AttachmentRecords(opts.runDir);
-  const server = await serveClusterIpam(opts.socketPath, store, { records });
-  log('ipam-serving', { socket: opts.socketPath });
+  const server = await serveClusterIpam(opts.socketPath, store, { records, group: opts.socketGroup });
+  log('ipam-serving', { socket: opts.socketPath, group: opts.socketGroup });
 
   /**
    * The VXLAN device, when a pool may encapsulate: its tunnel address is
