@@ -12,7 +12,7 @@ import { listPeers } from '../../lib/datastore/bgp-peers';
 import { aliveKey, decodeNode, listNodes, nodeKey, registerNode, type RoutedNode } from '../../lib/datastore/routed-nodes';
 import type { Block } from '../../lib/ipam/cluster/block';
 import type { Pool } from '../../lib/ipam/cluster/pool';
-import { vtepMac } from '../vxlan/vtep-mac';
+import { vtepMac } from '../vtep/vtep-mac';
 import { ClusterIpamStore } from '../../lib/ipam/cluster/store';
 import { serveClusterIpam } from '../../lib/ipam/cluster/server';
 import { formatCidr, ipFamily, parseIp } from '../../lib/ip/address';
@@ -23,8 +23,8 @@ import { BirdProcess, birdPaths } from './bird-process';
 import { createLogger } from '../log';
 import { UnderlayError, type Underlay } from '../underlay';
 import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../route-table';
-import { reconcileFdb, reconcileNeighbors } from '../vxlan/entries';
-import { ensureVtep, VXLAN_OVERHEAD } from '../vxlan/vtep';
+import { reconcileFdb, reconcileNeighbors } from '../vtep/entries';
+import { ensureVtep, VXLAN_OVERHEAD } from '../vtep/vtep';
 import { writePodMtu } from '../../lib/routed/pod-mtu';
 import { SerialRunner } from '../serial-runner';
 import { untilTerminated } from '../signals';
@@ -153,8 +153,8 @@ export async function routedMain(args: string[]): Promise<number> {
     log('pod-mtu-unknown', { error: (e as Error).message, why: 'the pools could not be read; the first sync writes it' });
   }
   const records = new AttachmentRecords(opts.runDir);
-  const server = await serveClusterIpam(opts.socketPath, store, { records });
-  log('ipam-serving', { socket: opts.socketPath });
+  const server = await serveClusterIpam(opts.socketPath, store, { records, group: opts.socketGroup });
+  log('ipam-serving', { socket: opts.socketPath, group: opts.socketGroup });
 
   /**
    * The VXLAN device, when a pool may encapsulate: its tunnel address is

@@ -7,6 +7,7 @@ import { asnProblem, nodeNameProblem } from '../../lib/datastore/routed-nodes';
 import { DEFAULT_ROUTED_PREFIX } from '../../lib/ipam/cluster/store';
 import { formatIp, parseIp } from '../../lib/ip/address';
 import { OptionsError, parseFlags, type FlagKind } from '../../lib/flags';
+import { groupId } from '../../lib/unix-group';
 
 export const DEFAULT_RUN_DIR = '/run/tscni';
 export const DEFAULT_ASN = 64512;
@@ -21,6 +22,8 @@ export const ROUTED_USAGE = `usage: tscni-agent routed [flags]
   --route-reflector       this node is a BGP route reflector (needs --cluster-id)
   --cluster-id ID         the reflectors' cluster ID, IPv4-formatted (e.g. 224.0.0.1)
   --run-dir DIR           agent.sock, bird.conf, bird.ctl, nodename (default ${DEFAULT_RUN_DIR})
+  --socket-group NAME|GID a group whose members may use agent.sock besides root
+                          (it is then 0660 of that group; default: root only, 0600)
   --etcd-endpoints URLS   ETCD_ENDPOINTS     comma-separated  (default http://127.0.0.1:2379)
   --etcd-prefix PATH                         key prefix       (default ${DEFAULT_ROUTED_PREFIX})
   --etcd-cafile FILE      ETCD_CA_CERT_FILE  CA of the etcd members' certificates
@@ -31,6 +34,7 @@ export const ROUTED_USAGE = `usage: tscni-agent routed [flags]
 const SPEC: Record<string, FlagKind> = {
   'etcd-endpoints': 'string', 'etcd-prefix': 'string', 'etcd-cafile': 'string', 'etcd-certfile': 'string', 'etcd-keyfile': 'string',
   'node-name': 'string', ip: 'string', ip6: 'string', iface: 'string', as: 'string', 'route-reflector': 'boolean', 'cluster-id': 'string', 'run-dir': 'string',
+  'socket-group': 'string',
   help: 'boolean',
 };
 
@@ -47,6 +51,8 @@ export interface RoutedOptions {
   clusterId?: string;
   runDir: string;
   socketPath: string;
+  /** the GID whose members may use the socket besides root */
+  socketGroup?: number;
   nodeNameFile: string;
 }
 
@@ -98,6 +104,10 @@ export function parseRoutedOptions(args: string[], env: NodeJS.ProcessEnv): Rout
   const runDir = str('run-dir') ?? DEFAULT_RUN_DIR;
   if (runDir === '' || runDir.includes('\0')) throw new OptionsError('--run-dir: must be a directory path');
 
+  const groupText = str('socket-group');
+  const socketGroup = groupText === undefined ? undefined : groupId(groupText);
+  if (typeof socketGroup === 'string') throw new OptionsError(`--socket-group: ${socketGroup}`);
+
   const etcdFlags: Partial<Record<EtcdFlag, string>> = {};
   for (const f of ['etcd-endpoints', 'etcd-prefix', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile'] as const) if (str(f) !== undefined) etcdFlags[f] = str(f);
   let etcd: EtcdSettings;
@@ -110,6 +120,7 @@ export function parseRoutedOptions(args: string[], env: NodeJS.ProcessEnv): Rout
 
   return {
     etcd, node, ...(ip ? { ip } : {}), ...(iface ? { iface } : {}), ...(ip6 ? { ip6 } : {}), asn: Number(asText), routeReflector,
-    ...(clusterId ? { clusterId } : {}), runDir, socketPath: join(runDir, 'agent.sock'), nodeNameFile: join(runDir, 'nodename'),
+    ...(clusterId ? { clusterId } : {}), runDir, socketPath: join(runDir, 'agent.sock'),
+    ...(socketGroup !== undefined ? { socketGroup } : {}), nodeNameFile: join(runDir, 'nodename'),
   };
 }

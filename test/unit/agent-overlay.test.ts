@@ -6,7 +6,7 @@ import { createLogger, formatLine } from '../../agent/log';
 import { OptionsError } from '../../lib/flags';
 import { parseOverlayOptions } from '../../agent/overlay/options';
 import { formatSubnetFile, previousSubnet, writeSubnetFile } from '../../agent/overlay/subnet-file';
-import { vtepMac } from '../../agent/vxlan/vtep-mac';
+import { vtepMac } from '../../agent/vtep/vtep-mac';
 import { formatCidr, parseCidr, type Cidr } from '../../lib/ip/address';
 
 const cidr = (s: string) => parseCidr(s) as Cidr;

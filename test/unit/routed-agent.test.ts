@@ -247,4 +247,11 @@ describe('tscni-agent routed flags', () => {
     expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--etcd-prefix', 'x'])).toBe('--etcd-prefix: must be a key path starting with "/"');
     expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--etcd-endpoints', 'http://a:1', '--etcd-cafile', '/nonexistent'])).toMatch(/is not https/);
   });
+
+  it('--socket-group: a name from /etc/group or a GID; an unknown name is refused', () => {
+    expect(parse(['--node-name', 'n1', '--ip', '10.0.0.1'])).not.toHaveProperty('socketGroup');
+    expect(parse(['--node-name', 'n1', '--ip', '10.0.0.1', '--socket-group', 'root'])).toMatchObject({ socketGroup: 0 });
+    expect(parse(['--node-name', 'n1', '--ip', '10.0.0.1', '--socket-group', '4321'])).toMatchObject({ socketGroup: 4321 });
+    expect(problem(['--node-name', 'n1', '--ip', '10.0.0.1', '--socket-group', 'no-such-group'])).toBe('--socket-group: no group "no-such-group" in /etc/group');
+  });
 });

@@ -13,9 +13,9 @@ import type { Cidr } from '../../../lib/ip/address';
 import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../../route-table';
 import { routeChanges, type Backend, type BackendContext, type Peer } from '../backend';
 import { onSegment } from '../../underlay';
-import { ensureVtep, VXLAN_OVERHEAD, type VtepSpec } from '../../vxlan/vtep';
-import { vtepMac } from '../../vxlan/vtep-mac';
-import { reconcileFdb, reconcileNeighbors } from '../../vxlan/entries';
+import { ensureVtep, VXLAN_OVERHEAD, type VtepSpec } from '../../vtep/vtep';
+import { vtepMac } from '../../vtep/vtep-mac';
+import { reconcileFdb, reconcileNeighbors } from '../../vtep/entries';
 
 export class VxlanBackend implements Backend {
   readonly type = 'vxlan';
