@@ -1,7 +1,7 @@
 // tscni-agent overlay's flags, named as flanneld's, checked before anything
 // connects or touches the kernel: a bad flag is a message naming it and exit 2.
 import { hostname } from 'node:os';
-import { ETCD_FLAGS, ETCD_USAGE, etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../../lib/datastore/etcd-options';
+import { ETCD_FLAGS, ETCD_USAGE, etcdFlagsOf, etcdSettings, EtcdSettingsError, type EtcdSettings } from '../../lib/datastore/etcd-options';
 import { parseIp } from '../../lib/ip/address';
 import { integerFlag, OptionsError, parseFlags, type FlagKind } from '../../lib/flags';
 
@@ -43,9 +43,7 @@ export function parseOverlayOptions(args: string[], env: NodeJS.ProcessEnv): Ove
   try {
     const { values, positional } = parseFlags(args, SPEC);
     if (positional.length > 0) throw new OptionsError(`unexpected argument ${JSON.stringify(positional[0])}`);
-    const etcdFlags: Partial<Record<EtcdFlag, string>> = {};
-    for (const f of ETCD_FLAGS) if (typeof values[f] === 'string') etcdFlags[f] = values[f] as string;
-    const etcd = etcdSettings(etcdFlags, env);
+    const etcd = etcdSettings(etcdFlagsOf(values), env);
 
     const str = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
     const iface = str('iface');

@@ -2,9 +2,8 @@
 // anything: a mistake is a message naming the flag and exit 2.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { etcdSettings, EtcdSettingsError, type EtcdFlag, type EtcdSettings } from '../../lib/datastore/etcd-options';
+import { DEFAULT_ROUTED_PREFIX, ETCD_FLAGS, etcdFlagsOf, etcdSettings, EtcdSettingsError, type EtcdSettings } from '../../lib/datastore/etcd-options';
 import { asnProblem, nodeNameProblem } from '../../lib/datastore/routed-nodes';
-import { DEFAULT_ROUTED_PREFIX } from '../../lib/ipam/cluster/store';
 import { formatIp, parseIp } from '../../lib/ip/address';
 import { OptionsError, parseFlags, type FlagKind } from '../../lib/flags';
 import { groupId } from '../../lib/unix-group';
@@ -32,7 +31,7 @@ export const ROUTED_USAGE = `usage: tscni-agent routed [flags]
 `;
 
 const SPEC: Record<string, FlagKind> = {
-  'etcd-endpoints': 'string', 'etcd-prefix': 'string', 'etcd-cafile': 'string', 'etcd-certfile': 'string', 'etcd-keyfile': 'string',
+  ...Object.fromEntries(ETCD_FLAGS.map((f) => [f, 'string' as const])),
   'node-name': 'string', ip: 'string', ip6: 'string', iface: 'string', as: 'string', 'route-reflector': 'boolean', 'cluster-id': 'string', 'run-dir': 'string',
   'socket-group': 'string',
   help: 'boolean',
@@ -108,11 +107,9 @@ export function parseRoutedOptions(args: string[], env: NodeJS.ProcessEnv): Rout
   const socketGroup = groupText === undefined ? undefined : groupId(groupText);
   if (typeof socketGroup === 'string') throw new OptionsError(`--socket-group: ${socketGroup}`);
 
-  const etcdFlags: Partial<Record<EtcdFlag, string>> = {};
-  for (const f of ['etcd-endpoints', 'etcd-prefix', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile'] as const) if (str(f) !== undefined) etcdFlags[f] = str(f);
   let etcd: EtcdSettings;
   try {
-    etcd = etcdSettings(etcdFlags, env, DEFAULT_ROUTED_PREFIX);
+    etcd = etcdSettings(etcdFlagsOf(values), env, DEFAULT_ROUTED_PREFIX);
   } catch (e) {
     if (e instanceof EtcdSettingsError) throw new OptionsError(e.message);
     throw e;
