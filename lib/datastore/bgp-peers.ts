@@ -5,7 +5,7 @@
 import { formatIp, parseIp } from '../ip/address';
 import type { EtcdClient } from './etcd';
 import { asnProblem, listNodes, listRecords, nodeNameProblem } from './routed-nodes';
-import { storedObject } from './stored-object';
+import { storedObject } from '../routed/stored-object';
 
 export interface BgpPeer {
   name: string;

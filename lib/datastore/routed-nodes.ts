@@ -10,7 +10,7 @@
 import { formatIp, isMac, parseIp } from '../ip/address';
 import { isObjectName, NAME_RULE } from '../routed/names';
 import type { EtcdClient } from './etcd';
-import { storedObject } from './stored-object';
+import { storedObject } from '../routed/stored-object';
 
 export interface RoutedNode {
   name: string;

@@ -6,7 +6,7 @@
 // plugins such as the reference ptp put on the node's end of each veth.
 import { familyBits, formatCidr, formatIp, networkOf, parseCidr, parseIp, prefixBounds, type Cidr, type Ip } from '../../ip/address';
 import { isObjectName } from '../../routed/names';
-import { storedObject } from '../../datastore/stored-object';
+import { storedObject } from '../../routed/stored-object';
 
 /** What an allocation is filed under: one attachment of one network. */
 export interface Attachment {

@@ -5,7 +5,7 @@
 // before it connects to etcd, so bad input writes nothing.
 import { familyBits, formatCidr, networkOf, parseCidr, type Cidr, type Family } from '../../ip/address';
 import { isObjectName, NAME_RULE } from '../../routed/names';
-import { storedObject } from '../../datastore/stored-object';
+import { storedObject } from '../../routed/stored-object';
 
 export const VXLAN_MODES = ['never', 'cross-subnet', 'always'] as const;
 export type VxlanMode = (typeof VXLAN_MODES)[number];
