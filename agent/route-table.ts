@@ -7,13 +7,6 @@
 import type { Rtnl, Route, RouteSpec } from '../lib/netlink';
 import { isExists } from '../lib/netlink';
 
-/**
- * rtm_protocol numbers of tscni's agents; none of them is in iproute2's
- * rt_protos (0-18, 42 babel, 99 openr, 186-192), so `ip route` shows them as
- * plain numbers: `proto 74`.
- */
-export const ROUTE_PROTOCOL = { overlay: 74, routed: 75 } as const;
-
 /** One desired route: a destination in the main table, out of a device by index, or a blackhole. */
 export type DesiredRoute =
   | { dst: string; gw?: string; dev: number; onlink?: boolean; blackhole?: undefined }

@@ -8,7 +8,7 @@
 // beats, and registers again) and nobody changed the block since the report.
 // Nothing in use is freed.
 import { readFileSync } from 'node:fs';
-import { decodeLeaks, leaksDir, leaksKey, type Leak } from '../agent/routed/leaks';
+import { decodeLeaks, leaksDir, leaksKey, type Leak } from '../lib/routed/leaks-record';
 import type { EtcdClient } from '../lib/datastore/etcd';
 import { aliveDir, aliveKey, nodeKey, nodesDir } from '../lib/datastore/routed-nodes';
 import { blockKey } from '../lib/ipam/cluster/block';

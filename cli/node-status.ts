@@ -7,11 +7,10 @@
 // Exit 0 when the agent and BIRD both answer, 1 otherwise.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { kindOfProtocol, type SessionKind } from '../agent/routed/bird-config';
-import { runningPid, birdPaths } from '../agent/routed/bird-process';
-import { DEFAULT_RUN_DIR } from '../agent/routed/options';
-import { readStatus, type BirdStatus } from '../agent/routed/status-file';
-import { ROUTE_PROTOCOL } from '../agent/route-table';
+import { kindOfProtocol, type SessionKind } from '../lib/routed/session-names';
+import { DEFAULT_RUN_DIR, runningPid, birdPaths } from '../lib/routed/run-dir';
+import { readStatus, type BirdStatus } from '../lib/routed/status-file';
+import { ROUTE_PROTOCOL } from '../lib/route-protocol';
 import { birdc, showProtocols, type BirdProtocol } from '../lib/bird/control';
 import { askAgent } from '../lib/ipam/cluster/protocol';
 import { parseCidr, prefixBounds, type Cidr } from '../lib/ip/address';

@@ -18,8 +18,7 @@
 // gets plain IPv6 routes via an IPv6 neighbour. A node without an IPv6
 // underlay address has no ipv6 channel: its peers negotiate IPv4 only.
 import { familyBits, formatIp, ipFamily, parseIp, type Family } from '../../lib/ip/address';
-
-export type SessionKind = 'mesh' | 'reflector' | 'client' | 'external';
+import { SESSION_PREFIX, sessionName, type SessionKind } from '../../lib/routed/session-names';
 
 export interface Session {
   kind: SessionKind;
@@ -46,17 +45,6 @@ export interface BirdInput {
   /** set on a route reflector */
   clusterId?: string;
   sessions: Session[];
-}
-
-/** BIRD protocol names per session kind; `tscni node status` reads the kind back from the name. */
-export const SESSION_PREFIX: Record<SessionKind, string> = { mesh: 'mesh_', reflector: 'rr_', client: 'rrclient_', external: 'ext_' };
-
-export function sessionName(s: Pick<Session, 'kind' | 'ip'>): string {
-  return `${SESSION_PREFIX[s.kind]}${s.ip.replace(/[.:]/g, '_')}`;
-}
-
-export function kindOfProtocol(name: string): SessionKind | undefined {
-  return (Object.keys(SESSION_PREFIX) as SessionKind[]).find((k) => name.startsWith(SESSION_PREFIX[k]));
 }
 
 export interface NodeView {

@@ -14,28 +14,13 @@
 // recovery mode, from bird.conf as it is: the last good configuration, so
 // neither etcd nor a sync is needed to bring it back.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../lib/fs-atomic';
 import { BIRD, configError } from '../../lib/bird/check';
 import { birdAnswers, gracefulShutdown, reconfigure, reloadRoutes } from '../../lib/bird/control';
 import type { LogFields } from '../log';
-import type { BirdStatus } from './status-file';
-
-export interface BirdPaths {
-  config: string;
-  socket: string;
-  pidfile: string;
-  /** present between a graceful shutdown and the next start */
-  gracefulMarker: string;
-}
-
-export const birdPaths = (runDir: string): BirdPaths => ({
-  config: join(runDir, 'bird.conf'),
-  socket: join(runDir, 'bird.ctl'),
-  pidfile: join(runDir, 'bird.pid'),
-  gracefulMarker: join(runDir, 'bird.graceful-restart'),
-});
+import type { BirdStatus } from '../../lib/routed/status-file';
+import { isBird, runningPid, type BirdPaths } from '../../lib/routed/run-dir';
 
 /** How often an adopted BIRD's pid is looked at; a restart follows within this. */
 const ADOPTED_POLL_MS = 500;
@@ -43,25 +28,6 @@ const ADOPTED_POLL_MS = 500;
 const MAX_RESTART_DELAY_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Whether `pid` is a live BIRD: a zombie, or a pid reused by another program, is not. */
-function isBird(pid: number): boolean {
-  try {
-    const m = /^\d+ \((.*)\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    return m !== null && m[1] === 'bird' && m[2] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-export function runningPid(paths: BirdPaths): number | undefined {
-  try {
-    const pid = Number(readFileSync(paths.pidfile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 1 && isBird(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export class BirdProcess {
   private child?: ChildProcess;

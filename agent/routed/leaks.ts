@@ -13,36 +13,10 @@ import type { Logger } from '../log';
 import { attachmentGone, currentBootId, type AttachmentRecord, type AttachmentRecords } from '../../lib/ipam/cluster/attachments';
 import type { ClusterIpamStore, StoredBlock } from '../../lib/ipam/cluster/store';
 import { formatCidr } from '../../lib/ip/address';
+import { leaksKey, type Leak } from '../../lib/routed/leaks-record';
 
 /** How long an attachment must look gone, and an address must have been given out, before it can be a leak. */
 export const SETTLE_MS = 5_000;
-
-export const leaksDir = (prefix: string) => `${prefix}/ipam/leaks/`;
-export const leaksKey = (prefix: string, node: string) => `${leaksDir(prefix)}${node}`;
-
-export interface Leak {
-  handle: string;
-  ips: string[];
-  block: string;
-  pool: string;
-  /** when this node first found its attachment gone */
-  since: string;
-  evidence: string;
-}
-
-/**
- * A node's stored report, as publish() writes it. A record that is not one
- * reads as reporting nothing: no address is ever freed on its say.
- */
-export function decodeLeaks(text: string): Leak[] {
-  try {
-    const leaks = (JSON.parse(text) as { leaks?: unknown }).leaks;
-    if (!Array.isArray(leaks)) return [];
-    return leaks.filter((l): l is Leak => typeof l?.handle === 'string' && Array.isArray(l.ips) && l.ips.every((ip: unknown) => typeof ip === 'string'));
-  } catch {
-    return [];
-  }
-}
 
 export interface GoneAttachment {
   ips: string[];

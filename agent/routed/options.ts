@@ -7,8 +7,8 @@ import { asnProblem, nodeNameProblem } from '../../lib/datastore/routed-nodes';
 import { formatIp, parseIp } from '../../lib/ip/address';
 import { OptionsError, parseFlags, type FlagKind } from '../../lib/flags';
 import { groupId } from '../../lib/unix-group';
+import { DEFAULT_RUN_DIR } from '../../lib/routed/run-dir';
 
-export const DEFAULT_RUN_DIR = '/run/tscni';
 export const DEFAULT_ASN = 64512;
 
 export const ROUTED_USAGE = `usage: tscni-agent routed [flags]

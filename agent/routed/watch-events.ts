@@ -10,7 +10,7 @@
 import type { WatchEvent } from '../../lib/datastore/etcd-watch';
 import { blockOfKey, decodeBlock, type Block } from '../../lib/ipam/cluster/block';
 import { aliveDir } from '../../lib/datastore/routed-nodes';
-import { leaksDir } from './leaks';
+import { leaksDir } from '../../lib/routed/leaks-record';
 
 export type Impact =
   | { kind: 'sync' }

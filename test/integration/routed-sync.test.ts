@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askAgent } from '../../lib/ipam/cluster/protocol';
-import type { AgentStatus } from '../../agent/routed/status-file';
+import type { AgentStatus } from '../../lib/routed/status-file';
 import { createCluster, useHarness, type Cluster } from './harness';
 import { eventually, RoutedLab } from './routed-lab';
 

@@ -68,6 +68,15 @@ describe('source layout', () => {
     expect(outside).toEqual([]);
   });
 
+  it('cli/ imports nothing of agent/: what both need lives in lib/', () => {
+    const offending = product.filter((f) => f.startsWith('cli/')).flatMap((file) => imports(file)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => relative(ROOT, resolve(ROOT, dirname(file), spec)))
+      .filter((target) => target === 'agent' || target.startsWith('agent/'))
+      .map((target) => `${file} -> ${target}`));
+    expect(offending).toEqual([]);
+  });
+
   it('lib/netns and lib/netlink know no CNI error codes: they import nothing of lib/cni', () => {
     const offending = product.filter((f) => /^lib\/(netns|netlink)\//.test(f)).flatMap((file) => imports(file)
       .filter((spec) => spec.startsWith('.'))

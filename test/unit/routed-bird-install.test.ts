@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BirdProcess, birdPaths } from '../../agent/routed/bird-process';
+import { BirdProcess } from '../../agent/routed/bird-process';
+import { birdPaths } from '../../lib/routed/run-dir';
 
 const GOOD = 'router id 10.250.0.11;\nprotocol device { scan time 2; }\n';
 const BAD = 'router id 10.250.0.11;\nprotocol bgp mesh_a {\n  description "a\nb";\n}\n';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeLeaks } from '../../agent/routed/leaks';
+import { decodeLeaks } from '../../lib/routed/leaks-record';
 
 describe('a node\'s stored leak report', () => {
   const leak = { handle: 'net/c1/eth0', ips: ['10.244.0.5'], block: '10.244.0.0/26', pool: 'default', since: 't', evidence: 'e' };

@@ -4,7 +4,8 @@
 // behind a router is logged once as unreachable for host-gw and gets no
 // route: sending its pods' traffic to the router would mis-route it.
 import { formatCidr, type Cidr } from '../../../lib/ip/address';
-import { reconcileRoutes, ROUTE_PROTOCOL, type DesiredRoute } from '../../route-table';
+import { reconcileRoutes, type DesiredRoute } from '../../route-table';
+import { ROUTE_PROTOCOL } from '../../../lib/route-protocol';
 import { routeChanges, type Backend, type BackendContext, type Peer } from '../backend';
 import { onSegment } from '../../underlay';
 

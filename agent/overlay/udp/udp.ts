@@ -11,7 +11,8 @@
 import { formatCidr, formatIp, type Cidr } from '../../../lib/ip/address';
 import type { Link } from '../../../lib/netlink';
 import { native } from '../../../lib/native';
-import { reconcileRoutes, ROUTE_PROTOCOL } from '../../route-table';
+import { reconcileRoutes } from '../../route-table';
+import { ROUTE_PROTOCOL } from '../../../lib/route-protocol';
 import { routeChanges, type Backend, type BackendContext, type Peer } from '../backend';
 import { PacketProxy, type ProxyRoute } from './proxy';
 

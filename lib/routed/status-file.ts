@@ -4,9 +4,9 @@
 // whenever its BIRD dies, comes back or refuses a configuration.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../lib/fs-atomic';
-import { blockCapacity, type Block } from '../../lib/ipam/cluster/block';
-import { formatCidr } from '../../lib/ip/address';
+import { writeFileAtomic } from '../fs-atomic';
+import { blockCapacity, type Block } from '../ipam/cluster/block';
+import { formatCidr } from '../ip/address';
 
 export interface BlockUse {
   pool: string;
