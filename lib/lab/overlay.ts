@@ -14,7 +14,7 @@ import { NotBuiltError } from './plugin';
 /** The cluster network every overlay run leases its node subnets from. */
 export const OVERLAY_NETWORK = '10.244.0.0/16';
 export const OVERLAY_BACKENDS = ['vxlan', 'host-gw', 'udp'] as const;
-/** The route protocol the agent marks its routes with (agent/route-table.ts). */
+/** The route protocol the agent marks its routes with (lib/route-protocol.ts). */
 export const OVERLAY_ROUTE_PROTOCOL = 74;
 
 /** The agent at hand refuses the backend: it is not built into this tscni-agent yet. */

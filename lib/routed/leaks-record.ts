@@ -15,7 +15,7 @@ export interface Leak {
 }
 
 /**
- * A node's stored report, as publish() writes it. A record that is not one
+ * A node's stored report, as the agent's LeakTracker.publish() writes it. A record that is not one
  * reads as reporting nothing: no address is ever freed on its say.
  */
 export function decodeLeaks(text: string): Leak[] {
