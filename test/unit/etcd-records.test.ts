@@ -3,11 +3,8 @@
 // by its decoder with the field named, or left out by the routed agent's
 // choice of one session per address, and the BIRD configuration of what
 // stays is valid (BIRD's own parser) with one protocol per neighbour.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectBirdParses } from './bird-parses';
 import { renderBirdConfig, type BirdInput } from '../../agent/routed/bird-config';
 import { kindOfProtocol, sessionName } from '../../lib/routed/session-names';
 import { distinctNodes, sessionsOf } from '../../agent/routed/sessions';
@@ -19,16 +16,6 @@ import { parseCidr, type Cidr } from '../../lib/ip/address';
 
 const routed = (name: string, ip: string, more: Partial<RoutedNode> = {}): RoutedNode => ({ name, ip, asn: 64512, routeReflector: false, ...more });
 const value = (fields: Record<string, unknown>) => JSON.stringify({ ip: '10.250.0.11', asn: 64512, routeReflector: false, ...fields });
-
-function birdParses(text: string): void {
-  const dir = mkdtempSync(join(tmpdir(), 'tscni-unit-bird-'));
-  try {
-    writeFileSync(join(dir, 'bird.conf'), text);
-    execFileSync('/usr/sbin/bird', ['-p', '-c', join(dir, 'bird.conf')], { stdio: 'pipe' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe('node records', () => {
   it('refuses a name the agent\'s --node-name refuses, a newline quoted', () => {
@@ -96,7 +83,7 @@ describe('one session per address', () => {
     ]);
   });
 
-  it('keeps one external peer per address (this node\'s own first), none at a node\'s address, and BIRD takes the result', () => {
+  it('keeps one external peer per address (this node\'s own first), none at a node\'s address, and BIRD takes the result', async () => {
     const nodes = [routed('a', '10.250.0.11'), self];
     const peers = [
       makePeer({ peerIP: '10.250.0.3', asNumber: '65001' }), makePeer({ peerIP: '10.250.0.3', asNumber: '65001', node: 'b', name: 'tor-b' }),
@@ -109,7 +96,7 @@ describe('one session per address', () => {
       'BGP peer at-a: 10.250.0.11 is node a\'s address; the node-to-node session stays',
     ]);
     const text = renderBirdConfig(input(kept));
-    birdParses(text);
+    await expectBirdParses(text);
     const names = [...text.matchAll(/^protocol bgp (\S+)/gm)].map((m) => m[1]!);
     expect(names).toEqual(['mesh_10_250_0_11', 'ext_10_250_0_3']);
     expect(names.map(kindOfProtocol)).toEqual(['mesh', 'external']);
@@ -121,9 +108,9 @@ describe('one session per address', () => {
     expect(() => renderBirdConfig(input(twice))).toThrow('BIRD config: two sessions with 10.250.0.11');
   });
 
-  it('quotes a description so that no quote, backslash or newline in a name ends it', () => {
+  it('quotes a description so that no quote, backslash or newline in a name ends it', async () => {
     const text = renderBirdConfig(input([{ kind: 'external', ip: '10.250.0.3', asn: 65001, peer: 'x"y\\z\nprotocol device evil {}' }]));
-    birdParses(text);
+    await expectBirdParses(text);
     expect(text).toContain('  description "external x_y_z_protocol device evil {}";\n');
   });
 });

@@ -1,11 +1,8 @@
 // Routed mode's pure parts: who peers with whom (mesh and reflector rules),
 // the BIRD configuration (checked by BIRD's own parser), birdc's protocols
 // table, BGP peer and node records, and the agent's flags.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectBirdParses } from './bird-parses';
 import { meshSessions, reloadsAfterConfigure, renderBirdConfig, type BirdInput, type NodeView } from '../../agent/routed/bird-config';
 import { kindOfProtocol, sessionName } from '../../lib/routed/session-names';
 import { OptionsError } from '../../lib/flags';
@@ -47,20 +44,10 @@ describe('BIRD configuration', () => {
     sessions: [...meshSessions(node('a', '10.250.0.11', true), [node('a', '10.250.0.11', true), ...nodes.slice(1)]), { kind: 'external', ip: '10.250.0.3', asn: 65001, peer: 'tor' }],
   };
 
-  const birdParses = (text: string) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tscni-unit-bird-'));
-    try {
-      writeFileSync(join(dir, 'bird.conf'), text);
-      execFileSync('/usr/sbin/bird', ['-p', '-c', join(dir, 'bird.conf')], { stdio: 'pipe' });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-
-  it('is valid BIRD 2 with reflector clients, an external peer and blocks; and with no block and no peer', () => {
+  it('is valid BIRD 2 with reflector clients, an external peer and blocks; and with no block and no peer', async () => {
     const text = renderBirdConfig(input);
-    birdParses(text);
-    birdParses(renderBirdConfig({ ...input, ownBlocks: [], sessions: [], clusterId: undefined }));
+    await expectBirdParses(text);
+    await expectBirdParses(renderBirdConfig({ ...input, ownBlocks: [], sessions: [], clusterId: undefined }));
     // The blocks are announced from the configuration, there from BIRD's start; nothing is learned from the kernel.
     expect(text).toMatch(/protocol static blocks4 \{\n {2}ipv4;\n {2}route 10\.244\.0\.0\/26 blackhole;\n {2}route 10\.244\.1\.0\/26 blackhole;\n\}/);
     expect(text).toMatch(/protocol kernel kernel4 \{\n {2}ipv4 \{\n {4}import none;\n {4}export filter tscni_to_kernel4;/);
@@ -73,7 +60,7 @@ describe('BIRD configuration', () => {
     expect(plain.match(/export where[^;]*;/g)).toEqual(['export where proto = "blocks4";', 'export where proto = "blocks4";']);
     // Blocks reached through VXLAN stay out of the kernel's BGP routes.
     const tunnelled = renderBirdConfig({ ...input, tunnelBlocks: ['10.244.9.0/26'] });
-    birdParses(tunnelled);
+    await expectBirdParses(tunnelled);
     expect(tunnelled).toMatch(/filter tscni_to_kernel4 \{\n {2}if net ~ \[ 10\.244\.9\.0\/26 \] then reject;\n {2}if source = RTS_BGP then accept;/);
     expect(plain).toMatch(/filter tscni_to_kernel4 \{\n {2}if false then reject;/);
     // A node without an IPv6 underlay address has no IPv6 at all: its sessions negotiate IPv4 only.
@@ -86,10 +73,10 @@ describe('BIRD configuration', () => {
       ipv6: { address: 'fd00:250::11', dev: 'eth0' },
     };
 
-    it('is valid BIRD 2: an ipv6 channel on every session, a kernel6 protocol, the IPv6 underlay prefix', () => {
+    it('is valid BIRD 2: an ipv6 channel on every session, a kernel6 protocol, the IPv6 underlay prefix', async () => {
       const text = renderBirdConfig(dual);
-      birdParses(text);
-      birdParses(renderBirdConfig({ ...dual, ownBlocks: ['10.244.0.0/26'], tunnelBlocks: [], sessions: [] }));
+      await expectBirdParses(text);
+      await expectBirdParses(renderBirdConfig({ ...dual, ownBlocks: ['10.244.0.0/26'], tunnelBlocks: [], sessions: [] }));
       // BIRD's prefix sets hold one family each: each family's filters list its own blocks.
       expect(text).toMatch(/filter tscni_import4 \{\n {2}if net ~ \[ 10\.244\.0\.0\/26, 10\.244\.1\.0\/26 \] then reject;/);
       expect(text).toMatch(/filter tscni_import6 \{\n {2}if net ~ \[ fd00:244::\/122 \] then reject;/);
