@@ -20,12 +20,6 @@ describe('routed IPAM across agent restarts', () => {
   let lab: RoutedLab;
   let dir: string;
 
-  const allocations = async (): Promise<Record<string, string>> => {
-    const lines = (await lab.etcdctl(['get', '--prefix', '/tscni/v1/ipam/blocks/'])).split('\n').filter((l) => l !== '');
-    const out: Record<string, string> = {};
-    for (let i = 0; i + 1 < lines.length; i += 2) Object.assign(out, JSON.parse(lines[i + 1]!).allocations);
-    return out;
-  };
   const serving = (name: string) => eventually(`agent ${name} serves IPAM`, async () => askAgent(lab.socket(name), { op: 'pools' }).ok === true, 30_000);
   /** A pod of the reference `type` plugin with cluster-ipam asking agent a. */
   const attach = async (type: 'ptp' | 'macvlan', containerId: string): Promise<{ pod: Netns; ip: string; handle: string }> => {
@@ -81,7 +75,7 @@ describe('routed IPAM across agent restarts', () => {
       expect(given.has(next.ip), `restart ${i}: ADD got ${next.ip}, which a pod holds`).toBe(false);
       given.add(next.ip);
       expect(await swept('a')).toMatch(/ leak-sweep freed=none /);
-      const held = await allocations();
+      const held = await lab.allocations();
       expect(held[ptp.ip], `restart ${i}`).toBe(ptp.handle);
       expect(held[macvlan.ip], `restart ${i}`).toBe(macvlan.handle);
       expect(held[next.ip], `restart ${i}`).toBe(next.handle);
@@ -103,10 +97,10 @@ describe('routed IPAM across agent restarts', () => {
       node: 'a', handle: gone.handle, ips: [gone.ip], evidence: expect.stringContaining(`its netns ${gone.pod.path} is gone`),
     })]);
     // A running agent only reports; its restart frees it, once it has looked a settle time.
-    expect((await allocations())[gone.ip]).toBe(gone.handle);
+    expect((await lab.allocations())[gone.ip]).toBe(gone.handle);
     await restart('a');
     expect(await swept('a')).toContain(` leak-sweep freed=${gone.ip} `);
-    const held = await allocations();
+    const held = await lab.allocations();
     expect(held[gone.ip]).toBeUndefined();
     expect(held[kept.ip]).toBe(kept.handle);
   }, 120_000);

@@ -17,12 +17,6 @@ describe('routed IPAM leaks', () => {
   let lab: RoutedLab;
   let dir: string;
   const pods: Pod[] = [];
-  const allocations = async (): Promise<Record<string, string>> => {
-    const lines = (await lab.etcdctl(['get', '--prefix', '/tscni/v1/ipam/blocks/'])).split('\n').filter((l) => l !== '');
-    const out: Record<string, string> = {};
-    for (let i = 0; i + 1 < lines.length; i += 2) Object.assign(out, JSON.parse(lines[i + 1]!).allocations);
-    return out;
-  };
   const blockOwners = async (): Promise<string[]> => {
     const lines = (await lab.etcdctl(['get', '--prefix', '/tscni/v1/ipam/blocks/'])).split('\n').filter((l) => l !== '');
     return lines.filter((_, i) => i % 2 === 1).map((v) => JSON.parse(v).node).sort();
@@ -71,7 +65,7 @@ describe('routed IPAM leaks', () => {
       `released ${pods[1]!.ip} (routed/pod2/eth0) on node a`,
       'released block 10.244.0.64/26 of pool default (node b is gone)',
     ]);
-    const left = await allocations();
+    const left = await lab.allocations();
     expect(left[pods[0]!.ip]).toBe('routed/pod1/eth0');
     expect(left[pods[2]!.ip]).toBe('routed/pod3/eth0');
     expect(left[pods[1]!.ip]).toBeUndefined();
@@ -87,13 +81,13 @@ describe('routed IPAM leaks', () => {
     };
     const file = join(dir, 'forged.json');
     writeFileSync(file, JSON.stringify(forged));
-    const before = await allocations();
+    const before = await lab.allocations();
     const r = await lab.tscni(cluster.nodes[0]!, ['ipam', 'release', '--from-report', file]);
     expect(r.stdout.trim().split('\n')).toEqual([
       `kept ${pods[0]!.ip} (routed/pod1/eth0): node a's agent no longer reports it unattached`,
       'kept block 10.244.0.0/26: node a is registered or its agent runs, or the block changed since the report',
     ]);
-    expect(await allocations()).toEqual(before);
+    expect(await lab.allocations()).toEqual(before);
     const bad = await lab.tscni(cluster.nodes[0]!, ['ipam', 'release', '--from-report', join(dir, 'missing.json')]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain(`--from-report ${join(dir, 'missing.json')}: not a report of tscni ipam check`);
@@ -102,10 +96,10 @@ describe('routed IPAM leaks', () => {
   it('an agent frees its own node\'s leaks when it starts', async () => {
     await deleteNetns(pods[2]!);
     expect(await lab.stopAgent('a')).toBe(0);
-    expect((await allocations())[pods[2]!.ip]).toBe('routed/pod3/eth0');
+    expect((await lab.allocations())[pods[2]!.ip]).toBe('routed/pod3/eth0');
     lab.startAgent(cluster.nodes[0]!, 'a');
-    await eventually('the restarted agent freed the vanished pod\'s address', async () => (await allocations())[pods[2]!.ip] === undefined || 'still held');
-    expect((await allocations())[pods[0]!.ip]).toBe('routed/pod1/eth0');
+    await eventually('the restarted agent freed the vanished pod\'s address', async () => (await lab.allocations())[pods[2]!.ip] === undefined || 'still held');
+    expect((await lab.allocations())[pods[0]!.ip]).toBe('routed/pod1/eth0');
     expect(lab.agents.get('a')!.log.join('\n')).toMatch(new RegExp(` leak-sweep freed=${pods[2]!.ip.replace(/\./g, '\\.')} `));
   }, 60_000);
 });

@@ -79,6 +79,12 @@ export class RoutedLab {
     return this.cluster.etcd!.endpoints[0]!;
   }
 
+  /** Every allocation of every block in etcd: address → handle. */
+  async allocations(): Promise<Record<string, string>> {
+    const values = (await this.etcdctl(['get', '--prefix', '--print-value-only', '/tscni/v1/ipam/blocks/'])).split('\n').filter((l) => l !== '');
+    return Object.assign({}, ...values.map((v) => JSON.parse(v).allocations));
+  }
+
   async etcdctl(args: string[]): Promise<string> {
     const certs = this.cluster.etcd!.certs;
     const tls = certs ? [`--cacert=${certs.caFile}`, `--cert=${certs.clientCert}`, `--key=${certs.clientKey}`] : [];
